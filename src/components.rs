@@ -1,0 +1,3 @@
+//! The widget's components, one per file.
+
+pub mod chat_widget;

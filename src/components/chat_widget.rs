@@ -1,0 +1,50 @@
+use leptos::prelude::*;
+
+/// The chat widget: a launcher button and the panel it opens.
+///
+/// The panel is a labelled dialog with a header (title, close button) and the transcript, a
+/// polite `role="log"` live region so that screen readers announce each bot message as it
+/// appears.
+#[component]
+pub fn ChatWidget(
+    /// The assistant's name, shown in the header and used as the panel's accessible name.
+    #[prop(into)]
+    title: String,
+) -> impl IntoView {
+    let (open, set_open) = signal(false);
+    let title = StoredValue::new(title);
+
+    view! {
+        <div class="parley">
+            <Show when=move || open.get()>
+                <section
+                    class="parley-panel"
+                    role="dialog"
+                    aria-label=title.get_value()
+                >
+                    <header class="parley-header">
+                        <h2 class="parley-header__title">{title.get_value()}</h2>
+                        <button
+                            type="button"
+                            class="parley-header__close"
+                            aria-label="Close chat"
+                            on:click=move |_| set_open.set(false)
+                        >
+                            "×"
+                        </button>
+                    </header>
+                    <div class="parley-transcript" role="log" aria-live="polite"></div>
+                </section>
+            </Show>
+            <button
+                type="button"
+                class="parley-launcher"
+                aria-label=move || if open.get() { "Close chat" } else { "Open chat" }
+                aria-expanded=move || open.get().to_string()
+                on:click=move |_| set_open.update(|o| *o = !*o)
+            >
+                <span class="parley-launcher__icon" aria-hidden="true">"💬"</span>
+            </button>
+        </div>
+    }
+}

@@ -1,0 +1,116 @@
+//! The widget's browser tests: wasm-bindgen-test in headless Chromium (`cargo xtask test` runs
+//! them through wasm-bindgen-test-runner and Debian's chromedriver).
+#![cfg(target_arch = "wasm32")]
+
+use leptos::prelude::*;
+use parley_widget::ChatWidget;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::*;
+use web_sys::{Element, HtmlElement};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// Mounts the widget into a fresh container of its own and returns the container.
+fn mount_widget(title: &'static str) -> Element {
+    let document = document();
+    let host = document.create_element("div").unwrap();
+    document.body().unwrap().append_child(&host).unwrap();
+    let mount_point: HtmlElement = host.clone().unchecked_into();
+    // The handle unmounts on drop; the test page lives only as long as the test.
+    std::mem::forget(leptos::mount::mount_to(mount_point, move || {
+        view! { <ChatWidget title=title /> }
+    }));
+    host
+}
+
+/// Lets Leptos run the updates a DOM event scheduled.
+async fn next_tick() {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        window()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0)
+            .unwrap();
+    });
+    wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
+}
+
+fn find(root: &Element, selector: &str) -> Option<Element> {
+    root.query_selector(selector).unwrap()
+}
+
+fn click(root: &Element, selector: &str) {
+    find(root, selector)
+        .unwrap_or_else(|| panic!("no element matches {selector}"))
+        .unchecked_into::<HtmlElement>()
+        .click();
+}
+
+#[wasm_bindgen_test]
+async fn launcher_opens_and_closes_the_panel() {
+    let host = mount_widget("Pizza Bot");
+
+    let launcher = find(&host, ".parley-launcher").expect("the launcher is rendered");
+    assert_eq!(
+        launcher.get_attribute("aria-label").as_deref(),
+        Some("Open chat")
+    );
+    assert_eq!(
+        launcher.get_attribute("aria-expanded").as_deref(),
+        Some("false")
+    );
+    assert!(
+        find(&host, ".parley-panel").is_none(),
+        "the panel starts closed"
+    );
+
+    click(&host, ".parley-launcher");
+    next_tick().await;
+
+    let panel = find(&host, ".parley-panel").expect("a click on the launcher opens the panel");
+    assert_eq!(panel.get_attribute("role").as_deref(), Some("dialog"));
+    assert_eq!(
+        panel.get_attribute("aria-label").as_deref(),
+        Some("Pizza Bot")
+    );
+    let title = find(&host, ".parley-header__title").unwrap();
+    assert_eq!(title.text_content().as_deref(), Some("Pizza Bot"));
+    let log = find(&host, ".parley-transcript").unwrap();
+    assert_eq!(log.get_attribute("role").as_deref(), Some("log"));
+    assert_eq!(log.get_attribute("aria-live").as_deref(), Some("polite"));
+    let launcher = find(&host, ".parley-launcher").unwrap();
+    assert_eq!(
+        launcher.get_attribute("aria-expanded").as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        launcher.get_attribute("aria-label").as_deref(),
+        Some("Close chat")
+    );
+
+    click(&host, ".parley-header__close");
+    next_tick().await;
+
+    assert!(
+        find(&host, ".parley-panel").is_none(),
+        "the close button closes the panel"
+    );
+    let launcher = find(&host, ".parley-launcher").unwrap();
+    assert_eq!(
+        launcher.get_attribute("aria-expanded").as_deref(),
+        Some("false")
+    );
+}
+
+#[wasm_bindgen_test]
+async fn the_title_is_text_not_markup() {
+    let markup = "<img src=x onerror=alert(1)>";
+    let host = mount_widget(markup);
+    click(&host, ".parley-launcher");
+    next_tick().await;
+
+    let title = find(&host, ".parley-header__title").expect("the panel is open");
+    assert_eq!(title.text_content().as_deref(), Some(markup));
+    assert!(
+        find(&host, "img").is_none(),
+        "no element was created from the title"
+    );
+}

@@ -1,0 +1,94 @@
+//! `cargo xtask demo`, and the server process it starts (which the test's browser check of the
+//! demo reuses).
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use crate::cmd::{cargo, command, root, run};
+use crate::{tools, widget};
+
+pub(crate) fn main(addr: SocketAddr) -> Result<()> {
+    tools::ensure_widget_toolchain()?;
+    widget::build_release()?;
+    let parley = build_server()?;
+    let mut server = Server::start(&parley, addr)?;
+    println!();
+    println!("Parley demo: {}", server.url);
+    println!("(Ctrl-C stops it)");
+    let status = server.child.wait()?;
+    if !status.success() {
+        bail!("the server stopped: {status}");
+    }
+    Ok(())
+}
+
+/// Builds the `parley` binary and returns its path.
+pub(crate) fn build_server() -> Result<PathBuf> {
+    run(cargo().args([
+        "build",
+        "--locked",
+        "--package",
+        "parley-server",
+        "--bin",
+        "parley",
+    ]))?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"));
+    Ok(target.join("debug").join("parley"))
+}
+
+/// A running `parley serve`, killed when dropped.
+#[derive(Debug)]
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) url: String,
+}
+
+impl Server {
+    /// Starts the server on `addr` (port 0 picks a free one) and waits until it says where it
+    /// listens.
+    pub(crate) fn start(parley: &PathBuf, addr: SocketAddr) -> Result<Server> {
+        let mut child = command(parley)
+            .arg("serve")
+            .arg("--addr")
+            .arg(addr.to_string())
+            .arg("--widget-dir")
+            .arg(widget::dist_dir())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("starting the parley server")?;
+        let stderr = child.stderr.take().context("no stderr")?;
+        let (tx, rx) = mpsc::channel();
+        // Relay the server's log, and pick the URL out of its first line.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("{line}");
+                if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) {
+                    let _ = tx.send(url.to_owned());
+                }
+            }
+        });
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(url) => Ok(Server { child, url }),
+            Err(_) => {
+                let _ = child.kill();
+                let status = child.wait()?;
+                bail!("the server did not start ({status})")
+            }
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,56 @@
+//! `cargo xtask`: the project's automation, in Rust so that it runs wherever cargo does.
+//!
+//! - `cargo xtask demo`: installs what is missing, builds the widget, starts the server and
+//!   prints the URL.
+//! - `cargo xtask test`: everything CI runs (`.ci/run` calls exactly this), with a summary.
+//!
+//! Key decision: a fresh machine needs only Rust and the package registries. Every tool is
+//! installed from crates.io or Debian's packages by [`tools`], at the versions pinned in the
+//! workspace `Cargo.toml` and `Cargo.lock`; nothing downloads a prebuilt binary.
+
+#![allow(clippy::print_stdout, reason = "a command-line tool reports on stdout")]
+
+mod cmd;
+mod demo;
+mod test;
+mod tools;
+mod widget;
+
+use std::net::SocketAddr;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", about = "Parley's automation")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Build the widget, start the runtime with the bundled demo, print the URL.
+    Demo {
+        /// Where the demo server listens.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+    },
+    /// Run everything CI runs: format, lints (native and wasm32), native tests, browser tests,
+    /// the release build of the widget with its size budget, and a browser check of the demo.
+    Test,
+}
+
+fn main() -> std::process::ExitCode {
+    let result = match Cli::parse().command {
+        Command::Demo { addr } => demo::main(addr),
+        Command::Test => test::main(),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // The chain of causes says what failed; a backtrace of xtask itself would not help.
+            eprintln!("xtask: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

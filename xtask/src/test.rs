@@ -1,0 +1,196 @@
+//! `cargo xtask test`: everything CI runs, in order, with a summary at the end.
+//!
+//! A failing step does not stop the others (a lint failure should not hide a test failure);
+//! a failing setup does, since nothing after it could run.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::cmd::{Counts, TestsFailed, cargo, command, root, run, run_tests};
+use crate::demo::{Server, build_server};
+use crate::tools::{self, Browser, CHROMIUM_FLAGS, WASM_TARGET};
+use crate::widget;
+
+struct Step {
+    name: &'static str,
+    outcome: Result<Option<Counts>>,
+    took: Duration,
+}
+
+pub(crate) fn main() -> Result<()> {
+    let started = Instant::now();
+    eprintln!("xtask: checking the toolchain (installs what is missing)");
+    tools::ensure_widget_toolchain().context("setting up the widget toolchain")?;
+    let browser = tools::ensure_browser().context("setting up the browser")?;
+
+    let mut steps = Vec::new();
+    let mut step = |name: &'static str, f: &dyn Fn() -> Result<Option<Counts>>| {
+        eprintln!("\n==> {name}");
+        let t = Instant::now();
+        let outcome = f();
+        if let Err(e) = &outcome {
+            eprintln!("xtask: {name} FAILED: {e:#}");
+        }
+        steps.push(Step {
+            name,
+            outcome,
+            took: t.elapsed(),
+        });
+    };
+
+    step("format", &|| {
+        run(cargo().args(["fmt", "--all", "--check"])).map(|()| None)
+    });
+    step("clippy (native)", &|| {
+        run(cargo()
+            .args(["clippy", "--workspace", "--all-targets", "--locked", "--"])
+            .args(["-D", "warnings"]))
+        .map(|()| None)
+    });
+    step("clippy (wasm32: widget, protocol)", &|| {
+        run(cargo()
+            .args([
+                "clippy",
+                "--all-targets",
+                "--locked",
+                "--target",
+                WASM_TARGET,
+            ])
+            .args(["--package", "parley-widget", "--package", "parley-protocol"])
+            .args(["--", "-D", "warnings"]))
+        .map(|()| None)
+    });
+    step("native tests", &|| {
+        run_tests(cargo().args(["test", "--workspace", "--locked"])).map(Some)
+    });
+    step("browser tests (headless Chromium)", &|| {
+        browser_tests(&browser).map(Some)
+    });
+    step("widget release build and size budget", &|| {
+        widget::build_release()?;
+        widget::report_size(&widget::bundle(&widget::dist_dir())?)?;
+        Ok(None)
+    });
+    step("demo page in headless Chromium", &|| {
+        demo_check(&browser).map(|()| None)
+    });
+
+    summarise(&steps, started.elapsed())
+}
+
+/// The widget's `tests/web.rs` in headless Chromium, through wasm-bindgen-test-runner (the
+/// runner is set for wasm32 in `.cargo/config.toml`).
+fn browser_tests(browser: &Browser) -> Result<Counts> {
+    run_tests(
+        cargo()
+            .args([
+                "test",
+                "--locked",
+                "--package",
+                "parley-widget",
+                "--test",
+                "web",
+            ])
+            .args(["--target", WASM_TARGET])
+            .env("CHROMEDRIVER", &browser.chromedriver)
+            .env(
+                "WASM_BINDGEN_TEST_WEBDRIVER_JSON",
+                root().join("tests/webdriver.json"),
+            )
+            .env("WASM_BINDGEN_TEST_TIMEOUT", "60"),
+    )
+}
+
+/// Serves the release build with the real `parley` binary on a free loopback port and loads it
+/// in headless Chromium: the page passes when the wasm ran and painted the launcher. Leaves a
+/// screenshot in `target/screenshots/demo.png`.
+fn demo_check(browser: &Browser) -> Result<()> {
+    let parley = build_server()?;
+    let server = Server::start(&parley, SocketAddr::from(([127, 0, 0, 1], 0)))?;
+    let profile = root().join("target/chromium-profile");
+    let shots = root().join("target/screenshots");
+    std::fs::create_dir_all(&shots)?;
+    let chromium = |extra: &[&str]| {
+        let _ = std::fs::remove_dir_all(&profile);
+        let mut cmd = command(&browser.chromium);
+        cmd.args(CHROMIUM_FLAGS)
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg("--virtual-time-budget=15000")
+            .arg("--window-size=1024,768")
+            .args(extra)
+            .arg(&server.url);
+        cmd
+    };
+    let dom = crate::cmd::output(&mut chromium(&["--dump-dom"]))
+        .context("headless Chromium failed to load the demo page")?;
+    if !dom.contains("parley-launcher") {
+        bail!("the demo page loaded but the widget did not mount (no .parley-launcher in the DOM)");
+    }
+    let shot = shots.join("demo.png");
+    run(&mut chromium(&[&format!(
+        "--screenshot={}",
+        shot.display()
+    )]))?;
+    check_png(&shot)?;
+    println!(
+        "demo page: the widget mounted; screenshot at {}",
+        shot.display()
+    );
+    drop(server);
+    Ok(())
+}
+
+fn check_png(path: &Path) -> Result<()> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("no screenshot at {}", path.display()))?;
+    if !bytes.starts_with(b"\x89PNG") {
+        bail!("{} is not a PNG", path.display());
+    }
+    Ok(())
+}
+
+fn summarise(steps: &[Step], took: Duration) -> Result<()> {
+    println!(
+        "\n== cargo xtask test: summary ({:.0} s)",
+        took.as_secs_f64()
+    );
+    let mut total = Counts::default();
+    let mut failed_steps = 0;
+    for s in steps {
+        let (status, detail) = match &s.outcome {
+            Ok(Some(c)) => {
+                total.add(*c);
+                ("ok", format!("{} passed", c.passed))
+            }
+            Ok(None) => ("ok", String::new()),
+            Err(e) => {
+                failed_steps += 1;
+                if let Some(tests) = e.downcast_ref::<TestsFailed>() {
+                    total.add(tests.counts);
+                }
+                (
+                    "FAILED",
+                    format!("{e:#}").lines().next().unwrap_or("").to_owned(),
+                )
+            }
+        };
+        println!(
+            "{status:>6}  {:<42} {:>6.1} s  {detail}",
+            s.name,
+            s.took.as_secs_f64()
+        );
+    }
+    println!(
+        "steps: {} passed, {} failed",
+        steps.len() - failed_steps,
+        failed_steps
+    );
+    println!("tests: {} passed, {} failed", total.passed, total.failed);
+    if failed_steps > 0 {
+        bail!("{failed_steps} step(s) failed");
+    }
+    Ok(())
+}
