@@ -59,7 +59,10 @@ pub struct StatelessRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StatelessResponse {
     pub state: State,
-    pub request: Request,
+    /// The request as the runtime understood it (Voiceflow echoes a `text` resolved by its NLU
+    /// as an `intent`); `null` in some Voiceflow answers.
+    #[serde(default)]
+    pub request: Option<Request>,
     pub trace: Vec<Trace>,
     #[serde(flatten)]
     pub extra: Object,

@@ -19,8 +19,13 @@ pub struct State {
 
 /// One frame of the stack: which program (flow) the conversation is in, at which node, and that
 /// flow's local variables and storage.
+///
+/// Voiceflow's runtime writes the program as `diagramID` and reads the older `programID` too;
+/// both are kept as they came.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Frame {
+    #[serde(rename = "diagramID", default, skip_serializing_if = "Option::is_none")]
+    pub diagram_id: Option<String>,
     #[serde(rename = "programID", default, skip_serializing_if = "Option::is_none")]
     pub program_id: Option<String>,
     #[serde(rename = "nodeID", default, skip_serializing_if = "Option::is_none")]

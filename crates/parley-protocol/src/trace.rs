@@ -45,8 +45,9 @@ pub enum TraceKind {
         kind: Diagnostic,
         payload: Option<Value>,
     },
-    /// Any other type: a custom action (with `paths` / `defaultPath` in [`Trace::extra`]),
-    /// `knowledgeBase`, `completion`, or a type a newer runtime invented. Kept whole.
+    /// Any other type: a custom action (with `paths` / `defaultPath` in [`Trace::extra`]; a trace
+    /// with `paths` is one whatever its type), `knowledgeBase`, `completion`, or a type a newer
+    /// runtime invented. Kept whole.
     Custom {
         kind: String,
         payload: Option<Value>,
@@ -367,7 +368,14 @@ impl From<RawMessage> for Trace {
             })
         };
         let p = &raw.payload;
+        // A custom action's type is the author's choice and may collide with a built-in one;
+        // its `paths` say what it is.
+        let custom_action = matches!(raw.extra.get("paths"), Some(Value::Array(_)));
         let kind = match raw.kind.as_str() {
+            _ if custom_action => TraceKind::Custom {
+                kind: raw.kind.clone(),
+                payload: raw.payload.clone(),
+            },
             "text" => typed(parse_payload(p).map(TraceKind::Text), &raw),
             "speak" => typed(parse_payload(p).map(TraceKind::Speak), &raw),
             "visual" => typed(parse_payload(p).map(TraceKind::Visual), &raw),

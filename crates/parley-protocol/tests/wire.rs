@@ -343,3 +343,27 @@ fn numbers_keep_their_exact_form() {
         "a negative timeout is not a timeout"
     );
 }
+
+#[test]
+fn custom_actions_are_known_by_their_paths_even_under_a_builtin_type() {
+    let json = serde_json::json!({
+        "type": "text",
+        "payload": "{\"orderId\": 58213}",
+        "defaultPath": 1,
+        "paths": [{ "event": { "type": "success" } }, { "event": { "type": "failure" }, "label": "Failed" }, { "event": {} }]
+    });
+    let trace: Trace = serde_json::from_value(json.clone()).unwrap();
+    assert!(matches!(&trace.kind, TraceKind::Custom { kind, .. } if kind == "text"));
+    let paths: Vec<_> = trace
+        .action_paths()
+        .into_iter()
+        .map(|p| p.request_type)
+        .collect();
+    assert_eq!(
+        paths,
+        ["success", "failure"],
+        "a path without an event type is skipped"
+    );
+    assert_eq!(trace.default_path(), Some(1));
+    assert_eq!(serde_json::to_value(&trace).unwrap(), json);
+}
