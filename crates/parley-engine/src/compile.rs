@@ -1,0 +1,198 @@
+//! A validated project, ready to run: indexes over its flows and blocks, its compiled
+//! expressions and its trained NLU. Only [`crate::compile`] makes one.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::blocks::Block;
+use crate::expr::Expressions;
+use crate::nlu::{Match, Nlu};
+use crate::project::{Flow, Project, Settings, Slot, Version};
+use crate::session::Status;
+use crate::validate::Diagnostic;
+
+/// Variables every version has: `last_utterance` holds the user's last typed text.
+pub const BUILTIN_VARIABLES: [&str; 1] = ["last_utterance"];
+
+/// A project that passed validation.
+#[derive(Debug)]
+pub struct CompiledProject {
+    pub id: String,
+    pub name: String,
+    aliases: BTreeMap<String, String>,
+    versions: Vec<Arc<CompiledVersion>>,
+    warnings: Vec<Diagnostic>,
+}
+
+impl CompiledProject {
+    pub(crate) fn new(
+        project: Project,
+        versions: Vec<CompiledVersion>,
+        warnings: Vec<Diagnostic>,
+    ) -> CompiledProject {
+        CompiledProject {
+            id: project.id,
+            name: project.name,
+            aliases: project.aliases,
+            versions: versions.into_iter().map(Arc::new).collect(),
+            warnings,
+        }
+    }
+
+    /// The version an id or an alias (`development`, `production`) names.
+    pub fn version(&self, id_or_alias: &str) -> Option<&Arc<CompiledVersion>> {
+        let id = self
+            .aliases
+            .get(id_or_alias)
+            .map(String::as_str)
+            .unwrap_or(id_or_alias);
+        self.versions.iter().find(|v| v.id() == id)
+    }
+
+    pub fn versions(&self) -> impl Iterator<Item = &Arc<CompiledVersion>> {
+        self.versions.iter()
+    }
+
+    /// What validation found that does not stop the project from running.
+    pub fn warnings(&self) -> &[Diagnostic] {
+        &self.warnings
+    }
+}
+
+/// One version, indexed for the interpreter.
+#[derive(Debug)]
+pub struct CompiledVersion {
+    version: Version,
+    /// flow id → (index in `version.flows`, block id → index in its blocks)
+    flows: BTreeMap<String, (usize, BTreeMap<String, usize>)>,
+    global_flows: BTreeMap<String, String>,
+    expressions: Expressions,
+    nlu: Nlu,
+}
+
+impl CompiledVersion {
+    pub(crate) fn new(version: Version, expressions: Expressions) -> CompiledVersion {
+        let flows = version
+            .flows
+            .iter()
+            .enumerate()
+            .map(|(i, flow)| {
+                let blocks = flow
+                    .blocks
+                    .iter()
+                    .enumerate()
+                    .map(|(j, b)| (b.id().to_owned(), j))
+                    .collect();
+                (flow.id.clone(), (i, blocks))
+            })
+            .collect();
+        let global_flows = version
+            .settings
+            .global_intents
+            .iter()
+            .map(|g| (g.intent.clone(), g.flow.clone()))
+            .collect();
+        let nlu = Nlu::train(&version);
+        CompiledVersion {
+            version,
+            flows,
+            global_flows,
+            expressions,
+            nlu,
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.version.id
+    }
+
+    /// The version as written.
+    pub fn definition(&self) -> &Version {
+        &self.version
+    }
+
+    /// What the built-in NLU makes of a text (for tools and the accuracy benchmark).
+    pub fn classify(&self, text: &str) -> Option<Match> {
+        self.nlu.classify(text, None)
+    }
+
+    /// Whether a client may set this variable.
+    pub fn is_settable(&self, name: &str) -> bool {
+        self.version
+            .variables
+            .iter()
+            .any(|v| v.name == name && v.settable)
+    }
+
+    pub(crate) fn settings(&self) -> &Settings {
+        &self.version.settings
+    }
+
+    pub(crate) fn nlu(&self) -> &Nlu {
+        &self.nlu
+    }
+
+    pub(crate) fn expressions(&self) -> &Expressions {
+        &self.expressions
+    }
+
+    pub(crate) fn default_variables(&self) -> BTreeMap<String, Value> {
+        BUILTIN_VARIABLES
+            .iter()
+            .map(|name| ((*name).to_owned(), Value::Null))
+            .chain(
+                self.version
+                    .variables
+                    .iter()
+                    .map(|v| (v.name.clone(), v.default.clone())),
+            )
+            .collect()
+    }
+
+    pub(crate) fn has_variable(&self, name: &str) -> bool {
+        BUILTIN_VARIABLES.contains(&name) || self.version.variables.iter().any(|v| v.name == name)
+    }
+
+    pub(crate) fn flow(&self, id: &str) -> Option<&Flow> {
+        let (i, _) = self.flows.get(id)?;
+        self.version.flows.get(*i)
+    }
+
+    pub(crate) fn start_flow(&self) -> &Flow {
+        // Validation guarantees the start flow exists; `flows[0]` keeps this total.
+        self.flow(&self.version.start_flow)
+            .unwrap_or(&self.version.flows[0])
+    }
+
+    pub(crate) fn has_flow(&self, id: &str) -> bool {
+        self.flows.contains_key(id)
+    }
+
+    pub(crate) fn block(&self, flow: &str, block: &str) -> Option<&Block> {
+        let (i, blocks) = self.flows.get(flow)?;
+        self.version.flows.get(*i)?.blocks.get(*blocks.get(block)?)
+    }
+
+    pub(crate) fn has_block(&self, flow: &str, block: &str) -> bool {
+        self.block(flow, block).is_some()
+    }
+
+    pub(crate) fn block_waits_as(&self, flow: &str, block: &str, status: &Status) -> bool {
+        self.block(flow, block).is_some_and(|b| b.waits_as(status))
+    }
+
+    pub(crate) fn global_flow(&self, intent: &str) -> Option<&Flow> {
+        self.flow(self.global_flows.get(intent)?)
+    }
+
+    pub(crate) fn slots(&self, intent: &str) -> &[Slot] {
+        self.version
+            .intents
+            .iter()
+            .find(|i| i.name == intent)
+            .map(|i| i.slots.as_slice())
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,147 @@
+//! Expressions (conditions, set blocks) in Rhai: an embedded scripting language (a script's
+//! last expression is its value, so `let`, `if` and loops are allowed), sandboxed and
+//! deterministic here.
+//!
+//! The engine has no clock (`no_time`), no modules, no file or network access (Rhai has none
+//! built in), no random functions, `print`/`debug` go nowhere, and every evaluation has limits
+//! on operations, call depth and sizes, so an expression cannot hang a turn or eat the memory.
+//! Expressions are compiled once, at validation, with strict variables: a name that is not a
+//! declared variable is a validation error, not a surprise at run time.
+
+use std::collections::BTreeMap;
+
+use rhai::{AST, Dynamic, Engine, Scope};
+use serde_json::Value;
+
+/// The compiled expressions of one version.
+pub(crate) struct Expressions {
+    engine: Engine,
+    compiled: BTreeMap<String, AST>,
+}
+
+impl std::fmt::Debug for Expressions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Expressions")
+            .field("compiled", &self.compiled.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+fn sandboxed_engine() -> Engine {
+    let mut engine = Engine::new();
+    engine.set_max_operations(50_000);
+    engine.set_max_call_levels(16);
+    engine.set_max_expr_depths(64, 32);
+    engine.set_max_string_size(16 * 1024);
+    engine.set_max_array_size(1_000);
+    engine.set_max_map_size(1_000);
+    engine.set_strict_variables(true);
+    engine.on_print(|_| {});
+    engine.on_debug(|_, _, _| {});
+    engine
+}
+
+impl Expressions {
+    pub(crate) fn new() -> Expressions {
+        Expressions {
+            engine: sandboxed_engine(),
+            compiled: BTreeMap::new(),
+        }
+    }
+
+    /// Compiles an expression over the declared variables; the message says what is wrong.
+    pub(crate) fn compile(&mut self, source: &str, variables: &[&str]) -> Result<(), String> {
+        if self.compiled.contains_key(source) {
+            return Ok(());
+        }
+        let mut scope = Scope::new();
+        for name in variables {
+            scope.push_dynamic(*name, Dynamic::UNIT);
+        }
+        let ast = self
+            .engine
+            .compile_with_scope(&scope, source)
+            .map_err(|e| e.to_string())?;
+        self.compiled.insert(source.to_owned(), ast);
+        Ok(())
+    }
+
+    /// Evaluates a compiled expression with the variables' current values.
+    pub(crate) fn evaluate(
+        &self,
+        source: &str,
+        variables: &BTreeMap<String, Value>,
+    ) -> Result<Value, String> {
+        let ast = self
+            .compiled
+            .get(source)
+            .ok_or_else(|| format!("`{source}` was not compiled"))?;
+        let mut scope = Scope::new();
+        for (name, value) in variables {
+            let value = rhai::serde::to_dynamic(value).map_err(|e| e.to_string())?;
+            scope.push_dynamic(name.as_str(), value);
+        }
+        let result: Dynamic = self
+            .engine
+            .eval_ast_with_scope(&mut scope, ast)
+            .map_err(|e| format!("`{source}`: {e}"))?;
+        rhai::serde::from_dynamic(&result).map_err(|e| format!("`{source}`: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eval(source: &str, vars: &[(&str, Value)]) -> Result<Value, String> {
+        let mut e = Expressions::new();
+        let names: Vec<&str> = vars.iter().map(|(n, _)| *n).collect();
+        e.compile(source, &names)?;
+        let values = vars
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.clone()))
+            .collect();
+        e.evaluate(source, &values)
+    }
+
+    #[test]
+    fn arithmetic_comparisons_strings() {
+        let vars = [("count", Value::from(2)), ("size", Value::from("large"))];
+        assert_eq!(eval("count + 1", &vars), Ok(Value::from(3)));
+        assert_eq!(
+            eval(r#"size == "large" && count > 1"#, &vars),
+            Ok(Value::from(true))
+        );
+        assert_eq!(
+            eval(r#"size + " pizza""#, &vars),
+            Ok(Value::from("large pizza"))
+        );
+        assert_eq!(
+            eval("if count > 5 { \"many\" } else { \"few\" }", &vars),
+            Ok(Value::from("few"))
+        );
+    }
+
+    #[test]
+    fn unknown_variables_fail_at_compile_time() {
+        let err = eval("missing + 1", &[]).unwrap_err();
+        assert!(err.contains("missing"), "{err}");
+    }
+
+    #[test]
+    fn runaway_expressions_are_stopped() {
+        let err = eval("{ let x = 0; loop { x += 1; } }", &[]).unwrap_err();
+        assert!(err.to_lowercase().contains("too many operations"), "{err}");
+        let err = eval(r#"{ let s = "x"; loop { s += s; } }"#, &[]).unwrap_err();
+        assert!(
+            err.to_lowercase().contains("too large") || err.contains("operations"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn no_clock_and_no_printing_side_channel() {
+        assert!(eval("timestamp()", &[]).is_err());
+        assert_eq!(eval(r#"{ print("hi"); 1 }"#, &[]), Ok(Value::from(1)));
+    }
+}

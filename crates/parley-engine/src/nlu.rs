@@ -1,0 +1,595 @@
+//! The built-in NLU: which intent typed text means, and which entity values it holds.
+//!
+//! Each sample utterance becomes a TF-IDF vector of Snowball stems, with every entity mention
+//! (a custom entity's value or synonym, a number, an email, yes/no) replaced by the entity's
+//! name, so "a large pizza" and "a big pizza" look alike when `big` is a synonym of `large`.
+//! Typed text goes through the same normalisation (lower case, punctuation and apostrophes
+//! dropped, colloquial spellings read as words, a one-letter typo in a long word mapped to the
+//! known word) and the intent whose closest utterance has the highest cosine similarity wins,
+//! when that similarity (the confidence) reaches the version's threshold; below it is a
+//! no-match. Function words weigh little, and an utterance that shares only function words with
+//! the text does not count. Slots are filled from
+//! the entity mentions found. Deterministic: no randomness, ordered maps only.
+//!
+//! `intent` requests skip all this: an external NLU plugs in there.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rust_stemmers::{Algorithm, Stemmer};
+
+use crate::project::Version;
+
+/// The built-in entities.
+pub const BUILTIN_ENTITIES: [&str; 3] = ["number", "email", "yes_no"];
+
+const NUMBER_WORDS: [(&str, u32); 28] = [
+    ("zero", 0),
+    ("one", 1),
+    ("two", 2),
+    ("three", 3),
+    ("four", 4),
+    ("five", 5),
+    ("six", 6),
+    ("seven", 7),
+    ("eight", 8),
+    ("nine", 9),
+    ("ten", 10),
+    ("eleven", 11),
+    ("twelve", 12),
+    ("thirteen", 13),
+    ("fourteen", 14),
+    ("fifteen", 15),
+    ("sixteen", 16),
+    ("seventeen", 17),
+    ("eighteen", 18),
+    ("nineteen", 19),
+    ("twenty", 20),
+    ("thirty", 30),
+    ("forty", 40),
+    ("fifty", 50),
+    ("sixty", 60),
+    ("seventy", 70),
+    ("eighty", 80),
+    ("ninety", 90),
+];
+const YES: [&str; 12] = [
+    "yes",
+    "yeah",
+    "yep",
+    "yup",
+    "sure",
+    "ok",
+    "okay",
+    "correct",
+    "right",
+    "affirmative",
+    "absolutely",
+    "definitely",
+];
+const NO: [&str; 5] = ["no", "nope", "nah", "negative", "never"];
+
+/// Function words: they count, but little, and a match on them alone is no match. Question
+/// words (what, when, where, how, can…) are not among them: they tell intents apart.
+const STOPWORDS: [&str; 52] = [
+    "a", "about", "am", "an", "and", "any", "are", "as", "at", "be", "but", "by", "for", "from",
+    "get", "have", "here", "hi", "i", "id", "if", "ill", "im", "in", "is", "it", "its", "just",
+    "let", "like", "me", "my", "of", "on", "or", "our", "please", "so", "some", "that", "the",
+    "then", "there", "this", "to", "us", "want", "was", "we", "with", "you", "your",
+];
+
+/// Colloquial spellings, read as the words they stand for.
+const COLLOQUIAL: [(&str, &str); 8] = [
+    ("wanna", "want"),
+    ("gonna", "going"),
+    ("gimme", "give"),
+    ("pls", "please"),
+    ("plz", "please"),
+    ("thx", "thanks"),
+    ("u", "you"),
+    ("ur", "your"),
+];
+
+const STOPWORD_WEIGHT: f64 = 0.3;
+
+/// An intent the text means.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Match {
+    pub intent: String,
+    /// Cosine similarity to the closest sample utterance, 0 to 1.
+    pub confidence: f64,
+    /// Slot name → value, for the slots whose entity was mentioned.
+    pub slots: BTreeMap<String, String>,
+}
+
+/// A token of typed text: a word, or a whole email address.
+#[derive(Debug, Clone, PartialEq)]
+enum Token {
+    Word(String),
+    Email(String),
+}
+
+/// An entity mention: tokens `start..end` are `value` of `entity`.
+#[derive(Debug, Clone)]
+struct Span {
+    start: usize,
+    end: usize,
+    entity: String,
+    value: String,
+}
+
+type Vector = BTreeMap<String, f64>;
+
+struct IntentModel {
+    name: String,
+    utterances: Vec<Vector>,
+    /// (slot name, entity name), in declaration order.
+    slots: Vec<(String, String)>,
+}
+
+/// The trained NLU of one version.
+pub(crate) struct Nlu {
+    stemmer: Stemmer,
+    intents: Vec<IntentModel>,
+    /// Custom entities: name → (phrase tokens, canonical value), longest phrases first.
+    entities: BTreeMap<String, Vec<(Vec<String>, String)>>,
+    /// Entities used by some slot: their mentions become features.
+    slot_entities: BTreeSet<String>,
+    idf: BTreeMap<String, f64>,
+    /// Words of the training set, for typo correction.
+    vocabulary: BTreeSet<String>,
+    unknown_weight: f64,
+    threshold: f64,
+}
+
+impl std::fmt::Debug for Nlu {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Nlu")
+            .field(
+                "intents",
+                &self.intents.iter().map(|i| &i.name).collect::<Vec<_>>(),
+            )
+            .field("threshold", &self.threshold)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Lower case, words only, apostrophes dropped: how button labels and typed text compare.
+pub(crate) fn normalise_phrase(text: &str) -> String {
+    words(text).join(" ")
+}
+
+fn words(text: &str) -> Vec<String> {
+    text.to_lowercase()
+        .replace(['\'', '’'], "")
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            COLLOQUIAL
+                .iter()
+                .find(|(slang, _)| *slang == w)
+                .map_or(w, |(_, word)| *word)
+                .to_owned()
+        })
+        .collect()
+}
+
+fn is_stopword(term: &str) -> bool {
+    STOPWORDS.contains(&term)
+}
+
+fn looks_like_email(word: &str) -> bool {
+    let Some((local, domain)) = word.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains('@')
+        && word
+            .chars()
+            .all(|c| c.is_alphanumeric() || "@._%+-".contains(c))
+}
+
+fn tokens(text: &str) -> Vec<Token> {
+    let mut out = Vec::new();
+    for chunk in text.split_whitespace() {
+        let trimmed = chunk.trim_matches(|c: char| !c.is_alphanumeric());
+        if looks_like_email(trimmed) {
+            out.push(Token::Email(trimmed.to_lowercase()));
+        } else {
+            out.extend(words(chunk).into_iter().map(Token::Word));
+        }
+    }
+    out
+}
+
+/// Levenshtein distance, bounded: `None` when above `max`.
+fn within_edits(a: &str, b: &str, max: usize) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    if a.len().abs_diff(b.len()) > max {
+        return false;
+    }
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        if cur.iter().min().copied().unwrap_or(0) > max {
+            return false;
+        }
+        prev = cur;
+    }
+    prev[b.len()] <= max
+}
+
+impl Nlu {
+    /// Trains on a version's intents and entities (validated: slots name known entities).
+    pub(crate) fn train(version: &Version) -> Nlu {
+        let mut entities = BTreeMap::new();
+        for entity in &version.entities {
+            let mut phrases = Vec::new();
+            for value in &entity.values {
+                for phrase in std::iter::once(&value.value).chain(&value.synonyms) {
+                    let toks = words(phrase);
+                    if !toks.is_empty() {
+                        phrases.push((toks, value.value.clone()));
+                    }
+                }
+            }
+            phrases.sort_by_key(|p| std::cmp::Reverse(p.0.len()));
+            entities.insert(entity.name.clone(), phrases);
+        }
+        let slot_entities = version
+            .intents
+            .iter()
+            .flat_map(|i| i.slots.iter().map(|s| s.entity.clone()))
+            .collect();
+        let mut nlu = Nlu {
+            stemmer: Stemmer::create(Algorithm::English),
+            intents: Vec::new(),
+            entities,
+            slot_entities,
+            idf: BTreeMap::new(),
+            vocabulary: BTreeSet::new(),
+            unknown_weight: 1.0,
+            threshold: version.settings.nlu_threshold,
+        };
+
+        // Terms of every utterance, with `{slot}` replaced by the slot's entity feature.
+        let mut documents: Vec<(usize, Vec<String>)> = Vec::new();
+        for (i, intent) in version.intents.iter().enumerate() {
+            let slot_entity: BTreeMap<&str, &str> = intent
+                .slots
+                .iter()
+                .map(|s| (s.name.as_str(), s.entity.as_str()))
+                .collect();
+            for utterance in &intent.utterances {
+                let mut text = String::new();
+                for piece in split_slots(utterance) {
+                    match piece {
+                        Ok(literal) => text.push_str(literal),
+                        Err(slot) => {
+                            let entity = slot_entity.get(slot).copied().unwrap_or(slot);
+                            text.push_str(&format!(" zzentity{entity} "));
+                        }
+                    }
+                }
+                let toks = tokens(&text);
+                for t in &toks {
+                    if let Token::Word(w) = t
+                        && !w.starts_with("zzentity")
+                    {
+                        nlu.vocabulary.insert(w.clone());
+                    }
+                }
+                documents.push((i, nlu.terms(&toks, false)));
+            }
+            nlu.intents.push(IntentModel {
+                name: intent.name.clone(),
+                utterances: Vec::new(),
+                slots: intent
+                    .slots
+                    .iter()
+                    .map(|s| (s.name.clone(), s.entity.clone()))
+                    .collect(),
+            });
+        }
+        let n = documents.len() as f64;
+        let mut df: BTreeMap<String, f64> = BTreeMap::new();
+        for (_, terms) in &documents {
+            for term in terms.iter().collect::<BTreeSet<_>>() {
+                *df.entry(term.clone()).or_default() += 1.0;
+            }
+        }
+        nlu.idf = df
+            .into_iter()
+            .map(|(t, d)| (t, ((n + 1.0) / (d + 1.0)).ln() + 1.0))
+            .collect();
+        // A word never seen in training counts like a rare one, halved: it makes a sentence
+        // less like any intent without drowning the words that are known.
+        nlu.unknown_weight = 0.5 * (((n + 1.0) / 1.0).ln() + 1.0);
+        for (i, terms) in documents {
+            let vector = nlu.vector(&terms);
+            nlu.intents[i].utterances.push(vector);
+        }
+        nlu
+    }
+
+    /// The intent the text means, among `only` when given.
+    pub(crate) fn classify(&self, text: &str, only: Option<&[&str]>) -> Option<Match> {
+        let toks = self.corrected(tokens(text));
+        let query = self.vector(&self.terms(&toks, true));
+        if query.is_empty() {
+            return None;
+        }
+        let mut best: Option<(f64, &IntentModel)> = None;
+        for intent in &self.intents {
+            if only.is_some_and(|only| !only.contains(&intent.name.as_str())) {
+                continue;
+            }
+            let score = intent
+                .utterances
+                .iter()
+                .filter(|u| shares_content(&query, u))
+                .map(|u| cosine(&query, u))
+                .fold(0.0, f64::max);
+            if best.is_none_or(|(b, _)| score > b) {
+                best = Some((score, intent));
+            }
+        }
+        let (confidence, intent) = best?;
+        if confidence < self.threshold {
+            return None;
+        }
+        let spans = self.spans(&toks, None);
+        let mut slots = BTreeMap::new();
+        let mut used = BTreeSet::new();
+        for (slot, entity) in &intent.slots {
+            if let Some((i, span)) = spans
+                .iter()
+                .enumerate()
+                .find(|(i, s)| s.entity == *entity && !used.contains(i))
+            {
+                used.insert(i);
+                slots.insert(slot.clone(), span.value.clone());
+            }
+        }
+        Some(Match {
+            intent: intent.name.clone(),
+            confidence: (confidence * 10_000.0).round() / 10_000.0,
+            slots,
+        })
+    }
+
+    /// The first value of `entity` mentioned in the text.
+    pub(crate) fn extract(&self, entity: &str, text: &str) -> Option<String> {
+        let toks = self.corrected(tokens(text));
+        let only: BTreeSet<String> = [entity.to_owned()].into();
+        self.spans(&toks, Some(&only))
+            .into_iter()
+            .next()
+            .map(|s| s.value)
+    }
+
+    /// Maps a long unknown word one edit away from a known word to the known word.
+    fn corrected(&self, toks: Vec<Token>) -> Vec<Token> {
+        toks.into_iter()
+            .map(|t| match t {
+                Token::Word(w)
+                    if w.chars().count() >= 5
+                        && !self.vocabulary.contains(&w)
+                        && !self.is_entity_word(&w) =>
+                {
+                    match self.vocabulary.iter().find(|v| within_edits(&w, v, 1)) {
+                        Some(known) => Token::Word(known.clone()),
+                        None => Token::Word(w),
+                    }
+                }
+                other => other,
+            })
+            .collect()
+    }
+
+    fn is_entity_word(&self, word: &str) -> bool {
+        self.entities
+            .values()
+            .flatten()
+            .any(|(phrase, _)| phrase.iter().any(|w| w == word))
+    }
+
+    /// The entity mentions in the tokens, left to right, longest first at each position.
+    fn spans(&self, toks: &[Token], only: Option<&BTreeSet<String>>) -> Vec<Span> {
+        let wanted = |e: &str| only.is_none_or(|o| o.contains(e));
+        let mut spans = Vec::new();
+        let mut i = 0;
+        while i < toks.len() {
+            if let Some(span) = self.span_at(toks, i, &wanted) {
+                i = span.end;
+                spans.push(span);
+            } else {
+                i += 1;
+            }
+        }
+        spans
+    }
+
+    fn span_at(&self, toks: &[Token], i: usize, wanted: &dyn Fn(&str) -> bool) -> Option<Span> {
+        let span = |end: usize, entity: &str, value: String| Span {
+            start: i,
+            end,
+            entity: entity.to_owned(),
+            value,
+        };
+        let word = match &toks[i] {
+            Token::Email(address) => {
+                return wanted("email").then(|| span(i + 1, "email", address.clone()));
+            }
+            Token::Word(w) => w.as_str(),
+        };
+        for (name, phrases) in &self.entities {
+            if !wanted(name) {
+                continue;
+            }
+            for (phrase, value) in phrases {
+                let end = i + phrase.len();
+                let matches = end <= toks.len()
+                    && phrase
+                        .iter()
+                        .zip(&toks[i..end])
+                        .all(|(p, t)| matches!(t, Token::Word(w) if w == p));
+                if matches {
+                    return Some(span(end, name, value.clone()));
+                }
+            }
+        }
+        if wanted("number") {
+            if word.chars().all(|c| c.is_ascii_digit()) && word.len() <= 15 {
+                return Some(
+                    span(i + 1, "number", word.trim_start_matches('0').to_owned()).fix_zero(),
+                );
+            }
+            if let Some((_, n)) = NUMBER_WORDS.iter().find(|(w, _)| *w == word) {
+                return Some(span(i + 1, "number", n.to_string()));
+            }
+        }
+        if wanted("yes_no") {
+            if YES.contains(&word) {
+                return Some(span(i + 1, "yes_no", "yes".to_owned()));
+            }
+            if NO.contains(&word) {
+                return Some(span(i + 1, "yes_no", "no".to_owned()));
+            }
+        }
+        None
+    }
+
+    /// The features of a token list: stems, and `zzentity<name>` for mentions of entities that
+    /// fill slots.
+    fn terms(&self, toks: &[Token], detect: bool) -> Vec<String> {
+        let spans = if detect {
+            self.spans(toks, Some(&self.slot_entities))
+        } else {
+            Vec::new()
+        };
+        let mut terms = Vec::new();
+        let mut i = 0;
+        while i < toks.len() {
+            if let Some(span) = spans.iter().find(|s| s.start == i) {
+                terms.push(format!("zzentity{}", span.entity));
+                i = span.end;
+                continue;
+            }
+            match &toks[i] {
+                Token::Word(w) if w.starts_with("zzentity") => terms.push(w.clone()),
+                Token::Word(w) if is_stopword(w) => terms.push(format!("~{w}")),
+                Token::Word(w) => terms.push(self.stemmer.stem(w).into_owned()),
+                Token::Email(_) => terms.push("zzentityemail".to_owned()),
+            }
+            i += 1;
+        }
+        terms
+    }
+
+    /// A normalised TF-IDF vector (sublinear term frequency).
+    fn vector(&self, terms: &[String]) -> Vector {
+        let mut tf: BTreeMap<String, f64> = BTreeMap::new();
+        for t in terms {
+            *tf.entry(t.clone()).or_default() += 1.0;
+        }
+        let mut v: Vector = tf
+            .into_iter()
+            .map(|(t, f)| {
+                let idf = self.idf.get(&t).copied().unwrap_or(self.unknown_weight);
+                let weight = if t.starts_with('~') {
+                    STOPWORD_WEIGHT
+                } else {
+                    1.0
+                };
+                (t, (1.0 + f.ln()) * idf * weight)
+            })
+            .collect();
+        let norm = v.values().map(|x| x * x).sum::<f64>().sqrt();
+        if norm > 0.0 {
+            v.values_mut().for_each(|x| *x /= norm);
+        }
+        v
+    }
+}
+
+impl Span {
+    /// "000" is the number 0, not the empty string.
+    fn fix_zero(mut self) -> Span {
+        if self.value.is_empty() {
+            self.value = "0".to_owned();
+        }
+        self
+    }
+}
+
+/// Whether two vectors share a term that is not a function word: "what is your …" alone says
+/// nothing about the intent.
+fn shares_content(a: &Vector, b: &Vector) -> bool {
+    a.keys().any(|t| !t.starts_with('~') && b.contains_key(t))
+}
+
+fn cosine(a: &Vector, b: &Vector) -> f64 {
+    let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    small
+        .iter()
+        .filter_map(|(t, x)| large.get(t).map(|y| x * y))
+        .sum()
+}
+
+/// Splits an utterance into literal text (`Ok`) and `{slot}` names (`Err`).
+pub(crate) fn split_slots(utterance: &str) -> Vec<Result<&str, &str>> {
+    let mut out = Vec::new();
+    let mut rest = utterance;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else {
+            break;
+        };
+        out.push(Ok(&rest[..open]));
+        out.push(Err(&rest[open + 1..open + close]));
+        rest = &rest[open + close + 1..];
+    }
+    out.push(Ok(rest));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_keep_emails_whole() {
+        assert_eq!(
+            tokens("Mail me at Dana.O@example.com, please!"),
+            [
+                Token::Word("mail".into()),
+                Token::Word("me".into()),
+                Token::Word("at".into()),
+                Token::Email("dana.o@example.com".into()),
+                Token::Word("please".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn edits() {
+        assert!(within_edits("pizza", "piza", 1));
+        assert!(within_edits("large", "lareg", 2));
+        assert!(!within_edits("large", "lareg", 1));
+        assert!(!within_edits("menu", "order", 1));
+    }
+
+    #[test]
+    fn slot_splitting() {
+        assert_eq!(
+            split_slots("a {size} pizza {x"),
+            [Ok("a "), Err("size"), Ok(" pizza {x")]
+        );
+    }
+}

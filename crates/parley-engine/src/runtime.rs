@@ -1,0 +1,667 @@
+//! The interpreter: one turn of a conversation.
+//!
+//! [`step`] reads the state, hands the input to whatever the conversation waits at (a choice, a
+//! capture, a custom action, an API call), falls back to the global intents and then to
+//! no-match, and runs blocks until the conversation waits again, suspends on an effect, or ends.
+//! A turn that runs more blocks than the version's step budget, or whose expression fails, ends
+//! with the project's error message and a `debug` trace, never a hang or a panic.
+
+use std::collections::BTreeMap;
+
+use parley_protocol::{
+    IntentEntity, IntentName, IntentPayload, LaunchPayload, NoReplyPayload, Object, Request,
+    RequestKind, State, Trace, TraceKind,
+};
+use serde_json::{Value, json};
+
+use crate::blocks::{Block, Resume};
+use crate::compile::CompiledVersion;
+use crate::session::{Position, Session, Status};
+use crate::{ApiResult, Context, Effect, Input, StepError, Turn};
+
+/// How deep `goto_flow` calls and interruptions by global intents may nest.
+const MAX_STACK: usize = 32;
+/// The largest a single variable may grow (serialised), and all of them together.
+const MAX_VARIABLE_BYTES: usize = 16 * 1024;
+const MAX_VARIABLES_BYTES: usize = 64 * 1024;
+
+/// What a block says happens next.
+#[derive(Debug)]
+pub(crate) enum Next {
+    /// Run this block of the current flow.
+    Go(String),
+    /// The current flow is finished: go back to the flow that called or was interrupted.
+    Done,
+    /// Stop the turn and wait here for the user.
+    Wait(Status),
+    /// Stop the turn: the caller performs the effect and resumes with its result.
+    Suspend(Effect),
+    /// Run another flow, then come back to `then`.
+    Call { flow: String, then: Option<String> },
+    /// Leave this flow for the one a global intent starts.
+    GotoIntent(String),
+    /// The conversation is over.
+    End,
+}
+
+impl Next {
+    /// `next` when there is one, else the flow is finished.
+    pub(crate) fn follow(next: &Option<String>) -> Next {
+        next.clone().map_or(Next::Done, Next::Go)
+    }
+}
+
+/// Something went wrong inside a turn: told to the user as the project's error message.
+#[derive(Debug)]
+pub(crate) struct Fault {
+    code: &'static str,
+    message: String,
+}
+
+impl Fault {
+    pub(crate) fn new(code: &'static str, message: impl Into<String>) -> Fault {
+        Fault {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// A state that validation should have made impossible.
+    pub(crate) fn internal(message: impl Into<String>) -> Fault {
+        Fault::new("internal", message)
+    }
+}
+
+/// One turn in progress.
+#[derive(Debug)]
+pub(crate) struct Runner<'v> {
+    v: &'v CompiledVersion,
+    session: Session,
+    traces: Vec<Trace>,
+    budget: u32,
+    effect: Option<Effect>,
+}
+
+/// Runs one turn. See the module docs.
+pub fn step(
+    version: &CompiledVersion,
+    state: Option<&State>,
+    input: Input,
+    ctx: &Context,
+) -> Result<Turn, StepError> {
+    let session = match state {
+        Some(state) => Session::from_state(version, state)?,
+        None => Session::fresh(version, ctx.seed),
+    };
+    let mut rt = Runner {
+        v: version,
+        session,
+        traces: Vec::new(),
+        budget: version.settings().step_budget,
+        effect: None,
+    };
+    rt.session.book.turn += 1;
+    let request = match input {
+        Input::Request(request) => rt.request(request)?,
+        Input::ApiResult(result) => {
+            rt.api_result(&result)?;
+            None
+        }
+    };
+    Ok(rt.finish(request))
+}
+
+impl<'v> Runner<'v> {
+    // ---- the turn ----
+
+    fn request(&mut self, request: Request) -> Result<Option<Request>, StepError> {
+        if let RequestKind::Launch(payload) = &request.kind {
+            self.launch(payload.as_ref())?;
+            return Ok(Some(request));
+        }
+        if !matches!(request.kind, RequestKind::NoReply(_)) {
+            self.session.book.no_reply = 0;
+        }
+        if let RequestKind::Text(text) = &request.kind {
+            self.session
+                .variables
+                .insert("last_utterance".to_owned(), text.clone().into());
+        }
+        match self.session.book.status.clone() {
+            // Any first request starts the conversation, as Voiceflow's runtime does.
+            Status::Fresh => {
+                self.launch(None)?;
+                Ok(Some(request))
+            }
+            Status::Ended => Err(self.unexpected(&request, vec!["launch".to_owned()])),
+            Status::ApiCall => Err(self.unexpected(&request, vec!["an API result".to_owned()])),
+            Status::CustomAction => {
+                let block = self.waiting_block().map_err(|_| self.state_error())?;
+                match self.catch(|rt| block.resume(rt, &request)) {
+                    Some(Resume::Go(next)) => self.drive(next),
+                    Some(Resume::NotMine) => {
+                        let Block::CustomAction(action) = block else {
+                            return Err(self.state_error());
+                        };
+                        let mut expected = action.path_names();
+                        expected.push("launch".to_owned());
+                        return Err(self.unexpected(&request, expected));
+                    }
+                    None => {}
+                }
+                Ok(Some(request))
+            }
+            Status::Idle | Status::Choice | Status::Capture { .. } => {
+                if matches!(request.kind, RequestKind::NoReply(_)) {
+                    self.no_reply();
+                    return Ok(Some(request));
+                }
+                Ok(Some(self.user_input(request)))
+            }
+        }
+    }
+
+    /// Typed text, an intent, an event or a button, while the conversation waits for the user.
+    fn user_input(&mut self, request: Request) -> Request {
+        let echo = self.resolved(&request);
+        if self.session.book.status != Status::Idle {
+            let Ok(block) = self.waiting_block() else {
+                self.fault(Fault::internal("the conversation waits at no block"));
+                return echo;
+            };
+            match self.catch(|rt| block.resume(rt, &request)) {
+                Some(Resume::Go(next)) => {
+                    self.session.book.no_match = 0;
+                    self.drive(next);
+                    return echo;
+                }
+                Some(Resume::NotMine) => {}
+                None => return echo,
+            }
+        }
+        if let Some(intent) = self.global_intent_of(&request) {
+            self.session.book.no_match = 0;
+            self.interrupt(&intent);
+            return echo;
+        }
+        self.no_match();
+        echo
+    }
+
+    fn api_result(&mut self, result: &ApiResult) -> Result<(), StepError> {
+        if self.session.book.status != Status::ApiCall {
+            return Err(StepError::UnexpectedApiResult);
+        }
+        let block = self.waiting_block().map_err(|_| self.state_error())?;
+        if let Some(next) = self.catch(|rt| block.resume_api(rt, result)) {
+            self.drive(next);
+        }
+        Ok(())
+    }
+
+    fn launch(&mut self, payload: Option<&LaunchPayload>) -> Result<(), StepError> {
+        let mut variables = self.v.default_variables();
+        if let Some(given) = payload.and_then(|p| p.variables.as_ref()) {
+            for (name, value) in given {
+                if !self.v.is_settable(name) {
+                    return Err(StepError::VariableNotSettable { name: name.clone() });
+                }
+                variables.insert(name.clone(), value.clone());
+            }
+        }
+        self.session.variables = variables;
+        self.session.book.no_match = 0;
+        self.session.book.no_reply = 0;
+        let start = self.v.start_flow();
+        self.session.stack = vec![Position {
+            flow: start.id.clone(),
+            block: None,
+        }];
+        self.drive(Next::Go(start.start.clone()));
+        Ok(())
+    }
+
+    fn no_reply(&mut self) {
+        let Some(config) = self.v.settings().no_reply.clone() else {
+            return;
+        };
+        self.session.book.no_reply += 1;
+        let n = self.session.book.no_reply as usize;
+        match config.prompts.get(n - 1) {
+            Some(prompt) => {
+                let prompt = self.render(prompt);
+                self.say(Trace::text(prompt));
+                self.repeat_choice();
+            }
+            None => self.drive(Next::End),
+        }
+    }
+
+    fn no_match(&mut self) {
+        self.session.book.no_match += 1;
+        let prompt = self.no_match_prompt();
+        self.say(Trace::text(prompt));
+        self.repeat_choice();
+    }
+
+    /// Shows a waiting choice's buttons again: clients hide them once the user has typed.
+    fn repeat_choice(&mut self) {
+        if self.session.book.status == Status::Choice
+            && let Ok(block) = self.waiting_block()
+            && let Some(Next::Wait(status)) = self.catch(|rt| block.run(rt))
+        {
+            self.session.book.status = status;
+        }
+    }
+
+    /// A global intent interrupts: its flow runs on top of where the conversation waits, and
+    /// when it finishes the conversation comes back there (the waiting block runs again).
+    fn interrupt(&mut self, intent: &str) {
+        let Some(flow) = self.v.global_flow(intent) else {
+            self.fault(Fault::internal(format!(
+                "no flow for the global intent `{intent}`"
+            )));
+            return;
+        };
+        if self.session.book.status == Status::Idle {
+            self.session.stack.clear();
+        }
+        // Saying the intent of a flow that is already running restarts that flow where it is,
+        // rather than stacking a second copy of it.
+        if let Some(running) = self.session.stack.iter().position(|p| p.flow == flow.id) {
+            self.session.stack.truncate(running);
+        }
+        if self.session.stack.len() >= MAX_STACK {
+            // Keep the newest frames: an endless chain of interruptions forgets the oldest.
+            self.session.stack.remove(0);
+        }
+        self.session.stack.push(Position {
+            flow: flow.id.clone(),
+            block: None,
+        });
+        self.drive(Next::Go(flow.start.clone()));
+    }
+
+    /// Runs blocks from `next` until the conversation waits, suspends or ends.
+    fn drive(&mut self, mut next: Next) {
+        loop {
+            next = match next {
+                Next::Go(block_id) => {
+                    if self.budget == 0 {
+                        let budget = self.v.settings().step_budget;
+                        self.fault(Fault::new(
+                            "step_budget",
+                            format!("the turn ran {budget} blocks without waiting: a loop?"),
+                        ));
+                        return;
+                    }
+                    self.budget -= 1;
+                    let Some(top) = self.session.stack.last_mut() else {
+                        self.fault(Fault::internal("no flow to run a block in"));
+                        return;
+                    };
+                    top.block = Some(block_id.clone());
+                    let flow = top.flow.clone();
+                    let Some(block) = self.v.block(&flow, &block_id) else {
+                        self.fault(Fault::internal(format!("no block `{flow}/{block_id}`")));
+                        return;
+                    };
+                    match block.run(self) {
+                        Ok(next) => next,
+                        Err(fault) => {
+                            self.fault(fault);
+                            return;
+                        }
+                    }
+                }
+                Next::Done => {
+                    self.session.stack.pop();
+                    let mut resume = None;
+                    while let Some(parent) = self.session.stack.last() {
+                        match &parent.block {
+                            Some(block) => {
+                                resume = Some(block.clone());
+                                break;
+                            }
+                            None => {
+                                self.session.stack.pop();
+                            }
+                        }
+                    }
+                    match resume {
+                        Some(block) => Next::Go(block),
+                        None => {
+                            self.session.book.status = Status::Idle;
+                            return;
+                        }
+                    }
+                }
+                Next::Wait(status) => {
+                    self.session.book.status = status;
+                    return;
+                }
+                Next::Suspend(effect) => {
+                    self.session.book.status = Status::ApiCall;
+                    self.effect = Some(effect);
+                    return;
+                }
+                Next::Call { flow, then } => {
+                    if self.session.stack.len() >= MAX_STACK {
+                        self.fault(Fault::new(
+                            "stack_depth",
+                            format!("flows called each other more than {MAX_STACK} deep"),
+                        ));
+                        return;
+                    }
+                    let Some(callee) = self.v.flow(&flow) else {
+                        self.fault(Fault::internal(format!("no flow `{flow}`")));
+                        return;
+                    };
+                    if let Some(top) = self.session.stack.last_mut() {
+                        top.block = then;
+                    }
+                    self.session.stack.push(Position {
+                        flow: callee.id.clone(),
+                        block: None,
+                    });
+                    Next::Go(callee.start.clone())
+                }
+                Next::GotoIntent(intent) => {
+                    let Some(flow) = self.v.global_flow(&intent) else {
+                        self.fault(Fault::internal(format!(
+                            "no flow for the intent `{intent}`"
+                        )));
+                        return;
+                    };
+                    self.session.stack.pop();
+                    self.session.stack.push(Position {
+                        flow: flow.id.clone(),
+                        block: None,
+                    });
+                    Next::Go(flow.start.clone())
+                }
+                Next::End => {
+                    self.say(Trace::new(TraceKind::End(None)));
+                    self.session.book.status = Status::Ended;
+                    self.session.stack.clear();
+                    return;
+                }
+            };
+        }
+    }
+
+    /// Ends the turn with the project's error message; the conversation can go on from its
+    /// global intents.
+    fn fault(&mut self, fault: Fault) {
+        let message = self.v.settings().error_message.clone();
+        self.say(Trace::text(message));
+        self.say(Trace::new(TraceKind::Diagnostic {
+            kind: parley_protocol::Diagnostic::Debug,
+            payload: Some(json!({ "type": "error", "code": fault.code, "message": fault.message })),
+        }));
+        self.session.book.status = Status::Idle;
+        self.session.stack.clear();
+        self.effect = None;
+    }
+
+    /// Runs `f`, turning a fault into the error message (`None`).
+    fn catch<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, Fault>) -> Option<T> {
+        match f(self) {
+            Ok(value) => Some(value),
+            Err(fault) => {
+                self.fault(fault);
+                None
+            }
+        }
+    }
+
+    fn finish(mut self, request: Option<Request>) -> Turn {
+        let waits_for_user = matches!(
+            self.session.book.status,
+            Status::Idle | Status::Choice | Status::Capture { .. }
+        );
+        if waits_for_user && let Some(config) = &self.v.settings().no_reply {
+            self.traces
+                .push(Trace::new(TraceKind::NoReply(NoReplyPayload {
+                    timeout: config.timeout.into(),
+                    extra: Object::new(),
+                })));
+        }
+        Turn {
+            state: self.session.to_state(),
+            traces: self.traces,
+            effect: self.effect,
+            request,
+        }
+    }
+
+    // ---- helpers for the dispatch ----
+
+    fn waiting_block(&self) -> Result<&'v Block, ()> {
+        let top = self.session.stack.last().ok_or(())?;
+        let block = top.block.as_deref().ok_or(())?;
+        self.v.block(&top.flow, block).ok_or(())
+    }
+
+    fn state_error(&self) -> StepError {
+        StepError::InvalidState {
+            reason: "it waits at a block that does not wait".to_owned(),
+        }
+    }
+
+    fn unexpected(&self, request: &Request, expected: Vec<String>) -> StepError {
+        StepError::UnexpectedRequest {
+            got: request.type_name().to_owned(),
+            expected,
+        }
+    }
+
+    /// The request as understood: typed text the NLU recognises comes back as an `intent`
+    /// request with its query, confidence and entities (as Voiceflow's runtime echoes it).
+    fn resolved(&self, request: &Request) -> Request {
+        let RequestKind::Text(text) = &request.kind else {
+            return request.clone();
+        };
+        let Some(m) = self.v.nlu().classify(text, None) else {
+            return request.clone();
+        };
+        Request {
+            kind: RequestKind::Intent(IntentPayload {
+                intent: IntentName {
+                    name: m.intent.clone(),
+                    extra: Object::new(),
+                },
+                query: Some(text.clone()),
+                entities: Some(
+                    m.slots
+                        .iter()
+                        .map(|(name, value)| IntentEntity {
+                            name: name.clone(),
+                            value: value.clone(),
+                            extra: Object::new(),
+                        })
+                        .collect(),
+                ),
+                confidence: serde_json::Number::from_f64(m.confidence),
+                extra: Object::new(),
+            }),
+            extra: request.extra.clone(),
+        }
+    }
+
+    /// The global intent a request means, with its slots filled in, if any.
+    fn global_intent_of(&mut self, request: &Request) -> Option<String> {
+        match &request.kind {
+            RequestKind::Intent(p) if self.v.global_flow(&p.intent.name).is_some() => {
+                self.fill_slots_from_entities(&p.intent.name, p.entities.as_deref());
+                Some(p.intent.name.clone())
+            }
+            RequestKind::Text(text) => {
+                let m = self.v.nlu().classify(text, None)?;
+                self.v.global_flow(&m.intent)?;
+                self.fill_slots(&m.intent, &m.slots);
+                Some(m.intent)
+            }
+            RequestKind::Event(p) if self.v.global_flow(&p.event.name).is_some() => {
+                Some(p.event.name.clone())
+            }
+            RequestKind::Intent(_)
+            | RequestKind::Event(_)
+            | RequestKind::Launch(_)
+            | RequestKind::NoReply(_)
+            | RequestKind::Action { .. } => None,
+        }
+    }
+
+    fn fill_slots(&mut self, intent: &str, values: &BTreeMap<String, String>) {
+        for slot in self.v.slots(intent) {
+            if let Some(value) = values.get(&slot.name) {
+                self.session
+                    .variables
+                    .insert(slot.variable().to_owned(), value.clone().into());
+            }
+        }
+    }
+
+    // ---- what blocks use ----
+
+    pub(crate) fn say(&mut self, trace: Trace) {
+        self.traces.push(trace);
+    }
+
+    pub(crate) fn status(&self) -> Status {
+        self.session.book.status.clone()
+    }
+
+    /// A uniform index below `n`, from the conversation's seed.
+    pub(crate) fn pick(&mut self, n: usize) -> usize {
+        if n <= 1 { 0 } else { self.session.pick(n) }
+    }
+
+    /// Fills `{variable}` placeholders.
+    pub(crate) fn render(&self, template: &str) -> String {
+        crate::template::render(template, &self.session.variables, false)
+    }
+
+    /// Fills `{variable}` placeholders with URL-encoded values.
+    pub(crate) fn render_url(&self, template: &str) -> String {
+        crate::template::render(template, &self.session.variables, true)
+    }
+
+    /// Fills placeholders in every string of a JSON value.
+    pub(crate) fn render_json(&self, value: &Value) -> Value {
+        match value {
+            Value::String(s) => Value::String(self.render(s)),
+            Value::Array(items) => {
+                Value::Array(items.iter().map(|v| self.render_json(v)).collect())
+            }
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), self.render_json(v)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+
+    pub(crate) fn evaluate(&self, expression: &str) -> Result<Value, Fault> {
+        self.v
+            .expressions()
+            .evaluate(expression, &self.session.variables)
+            .map_err(|e| Fault::new("expression", e))
+    }
+
+    pub(crate) fn condition(&self, expression: &str) -> Result<bool, Fault> {
+        match self.evaluate(expression)? {
+            Value::Bool(b) => Ok(b),
+            other => Err(Fault::new(
+                "expression",
+                format!("the condition `{expression}` gave {other}, not true or false"),
+            )),
+        }
+    }
+
+    pub(crate) fn set_variable(&mut self, name: &str, value: Value) -> Result<(), Fault> {
+        let size = |v: &Value| {
+            serde_json::to_string(v)
+                .map(|s| s.len())
+                .unwrap_or(usize::MAX)
+        };
+        if size(&value) > MAX_VARIABLE_BYTES {
+            return Err(Fault::new(
+                "variable_too_large",
+                format!("`{name}` would hold more than {MAX_VARIABLE_BYTES} bytes"),
+            ));
+        }
+        let previous = self.session.variables.insert(name.to_owned(), value);
+        let total: usize = self.session.variables.values().map(size).sum();
+        if total > MAX_VARIABLES_BYTES {
+            match previous {
+                Some(previous) => self.session.variables.insert(name.to_owned(), previous),
+                None => self.session.variables.remove(name),
+            };
+            return Err(Fault::new(
+                "variables_too_large",
+                format!("the variables would hold more than {MAX_VARIABLES_BYTES} bytes"),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn no_match_prompt(&self) -> String {
+        let prompts = &self.v.settings().no_match;
+        let n =
+            (self.session.book.no_match.max(1) as usize - 1).min(prompts.len().saturating_sub(1));
+        prompts.get(n).map(|p| self.render(p)).unwrap_or_default()
+    }
+
+    /// The value of an entity found in the text.
+    pub(crate) fn extract(&self, entity: &str, text: &str) -> Option<String> {
+        self.v.nlu().extract(entity, text)
+    }
+
+    /// Whether the request means a global intent that leads out of the current flow (without
+    /// acting on it). An intent of the flow the user is in already is not an interruption.
+    pub(crate) fn means_other_global_intent(&self, request: &Request) -> bool {
+        let current = self.session.stack.last().map(|p| p.flow.as_str());
+        let leads_out = |intent: &str| {
+            self.v
+                .global_flow(intent)
+                .is_some_and(|flow| Some(flow.id.as_str()) != current)
+        };
+        match &request.kind {
+            RequestKind::Intent(p) => leads_out(&p.intent.name),
+            RequestKind::Text(text) => self
+                .v
+                .nlu()
+                .classify(text, None)
+                .is_some_and(|m| leads_out(&m.intent)),
+            RequestKind::Event(p) => leads_out(&p.event.name),
+            RequestKind::Launch(_) | RequestKind::NoReply(_) | RequestKind::Action { .. } => false,
+        }
+    }
+
+    /// Classifies the text among some intents only; fills the winner's slots.
+    pub(crate) fn classify_among(&mut self, text: &str, intents: &[&str]) -> Option<String> {
+        if intents.is_empty() {
+            return None;
+        }
+        let m = self.v.nlu().classify(text, Some(intents))?;
+        self.fill_slots(&m.intent, &m.slots);
+        Some(m.intent)
+    }
+
+    /// Fills an intent's slots from the entities an `intent` request carried.
+    pub(crate) fn fill_slots_from_entities(
+        &mut self,
+        intent: &str,
+        entities: Option<&[IntentEntity]>,
+    ) {
+        let values: BTreeMap<String, String> = entities
+            .unwrap_or_default()
+            .iter()
+            .map(|e| (e.name.clone(), e.value.clone()))
+            .collect();
+        self.fill_slots(intent, &values);
+    }
+}

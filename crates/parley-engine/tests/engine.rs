@@ -1,0 +1,516 @@
+//! The engine's tests, as data.
+//!
+//! - `tests/conversations/*.json`: a project (a file or inline), then turns: a request in, the
+//!   traces expected out (one line each, see [`describe`]) and, optionally, variables. Every turn
+//!   is also run a second time from the same JSON state to check determinism, and the state
+//!   goes through JSON between turns, as it does in the stateless API.
+//! - `tests/validation/*.json`: a project and every diagnostic it must produce.
+//! - `tests/nlu/heldout.json`: paraphrases the demo project never saw, with their intents.
+
+use std::path::{Path, PathBuf};
+
+use parley_engine::{
+    ApiResult, CompiledProject, CompiledVersion, Context, Effect, Input, Project, Turn, compile,
+    step,
+};
+use parley_protocol::{Request, State, Trace, TraceKind};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+fn here() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests")
+}
+
+fn json_files(dir: &str) -> Vec<PathBuf> {
+    let dir = here().join(dir);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no tests in {}", dir.display());
+    files
+}
+
+/// A project given by path (relative to the test file) or inline.
+fn load_project(spec: &Value, base: &Path) -> Project {
+    match spec {
+        Value::String(path) => {
+            let path = base.parent().unwrap().join(path);
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            Project::from_json(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        }
+        inline => serde_json::from_value(inline.clone()).unwrap_or_else(|e| panic!("{e}")),
+    }
+}
+
+fn compiled(spec: &Value, base: &Path) -> CompiledProject {
+    compile(load_project(spec, base)).unwrap_or_else(|report| panic!("{report}"))
+}
+
+/// One line per trace: what a reader of a transcript needs to see.
+fn describe(trace: &Trace) -> String {
+    let buttons = |b: &Option<Vec<parley_protocol::Button>>| {
+        b.iter()
+            .flatten()
+            .map(|b| b.name.clone())
+            .collect::<Vec<_>>()
+            .join(" | ")
+    };
+    match &trace.kind {
+        TraceKind::Text(p) => match &p.delay {
+            Some(delay) => format!(
+                "text: {} (delay {delay})",
+                p.message.clone().unwrap_or_default()
+            ),
+            None => format!("text: {}", p.message.clone().unwrap_or_default()),
+        },
+        TraceKind::Speak(p) => match &p.src {
+            Some(src) => format!(
+                "speak: {} [audio {src}]",
+                p.message.clone().unwrap_or_default()
+            ),
+            None => format!("speak: {}", p.message.clone().unwrap_or_default()),
+        },
+        TraceKind::Visual(p) => {
+            let size = p
+                .dimensions
+                .as_ref()
+                .map(|d| format!(" {}x{}", d.width, d.height))
+                .unwrap_or_default();
+            format!("image: {}{size}", p.image.clone().unwrap_or_default())
+        }
+        TraceKind::CardV2(c) => format!(
+            "card: {} / {} / {} [{}]",
+            c.title.clone().unwrap_or_default(),
+            c.description
+                .as_ref()
+                .and_then(|d| d.text.clone())
+                .unwrap_or_default(),
+            c.image_url.clone().unwrap_or_default(),
+            buttons(&c.buttons)
+        ),
+        TraceKind::Carousel(p) => format!(
+            "carousel: {}",
+            p.cards
+                .iter()
+                .map(|c| format!(
+                    "{} [{}]",
+                    c.title.clone().unwrap_or_default(),
+                    buttons(&c.buttons)
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        TraceKind::Choice(p) => format!("choice: {}", buttons(&Some(p.buttons.clone()))),
+        TraceKind::NoReply(p) => format!("no-reply: {}", p.timeout),
+        TraceKind::End(_) => "end".to_owned(),
+        TraceKind::Diagnostic { kind, payload } => {
+            format!("{}: {}", kind.as_str(), payload.clone().unwrap_or_default())
+        }
+        TraceKind::Custom { kind, payload } => format!(
+            "custom {kind}: {} paths: {} default: {}",
+            payload.clone().unwrap_or_default(),
+            trace
+                .action_paths()
+                .into_iter()
+                .map(|p| p.request_type)
+                .collect::<Vec<_>>()
+                .join(", "),
+            trace
+                .default_path()
+                .map(|d| d.to_string())
+                .unwrap_or_default()
+        ),
+        TraceKind::Invalid { kind, reason, .. } => format!("INVALID {kind}: {reason}"),
+    }
+}
+
+fn describe_turn(turn: &Turn) -> Vec<String> {
+    let mut lines: Vec<String> = turn.traces.iter().map(describe).collect();
+    if let Some(Effect::Http(h)) = &turn.effect {
+        let headers: Vec<String> = h.headers.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        lines.push(format!(
+            "effect: {} {} [{}] {} {}ms",
+            h.method,
+            h.url,
+            headers.join(", "),
+            h.body.clone().unwrap_or_default(),
+            h.timeout_ms
+        ));
+    }
+    lines
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Conversation {
+    about: String,
+    project: Value,
+    #[serde(default = "development")]
+    version: String,
+    #[serde(default)]
+    seed: u64,
+    turns: Vec<TurnSpec>,
+}
+
+fn development() -> String {
+    "development".to_owned()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TurnSpec {
+    /// Shorthands for the request; exactly one of them.
+    #[serde(default)]
+    request: Option<Value>,
+    #[serde(default)]
+    launch: Option<Value>,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    intent: Option<Value>,
+    /// Clicks the button with this label in the previous turn's traces.
+    #[serde(default)]
+    button: Option<String>,
+    /// A custom action's path.
+    #[serde(default)]
+    action: Option<String>,
+    #[serde(default)]
+    no_reply: bool,
+    /// An API call's result: `{ "status", "body" }` or `{ "failed": reason }`.
+    #[serde(default)]
+    api: Option<Value>,
+    /// Start this turn from this state instead of the previous turn's (forged states).
+    #[serde(default)]
+    state: Option<Value>,
+    #[serde(default)]
+    traces: Option<Vec<String>>,
+    #[serde(default)]
+    variables: Option<serde_json::Map<String, Value>>,
+    #[serde(default)]
+    error: Option<String>,
+    /// What the turn's request was understood as (`type` and, for intents, the name).
+    #[serde(default)]
+    understood: Option<String>,
+}
+
+fn find_button(traces: &[Trace], label: &str) -> Request {
+    let mut all = Vec::new();
+    for t in traces {
+        match &t.kind {
+            TraceKind::Choice(p) => all.extend(p.buttons.iter().cloned()),
+            TraceKind::CardV2(c) => all.extend(c.buttons.iter().flatten().cloned()),
+            TraceKind::Carousel(p) => all.extend(
+                p.cards
+                    .iter()
+                    .flat_map(|c| c.buttons.iter().flatten().cloned()),
+            ),
+            _ => {}
+        }
+    }
+    all.into_iter()
+        .find(|b| b.name == label)
+        .unwrap_or_else(|| panic!("no button `{label}` in the previous turn"))
+        .request
+}
+
+fn input_of(spec: &TurnSpec, previous: &[Trace]) -> Input {
+    let request = |v: Value| Input::Request(serde_json::from_value(v).unwrap());
+    if let Some(v) = &spec.request {
+        return request(v.clone());
+    }
+    if let Some(payload) = &spec.launch {
+        return match payload {
+            Value::Bool(true) => request(json!({ "type": "launch" })),
+            payload => request(json!({ "type": "launch", "payload": payload })),
+        };
+    }
+    if let Some(text) = &spec.text {
+        return request(json!({ "type": "text", "payload": text }));
+    }
+    if let Some(intent) = &spec.intent {
+        return match intent {
+            Value::String(name) => {
+                request(json!({ "type": "intent", "payload": { "intent": { "name": name } } }))
+            }
+            payload => request(json!({ "type": "intent", "payload": payload })),
+        };
+    }
+    if let Some(label) = &spec.button {
+        return Input::Request(find_button(previous, label));
+    }
+    if let Some(path) = &spec.action {
+        return request(json!({ "type": path }));
+    }
+    if spec.no_reply {
+        return request(json!({ "type": "no-reply" }));
+    }
+    if let Some(api) = &spec.api {
+        return Input::ApiResult(match api.get("failed") {
+            Some(reason) => ApiResult::Failed {
+                reason: reason.as_str().unwrap_or_default().to_owned(),
+            },
+            None => ApiResult::Response {
+                status: api["status"].as_u64().unwrap() as u16,
+                body: match &api["body"] {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                },
+            },
+        });
+    }
+    panic!("a turn needs a request, launch, text, intent, button, action, no_reply or api");
+}
+
+fn understood(request: &Option<Request>) -> String {
+    match request.as_ref().map(|r| &r.kind) {
+        Some(parley_protocol::RequestKind::Intent(p)) => format!(
+            "intent {} {}",
+            p.intent.name,
+            p.entities
+                .iter()
+                .flatten()
+                .map(|e| format!("{}={}", e.name, e.value))
+                .collect::<Vec<_>>()
+                .join(" ")
+        )
+        .trim_end()
+        .to_owned(),
+        Some(_) => request.as_ref().unwrap().type_name().to_owned(),
+        None => "nothing".to_owned(),
+    }
+}
+
+fn run_turn(
+    version: &CompiledVersion,
+    state_json: Option<&str>,
+    input: Input,
+    ctx: &Context,
+) -> Result<(Turn, String), String> {
+    let state: Option<State> = state_json.map(|s| serde_json::from_str(s).expect("state JSON"));
+    let turn = step(version, state.as_ref(), input, ctx).map_err(|e| e.to_string())?;
+    // The stateless path: the state leaves as JSON and comes back as JSON.
+    let json = serde_json::to_string(&turn.state).unwrap();
+    Ok((turn, json))
+}
+
+fn check_conversation(path: &Path) {
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    let text = std::fs::read_to_string(path).unwrap();
+    let conversation: Conversation =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert!(
+        !conversation.about.is_empty(),
+        "{name}: say what it checks in `about`"
+    );
+    let project = compiled(&conversation.project, path);
+    let version = project
+        .version(&conversation.version)
+        .unwrap_or_else(|| panic!("{name}: no version {}", conversation.version));
+    let ctx = Context {
+        seed: conversation.seed,
+    };
+    let mut state: Option<String> = None;
+    let mut previous: Vec<Trace> = Vec::new();
+    // `PARLEY_RECORD=1` writes what the engine said into the file instead of comparing: for
+    // writing a new test, whose transcript must then be read line by line before committing.
+    let record = std::env::var_os("PARLEY_RECORD").is_some();
+    let mut recorded: Value = serde_json::from_str(&text).unwrap();
+    for (i, spec) in conversation.turns.iter().enumerate() {
+        let at = format!("{name}, turn {}", i + 1);
+        let from = spec.state.as_ref().map(|s| s.to_string()).or(state.clone());
+        let input = input_of(spec, &previous);
+        let first = run_turn(version, from.as_deref(), input.clone(), &ctx);
+        let again = run_turn(version, from.as_deref(), input, &ctx);
+        match (&first, &again) {
+            (Ok((t1, s1)), Ok((t2, s2))) => {
+                assert_eq!(
+                    s1, s2,
+                    "{at}: the same state and request gave another state"
+                );
+                assert_eq!(
+                    serde_json::to_string(&t1.traces).unwrap(),
+                    serde_json::to_string(&t2.traces).unwrap(),
+                    "{at}: the same state and request gave other traces"
+                );
+            }
+            (a, b) => assert_eq!(a.is_err(), b.is_err(), "{at}: not deterministic"),
+        }
+        match (first, &spec.error) {
+            (Err(error), Some(expected)) => {
+                assert_eq!(&error, expected, "{at}: another error");
+                continue;
+            }
+            (Err(error), None) => panic!("{at}: unexpected error: {error}"),
+            (Ok(_), Some(expected)) => panic!("{at}: expected the error {expected:?}"),
+            (Ok((turn, json)), None) => {
+                let got = describe_turn(&turn);
+                if record {
+                    recorded["turns"][i]["traces"] = json!(got);
+                } else if let Some(expected) = &spec.traces {
+                    assert_eq!(
+                        &got,
+                        expected,
+                        "{at}: other traces; got:\n{}",
+                        serde_json::to_string_pretty(&got).unwrap()
+                    );
+                }
+                if let Some(expected) = &spec.variables {
+                    for (k, v) in expected {
+                        assert_eq!(turn.state.variables.get(k), Some(v), "{at}: variable `{k}`");
+                    }
+                }
+                if let Some(expected) = &spec.understood {
+                    assert_eq!(&understood(&turn.request), expected, "{at}: understood as");
+                }
+                previous = turn.traces;
+                state = Some(json);
+            }
+        }
+    }
+    if record {
+        let text = serde_json::to_string_pretty(&recorded).unwrap() + "\n";
+        std::fs::write(path, text).unwrap();
+    }
+}
+
+#[test]
+fn conversations() {
+    let files = json_files("conversations");
+    for path in &files {
+        check_conversation(path);
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ValidationCase {
+    about: String,
+    project: Value,
+    diagnostics: Vec<String>,
+}
+
+#[test]
+fn validation() {
+    for path in json_files("validation") {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let case: ValidationCase = serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(!case.about.is_empty());
+        let project = load_project(&case.project, &path);
+        let got: Vec<String> = match compile(project) {
+            Ok(p) => p.warnings().iter().map(ToString::to_string).collect(),
+            Err(report) => report.diagnostics.iter().map(ToString::to_string).collect(),
+        };
+        if std::env::var_os("PARLEY_RECORD").is_some() {
+            let mut recorded: Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            recorded["diagnostics"] = json!(got);
+            std::fs::write(
+                &path,
+                serde_json::to_string_pretty(&recorded).unwrap() + "\n",
+            )
+            .unwrap();
+            continue;
+        }
+        assert_eq!(
+            got,
+            case.diagnostics,
+            "{name}: other diagnostics; got:\n{}",
+            serde_json::to_string_pretty(&got).unwrap()
+        );
+    }
+}
+
+#[test]
+fn the_demo_project_is_clean() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/projects/pizza/project.json");
+    let project = Project::from_json(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let compiled = compile(project).unwrap_or_else(|r| panic!("{r}"));
+    let warnings: Vec<String> = compiled
+        .warnings()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(warnings, Vec::<String>::new());
+}
+
+#[test]
+fn the_committed_schema_is_current() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("project.schema.json");
+    let current = serde_json::to_string_pretty(&Project::json_schema()).unwrap() + "\n";
+    if std::env::var_os("UPDATE_SCHEMA").is_some() {
+        std::fs::write(&path, &current).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == current,
+        "project.schema.json is stale: run `UPDATE_SCHEMA=1 cargo test -p parley-engine --test engine`"
+    );
+}
+
+#[derive(Debug, Deserialize)]
+struct Heldout {
+    text: String,
+    intent: Option<String>,
+}
+
+/// The NLU on paraphrases the demo project never saw. The floor guards against regressions;
+/// `cargo bench -p parley-engine` prints the figures.
+#[test]
+fn nlu_accuracy_on_held_out_paraphrases() {
+    let project = compiled(
+        &json!("../../../../examples/projects/pizza/project.json"),
+        &here().join("nlu/x"),
+    );
+    let version = project.version("development").unwrap();
+    let cases: Vec<Heldout> =
+        serde_json::from_str(&std::fs::read_to_string(here().join("nlu/heldout.json")).unwrap())
+            .unwrap();
+    let (mut in_scope, mut right, mut said_no_match, mut right_no_match) = (0, 0, 0, 0);
+    let mut misses = Vec::new();
+    for case in &cases {
+        let got = version.classify(&case.text).map(|m| m.intent);
+        if case.intent.is_some() {
+            in_scope += 1;
+        }
+        if got.is_none() {
+            said_no_match += 1;
+            if case.intent.is_none() {
+                right_no_match += 1;
+            }
+        }
+        if got == case.intent {
+            if case.intent.is_some() {
+                right += 1;
+            }
+        } else {
+            misses.push(format!(
+                "{:?} → {got:?} (expected {:?})",
+                case.text, case.intent
+            ));
+        }
+    }
+    let accuracy = right as f64 / in_scope as f64;
+    let precision = right_no_match as f64 / said_no_match.max(1) as f64;
+    eprintln!(
+        "NLU: top-1 accuracy {accuracy:.3} ({right}/{in_scope}), no-match precision {precision:.3} ({right_no_match}/{said_no_match})"
+    );
+    for m in &misses {
+        eprintln!("  miss: {m}");
+    }
+    assert!(
+        accuracy >= 0.85,
+        "top-1 accuracy {accuracy:.3} fell below 0.85:\n{}",
+        misses.join("\n")
+    );
+    assert!(
+        precision >= 0.75,
+        "no-match precision {precision:.3} fell below 0.75:\n{}",
+        misses.join("\n")
+    );
+}
