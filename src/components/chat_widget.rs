@@ -43,7 +43,19 @@ pub fn ChatWidget(
                 aria-expanded=move || open.get().to_string()
                 on:click=move |_| set_open.update(|o| *o = !*o)
             >
-                <span class="parley-launcher__icon" aria-hidden="true">"💬"</span>
+                // An inline icon, not an emoji: emoji fonts are missing on many systems.
+                <svg
+                    class="parley-launcher__icon"
+                    aria-hidden="true"
+                    viewBox="0 0 24 24"
+                    width="28"
+                    height="28"
+                >
+                    <path
+                        fill="currentColor"
+                        d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z"
+                    />
+                </svg>
             </button>
         </div>
     }

@@ -46,6 +46,15 @@ fn load_project(spec: &Value, base: &Path) -> Project {
     }
 }
 
+fn demo_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/projects/pizza/project.json")
+}
+
+fn demo() -> CompiledProject {
+    let text = std::fs::read_to_string(demo_path()).unwrap();
+    compile(Project::from_json(&text).unwrap()).unwrap_or_else(|r| panic!("{r}"))
+}
+
 fn compiled(spec: &Value, base: &Path) -> CompiledProject {
     compile(load_project(spec, base)).unwrap_or_else(|report| panic!("{report}"))
 }
@@ -427,10 +436,7 @@ fn validation() {
 
 #[test]
 fn the_demo_project_is_clean() {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/projects/pizza/project.json");
-    let project = Project::from_json(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let compiled = compile(project).unwrap_or_else(|r| panic!("{r}"));
+    let compiled = demo();
     let warnings: Vec<String> = compiled
         .warnings()
         .iter()
@@ -463,10 +469,7 @@ struct Heldout {
 /// `cargo bench -p parley-engine` prints the figures.
 #[test]
 fn nlu_accuracy_on_held_out_paraphrases() {
-    let project = compiled(
-        &json!("../../../../examples/projects/pizza/project.json"),
-        &here().join("nlu/x"),
-    );
+    let project = demo();
     let version = project.version("development").unwrap();
     let cases: Vec<Heldout> =
         serde_json::from_str(&std::fs::read_to_string(here().join("nlu/heldout.json")).unwrap())
@@ -513,4 +516,197 @@ fn nlu_accuracy_on_held_out_paraphrases() {
         "no-match precision {precision:.3} fell below 0.75:\n{}",
         misses.join("\n")
     );
+}
+
+/// A small deterministic generator for the mutation tests (xorshift64*).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// Picks a random node of the tree and changes it: removed, retyped, or given a name that
+/// exists elsewhere in the project (which makes the interesting, almost-valid mistakes).
+fn mutate(value: &mut Value, rng: &mut Rng, names: &[String]) {
+    let descend = rng.below(4) != 0;
+    match value {
+        Value::Object(map) if !map.is_empty() && descend => {
+            let key = map.keys().nth(rng.below(map.len())).unwrap().clone();
+            if rng.below(8) == 0 {
+                map.remove(&key);
+            } else if let Some(child) = map.get_mut(&key) {
+                mutate(child, rng, names);
+            }
+        }
+        Value::Array(items) if !items.is_empty() && descend => {
+            let i = rng.below(items.len());
+            match rng.below(8) {
+                0 => {
+                    items.remove(i);
+                }
+                1 => {
+                    let copy = items[i].clone();
+                    items.push(copy);
+                }
+                _ => mutate(&mut items[i], rng, names),
+            }
+        }
+        leaf => {
+            *leaf = match rng.below(9) {
+                0 => Value::Null,
+                1 => json!(rng.next() as i64),
+                2 => json!(-1),
+                3 => json!(""),
+                4 => json!(names[rng.below(names.len())]),
+                5 => json!([]),
+                6 => json!({}),
+                7 => json!(true),
+                _ => json!("{missing} ] } \" \u{0}"),
+            }
+        }
+    }
+}
+
+fn collect_strings(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(items) => items.iter().for_each(|v| collect_strings(v, out)),
+        Value::Object(map) => map.values().for_each(|v| collect_strings(v, out)),
+        _ => {}
+    }
+}
+
+/// Never a panic on any project: thousands of mutated copies of the demo go through the loader
+/// and validation, and those that still compile hold a short conversation. (`fuzz/` has the
+/// coverage-guided version of this.)
+#[test]
+fn mutated_projects_never_panic() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/projects/pizza/project.json");
+    let original: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut names = Vec::new();
+    collect_strings(&original, &mut names);
+    let mut rng = Rng(0x5EED_1234_ABCD_0001);
+    let (mut parsed, mut compiled_ok) = (0, 0);
+    for _ in 0..1500 {
+        let mut project = original.clone();
+        for _ in 0..=rng.below(3) {
+            mutate(&mut project, &mut rng, &names);
+        }
+        let Ok(project) = serde_json::from_value::<Project>(project) else {
+            continue;
+        };
+        parsed += 1;
+        let Ok(compiled) = compile(project) else {
+            continue;
+        };
+        compiled_ok += 1;
+        for version in compiled.versions() {
+            let mut state: Option<State> = None;
+            for text in ["launch", "a large pepperoni pizza", "2", "help", "menu"] {
+                let request = if text == "launch" {
+                    Request::launch()
+                } else {
+                    Request::text(text)
+                };
+                let ctx = Context { seed: rng.next() };
+                if let Ok(turn) = step(version, state.as_ref(), Input::Request(request), &ctx) {
+                    state = Some(turn.state);
+                }
+            }
+        }
+    }
+    // The mutations must exercise both paths, or this test proves nothing.
+    assert!(
+        parsed > 150 && compiled_ok > 50,
+        "parsed {parsed}, compiled {compiled_ok}"
+    );
+}
+
+/// Never a panic on any state: mutated copies of real states are refused or used, never crash.
+#[test]
+fn mutated_states_never_panic() {
+    let project = demo();
+    let version = project.version("development").unwrap();
+    let mut states = Vec::new();
+    let mut state: Option<State> = None;
+    for text in ["launch", "a large pizza", "Pepperoni", "3"] {
+        let request = if text == "launch" {
+            Request::launch()
+        } else {
+            Request::text(text)
+        };
+        let turn = step(
+            version,
+            state.as_ref(),
+            Input::Request(request),
+            &Context::default(),
+        )
+        .unwrap();
+        states.push(serde_json::to_value(&turn.state).unwrap());
+        state = Some(turn.state);
+    }
+    let mut names = Vec::new();
+    collect_strings(
+        &serde_json::to_value(version.definition()).unwrap(),
+        &mut names,
+    );
+    let mut rng = Rng(0xC0FF_EE00_0000_0042);
+    let (mut accepted, mut refused) = (0, 0);
+    for i in 0..3000 {
+        let mut value = states[i % states.len()].clone();
+        mutate(&mut value, &mut rng, &names);
+        let Ok(state) = serde_json::from_value::<State>(value) else {
+            continue;
+        };
+        match step(
+            version,
+            Some(&state),
+            Input::Request(Request::text("2")),
+            &Context::default(),
+        ) {
+            Ok(_) => accepted += 1,
+            Err(_) => refused += 1,
+        }
+    }
+    assert!(
+        accepted > 100 && refused > 100,
+        "accepted {accepted}, refused {refused}"
+    );
+}
+
+#[test]
+fn malformed_project_files_say_where() {
+    let cases = [
+        ("{", "EOF while parsing an object at line 1 column 1"),
+        (
+            r#"{"id": "p", "name": "P", "versions": [{"id": "v", "startFlow": "m", "flows": [{"id": "m", "start": "a", "blocks": [{"id": "a", "type": "teleport"}]}]}]}"#,
+            "unknown variant `teleport`",
+        ),
+        (
+            r#"{"id": "p", "name": "P", "versions": [{"id": "v", "startFlow": "m", "flows": [{"id": "m", "start": "a", "blocks": [{"id": "a", "type": "end", "colour": "red"}]}]}]}"#,
+            "unknown field `colour`",
+        ),
+        (
+            r#"{"id": "p", "name": "P", "versions": [{"id": "v", "startFlow": "m", "flows": [], "variabels": []}]}"#,
+            "unknown field `variabels`",
+        ),
+        (
+            r#"{"id": 7, "name": "P", "versions": []}"#,
+            "invalid type: integer `7`, expected a string at line 1 column 8",
+        ),
+    ];
+    for (text, expected) in cases {
+        let err = Project::from_json(text).unwrap_err().to_string();
+        assert!(err.contains(expected), "{text}: {err}");
+    }
 }
