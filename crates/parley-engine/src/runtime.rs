@@ -80,6 +80,8 @@ pub(crate) struct Runner<'v> {
     traces: Vec<Trace>,
     budget: u32,
     effect: Option<Effect>,
+    /// The NLU's reading of the turn's text: several steps of a turn ask for it.
+    classified: std::cell::RefCell<Option<(String, Option<crate::Match>)>>,
 }
 
 /// Runs one turn. See the module docs.
@@ -99,6 +101,7 @@ pub fn step(
         traces: Vec::new(),
         budget: version.settings().step_budget,
         effect: None,
+        classified: std::cell::RefCell::new(None),
     };
     rt.session.book.turn += 1;
     let request = match input {
@@ -462,7 +465,7 @@ impl<'v> Runner<'v> {
         let RequestKind::Text(text) = &request.kind else {
             return request.clone();
         };
-        let Some(m) = self.v.nlu().classify(text, None) else {
+        let Some(m) = self.classify(text) else {
             return request.clone();
         };
         Request {
@@ -497,7 +500,7 @@ impl<'v> Runner<'v> {
                 Some(p.intent.name.clone())
             }
             RequestKind::Text(text) => {
-                let m = self.v.nlu().classify(text, None)?;
+                let m = self.classify(text)?;
                 self.v.global_flow(&m.intent)?;
                 self.fill_slots(&m.intent, &m.slots);
                 Some(m.intent)
@@ -519,6 +522,19 @@ impl<'v> Runner<'v> {
                 self.session
                     .variables
                     .insert(slot.variable().to_owned(), value.clone().into());
+            }
+        }
+    }
+
+    /// What the NLU makes of the text, over all intents; computed once per turn.
+    fn classify(&self, text: &str) -> Option<crate::Match> {
+        let mut cache = self.classified.borrow_mut();
+        match cache.as_ref() {
+            Some((cached, found)) if cached == text => found.clone(),
+            _ => {
+                let found = self.v.nlu().classify(text, None);
+                *cache = Some((text.to_owned(), found.clone()));
+                found
             }
         }
     }
@@ -631,11 +647,7 @@ impl<'v> Runner<'v> {
         };
         match &request.kind {
             RequestKind::Intent(p) => leads_out(&p.intent.name),
-            RequestKind::Text(text) => self
-                .v
-                .nlu()
-                .classify(text, None)
-                .is_some_and(|m| leads_out(&m.intent)),
+            RequestKind::Text(text) => self.classify(text).is_some_and(|m| leads_out(&m.intent)),
             RequestKind::Event(p) => leads_out(&p.event.name),
             RequestKind::Launch(_) | RequestKind::NoReply(_) | RequestKind::Action { .. } => false,
         }
