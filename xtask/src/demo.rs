@@ -61,6 +61,8 @@ impl Server {
             .arg(addr.to_string())
             .arg("--widget-dir")
             .arg(widget::dist_dir())
+            .arg("--data-dir")
+            .arg(root().join("target/parley-data"))
             .stderr(Stdio::piped())
             .spawn()
             .context("starting the parley server")?;

@@ -41,14 +41,19 @@ impl CompiledProject {
         }
     }
 
-    /// The version an id or an alias (`development`, `production`) names.
+    /// The version an id or an alias names. `development` and `production` that the project
+    /// does not define name its last version, so a project with one version needs no aliases.
     pub fn version(&self, id_or_alias: &str) -> Option<&Arc<CompiledVersion>> {
         let id = self
             .aliases
             .get(id_or_alias)
             .map(String::as_str)
             .unwrap_or(id_or_alias);
-        self.versions.iter().find(|v| v.id() == id)
+        self.versions.iter().find(|v| v.id() == id).or_else(|| {
+            matches!(id_or_alias, "development" | "production")
+                .then(|| self.versions.last())
+                .flatten()
+        })
     }
 
     pub fn versions(&self) -> impl Iterator<Item = &Arc<CompiledVersion>> {
@@ -116,6 +121,11 @@ impl CompiledVersion {
     /// What the built-in NLU makes of a text (for tools and the accuracy benchmark).
     pub fn classify(&self, text: &str) -> Option<Match> {
         self.nlu.classify(text, None)
+    }
+
+    /// Whether API calls may go to private addresses (`settings.allowPrivateNetwork`).
+    pub fn allows_private_network(&self) -> bool {
+        self.version.settings.allow_private_network
     }
 
     /// Whether a client may set this variable.

@@ -27,7 +27,7 @@ pub use blocks::*;
 pub use compile::{BUILTIN_VARIABLES, CompiledProject, CompiledVersion};
 pub use nlu::{BUILTIN_ENTITIES, Match};
 pub use project::Project;
-pub use runtime::step;
+pub use runtime::{check_state, initial_state, set_variables, step};
 pub use validate::{Diagnostic, Location, Report, Severity, compile};
 
 use parley_protocol::{Request, State, Trace};

@@ -146,6 +146,10 @@ pub struct Settings {
     /// Said when a turn fails (a loop, an expression error).
     #[serde(default = "default_error_message")]
     pub error_message: String,
+    /// Whether API-call blocks may call private, loopback and link-local addresses (a local
+    /// service, a test server). Off by default: a project's calls go to the public internet.
+    #[serde(default)]
+    pub allow_private_network: bool,
 }
 
 impl Default for Settings {
@@ -157,6 +161,7 @@ impl Default for Settings {
             nlu_threshold: default_threshold(),
             step_budget: default_step_budget(),
             error_message: default_error_message(),
+            allow_private_network: false,
         }
     }
 }

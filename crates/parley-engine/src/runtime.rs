@@ -202,8 +202,16 @@ impl<'v> Runner<'v> {
         Ok(())
     }
 
+    /// Starts the conversation over: the flow from its start, the variables from their
+    /// defaults, except the settable ones (they are the client's: a name it gave stays), and
+    /// then the variables the launch itself sets.
     fn launch(&mut self, payload: Option<&LaunchPayload>) -> Result<(), StepError> {
         let mut variables = self.v.default_variables();
+        for (name, value) in &self.session.variables {
+            if self.v.is_settable(name) {
+                variables.insert(name.clone(), value.clone());
+            }
+        }
         if let Some(given) = payload.and_then(|p| p.variables.as_ref()) {
             for (name, value) in given {
                 if !self.v.is_settable(name) {
@@ -676,4 +684,42 @@ impl<'v> Runner<'v> {
             .collect();
         self.fill_slots(intent, &values);
     }
+}
+
+/// The state of a conversation that has not started: what `GET /interact/state` answers.
+pub fn initial_state(version: &CompiledVersion, seed: u64) -> State {
+    Session::fresh(version, seed).to_state()
+}
+
+/// Checks a state against the version without taking a turn (e.g. a state an admin `PUT`s).
+pub fn check_state(version: &CompiledVersion, state: &State) -> Result<(), StepError> {
+    Session::from_state(version, state).map(|_| ())
+}
+
+/// Sets variables outside a turn: what the stateful API's `state.variables` and `PATCH
+/// …/variables` do. A client (`only_settable`) may set the variables the project declares
+/// settable; an admin may set any declared variable. With no state, a fresh one is made.
+pub fn set_variables(
+    version: &CompiledVersion,
+    state: Option<&State>,
+    variables: &Object,
+    only_settable: bool,
+    seed: u64,
+) -> Result<State, StepError> {
+    let mut session = match state {
+        Some(state) => Session::from_state(version, state)?,
+        None => Session::fresh(version, seed),
+    };
+    for (name, value) in variables {
+        let allowed = if only_settable {
+            version.is_settable(name)
+        } else {
+            version.has_variable(name)
+        };
+        if !allowed {
+            return Err(StepError::VariableNotSettable { name: name.clone() });
+        }
+        session.variables.insert(name.clone(), value.clone());
+    }
+    Ok(session.to_state())
 }

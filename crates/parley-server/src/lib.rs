@@ -1,31 +1,52 @@
-//! Parley's runtime server: an axum service that will serve the Dialog API (stateless and
-//! stateful) from project files, and that serves the built widget and its demo page.
+//! Parley's runtime server: the Dialog API (stateless and stateful, Voiceflow-compatible) over
+//! HTTP, for the projects it loaded, plus the built widget and its demo page.
 //!
 //! Key decisions (after tokio's mini-redis and axum's examples): a library plus a thin `parley`
 //! binary; [`app`] builds the whole [`Router`], which is the test seam (tests send it requests
 //! with `oneshot`), and [`run`] serves it on a listener the caller bound, until a shutdown future
-//! resolves, so tests can bind `127.0.0.1:0` and stop the server when they are done.
-//!
-//! At this stage it serves the health endpoint and the built widget; the Dialog API endpoints
-//! arrive with the server issue, on top of the engine.
+//! resolves. Both flavours call the same engine step ([`turn::take_turn`]); the stateless one
+//! signs the state it hands out ([`signing`]), the stateful one keeps it in a
+//! [`store::SessionStore`] and serialises the requests of each user.
 
+pub mod error;
+pub mod http;
+pub mod signing;
+mod stateful;
+mod stateless;
+pub mod store;
+pub mod turn;
+
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderName, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
+use parley_engine::{CompiledProject, CompiledVersion};
 use parley_protocol::ErrorBody;
 use tokio::net::TcpListener;
+use tower_http::cors::{Any, CorsLayer};
 use tower_http::services::ServeDir;
+
+use crate::error::ApiError;
+use crate::http::ApiCaller;
+use crate::signing::Signer;
+use crate::store::SessionStore;
+
+/// The largest request body accepted (a stateless state travels in it).
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// The demo project the binary serves when it is given none.
+pub const BUNDLED_DEMO: &str = include_str!("../../../examples/projects/pizza/project.json");
 
 /// What the server serves.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// The built widget and demo page (trunk's `dist/`): `index.html`, the JS glue, the wasm and
-    /// the CSS.
-    pub widget_dir: PathBuf,
+    /// The built widget and demo page (trunk's `dist/`), served at `/` when present.
+    pub widget_dir: Option<PathBuf>,
 }
 
 /// Why the server refuses to start.
@@ -53,21 +74,196 @@ impl std::error::Error for StartError {}
 impl Options {
     /// Checks what can be checked before binding a socket.
     pub fn check(&self) -> Result<(), StartError> {
-        if self.widget_dir.join("index.html").is_file() {
-            Ok(())
-        } else {
-            Err(StartError::WidgetNotBuilt {
-                dir: self.widget_dir.clone(),
-            })
+        match &self.widget_dir {
+            Some(dir) if !dir.join("index.html").is_file() => {
+                Err(StartError::WidgetNotBuilt { dir: dir.clone() })
+            }
+            _ => Ok(()),
         }
     }
 }
 
-/// The whole HTTP service.
-pub fn app(options: &Options) -> Router {
+/// Everything the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    projects: BTreeMap<String, Arc<CompiledProject>>,
+    signer: Signer,
+    store: Arc<dyn SessionStore>,
+    public_caller: ApiCaller,
+    private_caller: ApiCaller,
+    /// One lock per (project, user) with a request in flight: a user's requests run one at a
+    /// time. A tokio mutex, because it is held across the turn's `.await`s (API calls, the
+    /// store); the map itself is behind a std mutex held only to look an entry up.
+    user_locks: Mutex<HashMap<UserKey, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// (project id, user id).
+type UserKey = (String, String);
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("projects", &self.inner.projects.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    pub fn new(
+        projects: Vec<CompiledProject>,
+        signer: Signer,
+        store: Arc<dyn SessionStore>,
+    ) -> Result<AppState, String> {
+        Ok(AppState {
+            inner: Arc::new(Inner {
+                projects: projects
+                    .into_iter()
+                    .map(|p| (p.id.clone(), Arc::new(p)))
+                    .collect(),
+                signer,
+                store,
+                public_caller: ApiCaller::new(false)?,
+                private_caller: ApiCaller::new(true)?,
+                user_locks: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    pub(crate) fn signer(&self) -> &Signer {
+        &self.inner.signer
+    }
+
+    pub(crate) fn store(&self) -> Arc<dyn SessionStore> {
+        self.inner.store.clone()
+    }
+
+    pub(crate) fn caller(&self, version: &CompiledVersion) -> &ApiCaller {
+        if version.allows_private_network() {
+            &self.inner.private_caller
+        } else {
+            &self.inner.public_caller
+        }
+    }
+
+    /// The project a request is for: named in the path (`/public/{projectID}/…`), or the only
+    /// one this server has.
+    pub(crate) fn project(
+        &self,
+        params: &HashMap<String, String>,
+    ) -> Result<Arc<CompiledProject>, ApiError> {
+        match params.get("project_id") {
+            Some(id) => self.inner.projects.get(id).cloned().ok_or_else(|| {
+                ApiError::not_found(
+                    "unknown_project",
+                    format!("there is no project `{id}` here"),
+                )
+            }),
+            None if self.inner.projects.len() == 1 => Ok(self
+                .inner
+                .projects
+                .values()
+                .next()
+                .cloned()
+                .unwrap_or_else(|| unreachable!())),
+            None => Err(ApiError::bad_request(
+                "project_required",
+                "this server has several projects: name one in the path, /public/{projectID}/…",
+            )),
+        }
+    }
+
+    /// The lock that serialises one user's requests.
+    pub(crate) fn user_lock(&self, project: &str, user: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self
+            .inner
+            .user_locks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        // Forget the locks nobody holds or waits for, so the map does not grow forever.
+        locks.retain(|_, lock| Arc::strong_count(lock) > 1);
+        locks
+            .entry((project.to_owned(), user.to_owned()))
+            .or_default()
+            .clone()
+    }
+}
+
+/// The version a request names: the `versionID` header, or the path's, or `development`;
+/// an id or an alias.
+pub(crate) fn version_of(
+    project: &CompiledProject,
+    params: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<Arc<CompiledVersion>, ApiError> {
+    let named = params
+        .get("version_id")
+        .map(String::as_str)
+        .or_else(|| headers.get("versionid").and_then(|v| v.to_str().ok()))
+        .unwrap_or("development");
+    project.version(named).cloned().ok_or_else(|| {
+        ApiError::not_found(
+            "unknown_version",
+            format!("the project `{}` has no version `{named}`", project.id),
+        )
+    })
+}
+
+fn api_routes() -> Router<AppState> {
     Router::new()
+        .route("/interact/state", get(stateless::initial_state))
+        .route(
+            "/interact/{version_id}/state",
+            get(stateless::initial_state),
+        )
+        .route("/interact", post(stateless::interact))
+        .route("/interact/{version_id}", post(stateless::interact))
+        .route("/state/user/{user_id}/interact", post(stateful::interact))
+        .route(
+            "/state/user/{user_id}",
+            get(stateful::get_state)
+                .put(stateful::put_state)
+                .delete(stateful::delete_state),
+        )
+        .route(
+            "/state/user/{user_id}/variables",
+            axum::routing::patch(stateful::patch_variables),
+        )
+}
+
+/// The whole HTTP service.
+pub fn app(state: AppState, options: &Options) -> Router {
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            HeaderName::from_static("authorization"),
+            HeaderName::from_static("content-type"),
+            HeaderName::from_static("versionid"),
+            HeaderName::from_static("x-parley-request-id"),
+        ]);
+    let api = api_routes()
+        .merge(Router::new().nest("/public/{project_id}", api_routes()))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(cors);
+    let router = Router::new()
         .route("/health", get(health))
-        .fallback_service(static_files(&options.widget_dir))
+        .route("/demo/api/estimate", get(demo_estimate))
+        .merge(api)
+        .with_state(state);
+    match &options.widget_dir {
+        Some(dir) => router.fallback_service(static_files(dir)),
+        None => router.fallback(not_found),
+    }
 }
 
 /// Serves `listener` until `shutdown` resolves, then finishes the requests in flight.
@@ -83,6 +279,23 @@ pub async fn run(
 
 async fn health() -> Response {
     axum::Json(serde_json::json!({ "status": "ok" })).into_response()
+}
+
+/// The delivery estimate the demo project's API-call block asks for: a real HTTP endpoint, so
+/// the demo exercises a real call.
+async fn demo_estimate(
+    axum::extract::Query(query): axum::extract::Query<HashMap<String, String>>,
+) -> Response {
+    let quantity: u64 = query
+        .get("quantity")
+        .and_then(|q| q.parse().ok())
+        .unwrap_or(1);
+    let minutes = 20 + 5 * quantity.min(20);
+    axum::Json(serde_json::json!({ "minutes": minutes })).into_response()
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("not_found", "there is nothing at this address")
 }
 
 /// The widget's files; a path that names no file is a JSON 404 like every other error.

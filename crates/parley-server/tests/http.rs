@@ -1,123 +1,799 @@
-//! The server's HTTP behaviour: through the router (`oneshot`) and over one real socket.
+//! The server's HTTP behaviour: the real router through `oneshot`, and real sockets on
+//! loopback (the server itself, and a local API for the api_call blocks).
 
-use std::path::Path;
+use std::sync::Arc;
 
+use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use parley_server::{Options, StartError, app, run};
+use parley_engine::{CompiledProject, Project, compile};
+use parley_server::signing::Signer;
+use parley_server::store::SqliteStore;
+use parley_server::{AppState, BUNDLED_DEMO, Options, StartError, app, run};
+use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::ServiceExt;
 
 const INDEX: &str = "<!DOCTYPE html><title>Parley demo</title>";
 
-fn widget_dir() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("index.html"), INDEX).unwrap();
-    std::fs::write(dir.path().join("parley.css"), ".parley{}").unwrap();
-    dir
+fn demo() -> CompiledProject {
+    compile(Project::from_json(BUNDLED_DEMO).unwrap()).unwrap()
 }
 
-fn options(dir: &Path) -> Options {
-    Options {
-        widget_dir: dir.to_path_buf(),
+struct Server {
+    router: Router,
+    _dirs: (tempfile::TempDir, tempfile::TempDir),
+}
+
+fn server_with(projects: Vec<CompiledProject>) -> Server {
+    let widget = tempfile::tempdir().unwrap();
+    std::fs::write(widget.path().join("index.html"), INDEX).unwrap();
+    std::fs::write(widget.path().join("parley.css"), ".parley{}").unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&data.path().join("sessions.sqlite")).unwrap();
+    let state = AppState::new(projects, Signer::new([9; 32]), Arc::new(store)).unwrap();
+    let options = Options {
+        widget_dir: Some(widget.path().to_path_buf()),
+    };
+    Server {
+        router: app(state, &options),
+        _dirs: (widget, data),
     }
 }
 
-async fn get(options: &Options, uri: &str) -> (StatusCode, String, String) {
-    let response = app(options)
-        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+fn server() -> Server {
+    server_with(vec![demo()])
+}
+
+/// One request through the router: (status, content type, body as JSON or as a string).
+async fn call(
+    router: &Router,
+    method: &str,
+    uri: &str,
+    body: Option<Value>,
+    headers: &[(&str, &str)],
+) -> (StatusCode, String, Value) {
+    let mut request = Request::builder().method(method).uri(uri);
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let request = match body {
+        Some(body) => request
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string())),
+        None => request.body(Body::empty()),
+    }
+    .unwrap();
+    raw(router, request).await
+}
+
+async fn raw(router: &Router, request: Request<Body>) -> (StatusCode, String, Value) {
+    let response = router.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let content_type = response
         .headers()
         .get("content-type")
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        content_type,
-        String::from_utf8(body.to_vec()).unwrap(),
-    )
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, content_type, body)
+}
+
+/// The visible part of a turn: text messages and button labels.
+fn said(traces: &Value) -> Vec<String> {
+    traces
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| match t["type"].as_str()? {
+            "text" => Some(t["payload"]["message"].as_str()?.to_owned()),
+            "choice" => Some(format!(
+                "[{}]",
+                t["payload"]["buttons"]
+                    .as_array()?
+                    .iter()
+                    .map(|b| b["name"].as_str().unwrap_or_default())
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            )),
+            other => Some(format!("<{other}>")),
+        })
+        .collect()
+}
+
+async fn stateless_turn(router: &Router, state: Option<&Value>, request: Value) -> Value {
+    let mut body = json!({ "request": request });
+    if let Some(state) = state {
+        body["state"] = state.clone();
+    }
+    let (status, _, answer) = call(router, "POST", "/interact", Some(body), &[]).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    answer
+}
+
+fn transcript() -> Vec<Value> {
+    vec![
+        json!({ "type": "launch" }),
+        json!({ "type": "text", "payload": "I'd like a large pizza please" }),
+        json!({ "type": "text", "payload": "pepperoni" }),
+        json!({ "type": "text", "payload": "2" }),
+        json!({ "type": "path-summary-0", "payload": { "label": "Confirm" } }),
+        json!({ "type": "text", "payload": "Dana" }),
+        json!({ "type": "text", "payload": "dana@example.com" }),
+        json!({ "type": "cancel" }),
+        json!({ "type": "text", "payload": "when are you open?" }),
+    ]
 }
 
 #[tokio::test]
 async fn health_answers_json() {
-    let dir = widget_dir();
-    let (status, content_type, body) = get(&options(dir.path()), "/health").await;
+    let s = server();
+    let (status, content_type, body) = call(&s.router, "GET", "/health", None, &[]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(content_type, "application/json");
-    assert_eq!(body, r#"{"status":"ok"}"#);
+    assert_eq!(body, json!({ "status": "ok" }));
 }
 
 #[tokio::test]
-async fn serves_the_built_widget() {
-    let dir = widget_dir();
-    let options = options(dir.path());
-    let (status, content_type, body) = get(&options, "/").await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(content_type, "text/html");
-    assert_eq!(body, INDEX);
-    let (status, content_type, _) = get(&options, "/parley.css").await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(content_type, "text/css");
-}
-
-#[tokio::test]
-async fn unknown_paths_are_json_404s() {
-    let dir = widget_dir();
-    let (status, content_type, body) = get(&options(dir.path()), "/nothing/here.js").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(content_type, "application/json");
-    let body: parley_protocol::ErrorBody = serde_json::from_str(&body).unwrap();
-    assert_eq!(body.code, "not_found");
+async fn serves_the_built_widget_and_json_404s() {
+    let s = server();
+    let (status, content_type, body) = call(&s.router, "GET", "/", None, &[]).await;
+    assert_eq!(
+        (status, content_type.as_str()),
+        (StatusCode::OK, "text/html")
+    );
+    assert_eq!(body, Value::String(INDEX.into()));
+    let (status, content_type, _) = call(&s.router, "GET", "/parley.css", None, &[]).await;
+    assert_eq!(
+        (status, content_type.as_str()),
+        (StatusCode::OK, "text/css")
+    );
+    let (status, content_type, body) = call(&s.router, "GET", "/nothing/here.js", None, &[]).await;
+    assert_eq!(
+        (status, content_type.as_str()),
+        (StatusCode::NOT_FOUND, "application/json")
+    );
+    assert_eq!(body["code"], "not_found");
 }
 
 #[tokio::test]
 async fn paths_cannot_escape_the_widget_dir() {
-    let outer = tempfile::tempdir().unwrap();
-    std::fs::write(outer.path().join("secret.txt"), "secret").unwrap();
-    let inner = outer.path().join("dist");
-    std::fs::create_dir(&inner).unwrap();
-    std::fs::write(inner.join("index.html"), INDEX).unwrap();
-    let (status, _, body) = get(&options(&inner), "/../secret.txt").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert!(!body.contains("secret"));
-    let (status, _, body) = get(&options(&inner), "/%2e%2e/secret.txt").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert!(!body.contains("secret"));
+    let s = server();
+    for uri in ["/../secret.txt", "/%2e%2e/%2e%2e/etc/passwd"] {
+        let (status, _, _) = call(&s.router, "GET", uri, None, &[]).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{uri}");
+    }
 }
 
 #[test]
 fn refuses_to_start_without_a_built_widget() {
     let empty = tempfile::tempdir().unwrap();
-    let err = options(empty.path()).check().unwrap_err();
+    let options = Options {
+        widget_dir: Some(empty.path().to_path_buf()),
+    };
+    let err = options.check().unwrap_err();
     assert!(matches!(err, StartError::WidgetNotBuilt { .. }));
     assert!(err.to_string().contains("cargo xtask demo"));
 }
 
-/// One real socket on loopback, a raw HTTP/1.1 exchange, and a graceful shutdown.
+#[tokio::test]
+async fn a_stateless_conversation_with_signed_state() {
+    let s = server();
+    let (status, _, initial) = call(&s.router, "GET", "/interact/state", None, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(initial["signature"].is_string());
+    assert!(initial["stack"].as_array().unwrap().is_empty());
+
+    let first = stateless_turn(&s.router, None, json!({ "type": "launch" })).await;
+    let seen = said(&first["trace"]);
+    assert_eq!(
+        seen[seen.len() - 2..],
+        [
+            "[Order a pizza | See the menu | Opening hours | Track my order]",
+            "<no-reply>"
+        ]
+    );
+    let second = stateless_turn(
+        &s.router,
+        Some(&first["state"]),
+        json!({ "type": "text", "payload": "a large pizza please" }),
+    )
+    .await;
+    assert_eq!(
+        second["request"]["type"], "intent",
+        "the echoed request is the NLU's reading"
+    );
+    assert_eq!(
+        second["request"]["payload"]["intent"]["name"],
+        "order_pizza"
+    );
+    assert_eq!(
+        said(&second["trace"])[0],
+        "Great, a large pizza. Which one?"
+    );
+    assert_eq!(second["state"]["variables"]["size"], "large");
+
+    // Deterministic: the same state and request give the very same answer.
+    let again = stateless_turn(
+        &s.router,
+        Some(&first["state"]),
+        json!({ "type": "text", "payload": "a large pizza please" }),
+    )
+    .await;
+    assert_eq!(again, second);
+    // Legacy route, version in the path, and the alias `production`.
+    let (status, _, legacy) = call(
+        &s.router,
+        "POST",
+        "/interact/production",
+        Some(json!({ "request": { "type": "launch" } })),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(said(&legacy["trace"]), said(&first["trace"]));
+}
+
+#[tokio::test]
+async fn forged_foreign_and_unsigned_states_are_refused() {
+    let s = server();
+    let first = stateless_turn(&s.router, None, json!({ "type": "launch" })).await;
+    let mut forged = first["state"].clone();
+    forged["variables"]["customer_name"] = json!("Mallory");
+    let cases = [
+        (forged, "state_forged"),
+        (
+            {
+                let mut unsigned = first["state"].clone();
+                unsigned.as_object_mut().unwrap().remove("signature");
+                unsigned
+            },
+            "state_unsigned",
+        ),
+    ];
+    for (state, code) in cases {
+        let (status, _, body) = call(
+            &s.router,
+            "POST",
+            "/interact",
+            Some(json!({ "state": state, "request": { "type": "text", "payload": "hi" } })),
+            &[],
+        )
+        .await;
+        assert_eq!(
+            (status, body["code"].as_str().unwrap()),
+            (StatusCode::CONFLICT, code),
+            "{body}"
+        );
+    }
+    // A state signed by another server (another secret) is foreign.
+    let other = server_with(vec![demo()]);
+    let _ = other;
+    let data = tempfile::tempdir().unwrap();
+    let state = AppState::new(
+        vec![demo()],
+        Signer::new([1; 32]),
+        Arc::new(SqliteStore::open(&data.path().join("s.sqlite")).unwrap()),
+    )
+    .unwrap();
+    let elsewhere = app(state, &Options { widget_dir: None });
+    let (status, _, body) = call(
+        &elsewhere,
+        "POST",
+        "/interact",
+        Some(json!({ "state": first["state"], "request": { "type": "text", "payload": "hi" } })),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str().unwrap()),
+        (StatusCode::CONFLICT, "state_forged")
+    );
+}
+
+#[tokio::test]
+async fn both_flavours_give_the_same_traces() {
+    let s = server();
+    let mut stateless = Vec::new();
+    let mut state: Option<Value> = None;
+    for request in transcript() {
+        let answer = stateless_turn(&s.router, state.as_ref(), request).await;
+        stateless.push(answer["trace"].clone());
+        state = Some(answer["state"].clone());
+    }
+    let mut stateful = Vec::new();
+    for request in transcript() {
+        let (status, _, traces) = call(
+            &s.router,
+            "POST",
+            "/state/user/dana%20o/interact",
+            Some(json!({ "action": request })),
+            &[],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{traces}");
+        stateful.push(traces);
+    }
+    assert_eq!(stateless, stateful);
+    let seen: Vec<Vec<String>> = stateful.iter().map(said).collect();
+    assert_eq!(
+        seen[4],
+        ["What name should we put on the order?", "<no-reply>"]
+    );
+    assert_eq!(
+        seen[7][0],
+        "Payment cancelled; nothing was charged. Anything else I can do?"
+    );
+    assert_eq!(seen[8][0], "<speak>");
+    // SSML stripped by default.
+    assert_eq!(
+        stateful[8][0]["payload"]["message"],
+        "We're open every day from 11 am to 11 pm."
+    );
+}
+
+#[tokio::test]
+async fn stateful_state_admin() {
+    let s = server();
+    let r = &s.router;
+    let (status, _, body) = call(r, "GET", "/state/user/kim/", None, &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, _, body) = call(r, "GET", "/state/user/kim", None, &[]).await;
+    assert_eq!(
+        (status, body["code"].as_str().unwrap()),
+        (StatusCode::NOT_FOUND, "unknown_user")
+    );
+    // The legacy `request` key, and client variables (only settable ones).
+    let (status, _, traces) = call(r, "POST", "/state/user/kim/interact", Some(json!({ "request": { "type": "launch" }, "state": { "variables": { "customer_name": "Kim" } } })), &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        said(&traces)[0],
+        "Welcome back to **Pizza Palace**, Kim! 🍕"
+    );
+    let (status, _, body) = call(
+        r,
+        "POST",
+        "/state/user/kim/interact",
+        Some(json!({ "action": { "type": "launch" }, "state": { "variables": { "total": 0 } } })),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str().unwrap()),
+        (StatusCode::FORBIDDEN, "variable_not_settable")
+    );
+
+    let (status, _, state) = call(r, "GET", "/state/user/kim", None, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(state["variables"]["customer_name"], "Kim");
+    let (status, _, state) = call(
+        r,
+        "PATCH",
+        "/state/user/kim/variables",
+        Some(json!({ "size": "small" })),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(state["variables"]["size"], "small");
+    let (status, _, body) = call(
+        r,
+        "PATCH",
+        "/state/user/kim/variables",
+        Some(json!({ "nope": 1 })),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, _, _) = call(r, "PUT", "/state/user/kim", Some(state.clone()), &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut broken = state.clone();
+    broken["stack"] = json!([{ "diagramID": "nowhere" }]);
+    let (status, _, body) = call(r, "PUT", "/state/user/kim", Some(broken), &[]).await;
+    assert_eq!(
+        (status, body["code"].as_str().unwrap()),
+        (StatusCode::CONFLICT, "state_invalid")
+    );
+    let (status, _, _) = call(r, "DELETE", "/state/user/kim", None, &[]).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _, _) = call(r, "DELETE", "/state/user/kim", None, &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_retried_request_is_answered_once() {
+    let s = server();
+    let r = &s.router;
+    call(
+        r,
+        "POST",
+        "/state/user/u1/interact",
+        Some(json!({ "action": { "type": "launch" } })),
+        &[],
+    )
+    .await;
+    let order = json!({ "action": { "type": "text", "payload": "I'd like a small veggie pizza" } });
+    let (_, _, first) = call(
+        r,
+        "POST",
+        "/state/user/u1/interact",
+        Some(order.clone()),
+        &[("x-parley-request-id", "r-42")],
+    )
+    .await;
+    let (_, _, retry) = call(
+        r,
+        "POST",
+        "/state/user/u1/interact",
+        Some(order),
+        &[("x-parley-request-id", "r-42")],
+    )
+    .await;
+    assert_eq!(first, retry);
+    let (_, _, state) = call(r, "GET", "/state/user/u1", None, &[]).await;
+    assert_eq!(
+        state["storage"]["parley"]["turn"], 2,
+        "the retry did not take a turn"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_requests_for_one_user_lose_no_update() {
+    let s = server();
+    call(
+        &s.router,
+        "POST",
+        "/state/user/busy/interact",
+        Some(json!({ "action": { "type": "launch" } })),
+        &[],
+    )
+    .await;
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let router = s.router.clone();
+        tasks.push(tokio::spawn(async move {
+            let id = format!("req-{i}");
+            let (status, _, _) = call(
+                &router,
+                "POST",
+                "/state/user/busy/interact",
+                Some(json!({ "action": { "type": "text", "payload": "help" } })),
+                &[("x-parley-request-id", id.as_str())],
+            )
+            .await;
+            status
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), StatusCode::OK);
+    }
+    let (_, _, state) = call(&s.router, "GET", "/state/user/busy", None, &[]).await;
+    assert_eq!(state["storage"]["parley"]["turn"], 25);
+}
+
+#[tokio::test]
+async fn bad_requests_get_clear_json_errors() {
+    let s = server();
+    let r = &s.router;
+    let post = |body: &'static str, content_type: &'static str| {
+        Request::post("/interact")
+            .header("content-type", content_type)
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let cases: Vec<(Request<Body>, StatusCode, &str)> = vec![
+        (
+            post("{not json", "application/json"),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
+        (
+            post(
+                r#"{"request": {"type": "text", "payload": 5}}"#,
+                "application/json",
+            ),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            post(r#"{"request": 7}"#, "application/json"),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            post(r#"{"request": {"type": "launch"}}"#, "text/plain"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            Request::post("/interact")
+                .header("content-type", "application/json")
+                .body(Body::from(format!(
+                    r#"{{"request": {{"type": "text", "payload": "{}"}}}}"#,
+                    "x".repeat(300_000)
+                )))
+                .unwrap(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ),
+        (
+            Request::post("/interact")
+                .header("content-type", "application/json")
+                .header("versionID", "v404")
+                .body(Body::from(r#"{"request": {"type": "launch"}}"#))
+                .unwrap(),
+            StatusCode::NOT_FOUND,
+            "unknown_version",
+        ),
+        (
+            Request::post("/public/nope/interact")
+                .header("content-type", "application/json")
+                .body(Body::from(r#"{"request": {"type": "launch"}}"#))
+                .unwrap(),
+            StatusCode::NOT_FOUND,
+            "unknown_project",
+        ),
+        (
+            Request::post(format!("/state/user/{}/interact", "u".repeat(300)))
+                .header("content-type", "application/json")
+                .body(Body::from(r#"{"action": {"type": "launch"}}"#))
+                .unwrap(),
+            StatusCode::BAD_REQUEST,
+            "invalid_user_id",
+        ),
+        (
+            Request::post("/interact")
+                .header("content-type", "application/json")
+                .body(Body::from(
+                    r#"{"request": {"type": "launch", "payload": {"variables": {"total": 1}}}}"#,
+                ))
+                .unwrap(),
+            StatusCode::FORBIDDEN,
+            "variable_not_settable",
+        ),
+    ];
+    for (request, status, code) in cases {
+        let uri = request.uri().to_string();
+        let (got, content_type, body) = raw(r, request).await;
+        assert_eq!(
+            (got, body["code"].as_str().unwrap_or_default()),
+            (status, code),
+            "{uri}: {body}"
+        );
+        assert_eq!(content_type, "application/json");
+        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    // After `end`, only a launch is taken.
+    let (_, _, _) = call(
+        r,
+        "POST",
+        "/state/user/e/interact",
+        Some(json!({ "action": { "type": "launch" } })),
+        &[],
+    )
+    .await;
+    for _ in 0..3 {
+        call(
+            r,
+            "POST",
+            "/state/user/e/interact",
+            Some(json!({ "action": { "type": "no-reply" } })),
+            &[],
+        )
+        .await;
+    }
+    let (status, _, body) = call(
+        r,
+        "POST",
+        "/state/user/e/interact",
+        Some(json!({ "action": { "type": "text", "payload": "hi" } })),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str().unwrap()),
+        (StatusCode::CONFLICT, "unexpected_request"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn several_projects_are_named_in_the_path() {
+    let mut other: Value = serde_json::from_str(BUNDLED_DEMO).unwrap();
+    other["id"] = json!("pizza2");
+    other["name"] = json!("Pizza Two");
+    let other = compile(serde_json::from_value::<Project>(other).unwrap()).unwrap();
+    let s = server_with(vec![demo(), other]);
+    let (status, _, body) = call(
+        &s.router,
+        "POST",
+        "/interact",
+        Some(json!({ "request": { "type": "launch" } })),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str().unwrap()),
+        (StatusCode::BAD_REQUEST, "project_required")
+    );
+    let (status, _, _) = call(
+        &s.router,
+        "POST",
+        "/public/pizza2/interact",
+        Some(json!({ "request": { "type": "launch" } })),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, traces) = call(
+        &s.router,
+        "POST",
+        "/public/pizza2/state/user/x/interact",
+        Some(json!({ "action": { "type": "launch" } })),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!said(&traces).is_empty());
+}
+
+fn api_project(url: &str, allow_private: bool) -> CompiledProject {
+    let project = json!({
+        "id": "weather", "name": "Weather",
+        "versions": [{ "id": "v1", "startFlow": "main",
+            "variables": [{ "name": "temp", "default": null }],
+            "settings": { "allowPrivateNetwork": allow_private },
+            "flows": [{ "id": "main", "start": "call", "blocks": [
+                { "id": "call", "type": "api_call", "method": "GET", "url": url,
+                  "mappings": [{ "path": "current.temp", "variable": "temp" }], "timeoutMs": 2000,
+                  "success": "ok", "failure": "ko" },
+                { "id": "ok", "type": "text", "texts": ["It is {temp} degrees."] },
+                { "id": "ko", "type": "text", "texts": ["No weather today."] }
+            ] }] }]
+    });
+    compile(serde_json::from_value(project).unwrap()).unwrap()
+}
+
+/// A local API on loopback for the api_call block.
+async fn local_api() -> String {
+    let api = Router::new()
+        .route(
+            "/weather",
+            axum::routing::get(|| async { axum::Json(json!({ "current": { "temp": 21.5 } })) }),
+        )
+        .route(
+            "/slow",
+            axum::routing::get(|| async {
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                "late"
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, api).await.unwrap() });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn api_calls_reach_a_local_api_only_when_allowed() {
+    let base = local_api().await;
+    let allowed = server_with(vec![api_project(&format!("{base}/weather"), true)]);
+    let answer = stateless_turn(&allowed.router, None, json!({ "type": "launch" })).await;
+    assert_eq!(said(&answer["trace"]), ["It is 21.5 degrees."]);
+
+    let refused = server_with(vec![api_project(&format!("{base}/weather"), false)]);
+    let answer = stateless_turn(&refused.router, None, json!({ "type": "launch" })).await;
+    assert_eq!(said(&answer["trace"]), ["No weather today."]);
+    let by_name = server_with(vec![api_project(
+        &format!("{}/weather", base.replace("127.0.0.1", "localhost")),
+        false,
+    )]);
+    let answer = stateless_turn(&by_name.router, None, json!({ "type": "launch" })).await;
+    assert_eq!(
+        said(&answer["trace"]),
+        ["No weather today."],
+        "a name that resolves to loopback is refused too"
+    );
+
+    let slow = server_with(vec![api_project(&format!("{base}/slow"), true)]);
+    let started = std::time::Instant::now();
+    let answer = stateless_turn(&slow.router, None, json!({ "type": "launch" })).await;
+    assert_eq!(said(&answer["trace"]), ["No weather today."]);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(4),
+        "the block's 2 s timeout applies"
+    );
+}
+
+#[tokio::test]
+async fn sessions_survive_a_restart() {
+    let data = tempfile::tempdir().unwrap();
+    let path = data.path().join("sessions.sqlite");
+    let make = || {
+        let state = AppState::new(
+            vec![demo()],
+            Signer::load_or_create(data.path()).unwrap(),
+            Arc::new(SqliteStore::open(&path).unwrap()),
+        )
+        .unwrap();
+        app(state, &Options { widget_dir: None })
+    };
+    let first = make();
+    call(
+        &first,
+        "POST",
+        "/state/user/ann/interact",
+        Some(json!({ "action": { "type": "launch" } })),
+        &[],
+    )
+    .await;
+    call(
+        &first,
+        "POST",
+        "/state/user/ann/interact",
+        Some(json!({ "action": { "type": "text", "payload": "a large pizza" } })),
+        &[],
+    )
+    .await;
+    drop(first);
+    let second = make();
+    let (_, _, traces) = call(
+        &second,
+        "POST",
+        "/state/user/ann/interact",
+        Some(json!({ "action": { "type": "text", "payload": "veggie" } })),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        said(&traces)[0],
+        "How many large veggie pizzas would you like?"
+    );
+}
+
+/// One real socket on loopback, a raw HTTP/1.1 exchange, CORS, and a graceful shutdown.
 #[tokio::test]
 async fn serves_over_a_real_socket_and_shuts_down() {
-    let dir = widget_dir();
+    let s = server();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(run(listener, app(&options(dir.path())), async {
+    let server = tokio::spawn(run(listener, s.router.clone(), async {
         let _ = stopped.await;
     }));
 
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
+    let exchange = |request: String| async move {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        response
+    };
+    let body = r#"{"request":{"type":"launch"}}"#;
+    let response = exchange(format!(
+        "POST /interact HTTP/1.1\r\nHost: localhost\r\nOrigin: https://shop.example\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    ))
+    .await;
     assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
-    assert!(response.ends_with(r#"{"status":"ok"}"#), "{response}");
+    assert!(
+        response
+            .to_lowercase()
+            .contains("access-control-allow-origin: *"),
+        "{response}"
+    );
+    assert!(response.contains("Pizza Palace"));
+    let preflight = exchange("OPTIONS /interact HTTP/1.1\r\nHost: localhost\r\nOrigin: https://shop.example\r\nAccess-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: content-type, versionid\r\nConnection: close\r\n\r\n".to_owned()).await;
+    assert!(preflight.starts_with("HTTP/1.1 200 OK\r\n"), "{preflight}");
+    assert!(
+        preflight
+            .to_lowercase()
+            .contains("access-control-allow-headers"),
+        "{preflight}"
+    );
 
     stop.send(()).unwrap();
     tokio::time::timeout(std::time::Duration::from_secs(10), server)

@@ -1,11 +1,15 @@
 //! The `parley` command: a thin shell over the `parley_server` library.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use parley_server::{Options, app, run};
+use parley_engine::{CompiledProject, Project, Severity, compile};
+use parley_server::signing::Signer;
+use parley_server::store::SqliteStore;
+use parley_server::{AppState, BUNDLED_DEMO, Options, app, run};
 
 #[derive(Debug, Parser)]
 #[command(name = "parley", version, about = "Parley's dialog runtime")]
@@ -16,33 +20,114 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the built widget and its demo page (the Dialog API endpoints come with the server
-    /// issue).
+    /// Serve the Dialog API for the projects (the bundled demo when none is given), the built
+    /// widget and its demo page.
     Serve {
+        /// A project file; repeat for several. None: the bundled Pizza Palace demo.
+        #[arg(long = "project")]
+        projects: Vec<PathBuf>,
         /// The address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: SocketAddr,
-        /// The built widget (trunk's output).
-        #[arg(long, default_value = "dist")]
-        widget_dir: PathBuf,
+        /// Where the state secret and the session database live.
+        #[arg(long, default_value = "parley-data")]
+        data_dir: PathBuf,
+        /// The built widget (trunk's output), served at `/`.
+        #[arg(long)]
+        widget_dir: Option<PathBuf>,
+    },
+    /// Validate a project file: print every problem, exit non-zero on errors.
+    Check {
+        /// The project file.
+        project: PathBuf,
     },
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Serve { addr, widget_dir } => {
-            let options = Options { widget_dir };
-            options.check()?;
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("cannot listen on {addr}"))?;
-            let local = listener.local_addr()?;
-            eprintln!("Parley is serving http://{local}/ (Ctrl-C stops it)");
-            run(listener, app(&options), shutdown_signal()).await?;
-            eprintln!("Parley stopped");
+        Command::Serve {
+            projects,
+            addr,
+            data_dir,
+            widget_dir,
+        } => serve(projects, addr, data_dir, widget_dir).await,
+        Command::Check { project } => {
+            let compiled = load(&project)?;
+            for warning in compiled.warnings() {
+                eprintln!("{warning}");
+            }
+            eprintln!(
+                "{}: valid ({} warning(s))",
+                project.display(),
+                compiled.warnings().len()
+            );
+            Ok(())
         }
     }
+}
+
+/// Reads and validates a project file; on errors, prints every diagnostic.
+fn load(path: &Path) -> anyhow::Result<CompiledProject> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the project {}", path.display()))?;
+    from_text(&text, &path.display().to_string())
+}
+
+fn from_text(text: &str, name: &str) -> anyhow::Result<CompiledProject> {
+    let project =
+        Project::from_json(text).with_context(|| format!("{name} is not a valid project file"))?;
+    match compile(project) {
+        Ok(compiled) => Ok(compiled),
+        Err(report) => {
+            for d in &report.diagnostics {
+                eprintln!("{name}: {d}");
+            }
+            let errors = report
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .count();
+            bail!("{name} has {errors} error(s)")
+        }
+    }
+}
+
+async fn serve(
+    paths: Vec<PathBuf>,
+    addr: SocketAddr,
+    data_dir: PathBuf,
+    widget_dir: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let projects = if paths.is_empty() {
+        vec![from_text(BUNDLED_DEMO, "the bundled demo project")?]
+    } else {
+        paths
+            .iter()
+            .map(|p| load(p))
+            .collect::<anyhow::Result<Vec<_>>>()?
+    };
+    let options = Options { widget_dir };
+    options.check()?;
+    let signer = Signer::load_or_create(&data_dir)
+        .with_context(|| format!("cannot set up the state secret in {}", data_dir.display()))?;
+    let store = SqliteStore::open(&data_dir.join("sessions.sqlite"))
+        .with_context(|| format!("cannot open the session database in {}", data_dir.display()))?;
+    let names: Vec<String> = projects
+        .iter()
+        .map(|p| format!("{} ({})", p.name, p.id))
+        .collect();
+    let state = AppState::new(projects, signer, Arc::new(store)).map_err(anyhow::Error::msg)?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener.local_addr()?;
+    eprintln!(
+        "Parley is serving {} at http://{local}/ (Ctrl-C stops it)",
+        names.join(", ")
+    );
+    run(listener, app(state, &options), shutdown_signal()).await?;
+    eprintln!("Parley stopped");
     Ok(())
 }
 
