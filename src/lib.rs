@@ -6,10 +6,17 @@
 //! `components/` and stay thin; the widget's logic (transcript, persistence, trace mapping) is
 //! plain Rust, tested natively.
 //!
-//! At this stage the widget is the shell: a launcher that opens and closes the chat panel, with
-//! its header and an (empty) transcript live region. The client, the trace rendering and the
-//! embed API come with the widget issue.
+//! At this stage the widget shows the shell (a launcher that opens and closes the chat panel,
+//! with its header and an empty transcript live region), and holds the logic the rendering will
+//! use: `safety` (URL allow-lists), `rich_text` (markdown and slate to a safe tree) and
+//! `turn_view` (a turn's traces to bubbles, quick replies, no-reply, end, custom actions). The
+//! client, the components that render turns and the embed API come with the widget issue.
 
+pub mod client;
 pub mod components;
+pub mod conversation;
+pub mod rich_text;
+pub mod safety;
+pub mod turn_view;
 
 pub use components::chat_widget::ChatWidget;

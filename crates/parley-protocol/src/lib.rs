@@ -21,6 +21,7 @@
 mod body;
 mod message;
 mod request;
+mod ssml;
 mod state;
 mod trace;
 
@@ -32,6 +33,7 @@ pub use request::{
     EventName, EventPayload, IntentEntity, IntentName, IntentPayload, LaunchPayload, Request,
     RequestError, RequestKind,
 };
+pub use ssml::strip_ssml;
 pub use state::{Frame, State};
 pub use trace::{
     Button, Card, CardDescription, CarouselPayload, ChoicePayload, CustomActionPath, Diagnostic,

@@ -2,7 +2,7 @@
 //! response shaped by the request's `config`.
 
 use parley_engine::{ApiResult, CompiledVersion, Context, Effect, Input, step};
-use parley_protocol::{Config, Request, State, Trace, TraceKind};
+use parley_protocol::{Config, Request, State, Trace, TraceKind, strip_ssml};
 
 use crate::error::ApiError;
 use crate::http::ApiCaller;
@@ -85,48 +85,9 @@ pub fn shape(traces: Vec<Trace>, config: Option<&Config>) -> Vec<Trace> {
     out
 }
 
-/// Removes SSML markup: tags go, the text between them stays, whitespace is collapsed, and the
-/// five XML entities are decoded.
-pub fn strip_ssml(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut in_tag = false;
-    for c in text.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' if in_tag => {
-                in_tag = false;
-                out.push(' ');
-            }
-            _ if !in_tag => out.push(c),
-            _ => {}
-        }
-    }
-    let collapsed = out.split_whitespace().collect::<Vec<_>>().join(" ");
-    collapsed
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
-        .replace(" .", ".")
-        .replace(" ,", ",")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ssml_is_stripped_to_its_text() {
-        assert_eq!(
-            strip_ssml(
-                "<speak>We're open <emphasis>every day</emphasis>.<break time=\"1s\"/> Fish &amp; chips</speak>"
-            ),
-            "We're open every day. Fish & chips"
-        );
-        assert_eq!(strip_ssml("no markup"), "no markup");
-        assert_eq!(strip_ssml("a < b"), "a");
-    }
 
     fn traces() -> Vec<Trace> {
         serde_json::from_value(serde_json::json!([

@@ -1,0 +1,226 @@
+//! Talking to a Dialog API runtime (Parley's or Voiceflow's): the stateless flavour.
+//!
+//! Building a call is plain Rust (tested natively); sending it uses the browser's `fetch`.
+
+use parley_protocol::{ErrorBody, Request, StatelessResponse, Trace};
+use serde_json::{Value, json};
+
+/// Where the runtime is and how to address it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The runtime's base URL, e.g. `https://general-runtime.voiceflow.com` or `""` for the
+    /// page's own origin.
+    pub url: String,
+    pub version: String,
+    pub api_key: Option<String>,
+}
+
+/// An HTTP call, ready to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    pub method: &'static str,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+/// Diagnostic traces the widget never shows: asked to be left off the wire.
+pub const EXCLUDED_TYPES: [&str; 5] = ["block", "debug", "flow", "path", "log"];
+
+impl Endpoint {
+    /// `POST {url}/interact` with the state as it was received (opaque), the request, and a
+    /// `config` that keeps diagnostics off the wire.
+    pub fn stateless(&self, state: Option<&Value>, request: &Request) -> Call {
+        let mut body = json!({
+            "request": request,
+            "config": { "excludeTypes": EXCLUDED_TYPES },
+        });
+        if let Some(state) = state {
+            body["state"] = state.clone();
+        }
+        let mut headers = vec![
+            ("content-type".to_owned(), "application/json".to_owned()),
+            ("versionID".to_owned(), self.version.clone()),
+        ];
+        if let Some(key) = &self.api_key {
+            headers.push(("authorization".to_owned(), key.clone()));
+        }
+        Call {
+            method: "POST",
+            url: format!("{}/interact", self.url.trim_end_matches('/')),
+            headers,
+            body: body.to_string(),
+        }
+    }
+}
+
+/// Why a call did not give a turn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientError {
+    /// No answer: offline, the server is down, CORS refused.
+    Unreachable(String),
+    /// The runtime answered with an error.
+    Refused {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    /// The answer is not a Dialog API answer.
+    Malformed(String),
+}
+
+impl std::fmt::Display for ClientError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientError::Unreachable(why) => write!(f, "the chat server cannot be reached ({why})"),
+            ClientError::Refused {
+                status,
+                code,
+                message,
+            } => {
+                write!(
+                    f,
+                    "the chat server refused the message ({status} {code}: {message})"
+                )
+            }
+            ClientError::Malformed(why) => {
+                write!(f, "the chat server's answer is not understood ({why})")
+            }
+        }
+    }
+}
+
+/// The state to keep and the traces to show.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub state: Value,
+    pub traces: Vec<Trace>,
+}
+
+/// Reads a stateless answer (or an error body) from its status and text.
+pub fn read_answer(status: u16, text: &str) -> Result<Answer, ClientError> {
+    if !(200..300).contains(&status) {
+        let error: Option<ErrorBody> = serde_json::from_str(text).ok();
+        return Err(match error {
+            Some(e) => ClientError::Refused {
+                status,
+                code: e.code,
+                message: e.message,
+            },
+            None => ClientError::Refused {
+                status,
+                code: "http_error".to_owned(),
+                message: text.chars().take(200).collect(),
+            },
+        });
+    }
+    // The state stays opaque JSON (a Voiceflow state is not ours to rewrite); the rest is typed.
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| ClientError::Malformed(e.to_string()))?;
+    let state = value
+        .get("state")
+        .cloned()
+        .filter(Value::is_object)
+        .ok_or_else(|| ClientError::Malformed("no state".to_owned()))?;
+    let response: StatelessResponse =
+        serde_json::from_value(value).map_err(|e| ClientError::Malformed(e.to_string()))?;
+    Ok(Answer {
+        state,
+        traces: response.trace,
+    })
+}
+
+#[cfg(target_arch = "wasm32")]
+pub async fn send(call: &Call) -> Result<Answer, ClientError> {
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen_futures::JsFuture;
+
+    let unreachable = |e: wasm_bindgen::JsValue| {
+        ClientError::Unreachable(e.as_string().unwrap_or_else(|| format!("{e:?}")))
+    };
+    let init = web_sys::RequestInit::new();
+    init.set_method(call.method);
+    init.set_mode(web_sys::RequestMode::Cors);
+    init.set_body(&wasm_bindgen::JsValue::from_str(&call.body));
+    let request = web_sys::Request::new_with_str_and_init(&call.url, &init).map_err(unreachable)?;
+    for (name, value) in &call.headers {
+        request.headers().set(name, value).map_err(unreachable)?;
+    }
+    let window = web_sys::window().ok_or_else(|| ClientError::Unreachable("no window".into()))?;
+    let response: web_sys::Response = JsFuture::from(window.fetch_with_request(&request))
+        .await
+        .map_err(unreachable)?
+        .unchecked_into();
+    let text = JsFuture::from(response.text().map_err(unreachable)?)
+        .await
+        .map_err(unreachable)?
+        .as_string()
+        .unwrap_or_default();
+    read_answer(response.status(), &text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint() -> Endpoint {
+        Endpoint {
+            url: "https://runtime.example/".into(),
+            version: "production".into(),
+            api_key: Some("VF.DM.123".into()),
+        }
+    }
+
+    #[test]
+    fn builds_the_stateless_call() {
+        let state =
+            json!({ "stack": [], "storage": {}, "variables": { "x": 1 }, "signature": "ab" });
+        let call = endpoint().stateless(Some(&state), &Request::text("hi"));
+        assert_eq!(call.url, "https://runtime.example/interact");
+        assert!(
+            call.headers
+                .contains(&("versionID".into(), "production".into()))
+        );
+        assert!(
+            call.headers
+                .contains(&("authorization".into(), "VF.DM.123".into()))
+        );
+        let body: Value = serde_json::from_str(&call.body).unwrap();
+        assert_eq!(
+            body["state"], state,
+            "the state goes back exactly as received"
+        );
+        assert_eq!(body["request"], json!({ "type": "text", "payload": "hi" }));
+        assert_eq!(body["config"]["excludeTypes"][0], "block");
+        let first = endpoint().stateless(None, &Request::launch());
+        let body: Value = serde_json::from_str(&first.body).unwrap();
+        assert!(body.get("state").is_none());
+    }
+
+    #[test]
+    fn reads_answers_and_errors() {
+        let ok = read_answer(200, r#"{"state":{"stack":[],"storage":{},"variables":{},"signature":"s"},"request":null,"trace":[{"type":"text","payload":{"message":"Hi"}}]}"#).unwrap();
+        assert_eq!(ok.state["signature"], "s");
+        assert_eq!(ok.traces.len(), 1);
+        assert_eq!(
+            read_answer(409, r#"{"code":"state_forged","message":"changed"}"#),
+            Err(ClientError::Refused {
+                status: 409,
+                code: "state_forged".into(),
+                message: "changed".into()
+            })
+        );
+        assert!(matches!(
+            read_answer(502, "<html>Bad gateway</html>"),
+            Err(ClientError::Refused { status: 502, .. })
+        ));
+        assert!(matches!(
+            read_answer(200, "not json"),
+            Err(ClientError::Malformed(_))
+        ));
+        assert!(matches!(
+            read_answer(200, r#"{"trace":[]}"#),
+            Err(ClientError::Malformed(_))
+        ));
+    }
+}

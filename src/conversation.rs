@@ -1,0 +1,254 @@
+//! The conversation as the window shows it: what was said, by whom, whether the user's last
+//! message got through, the quick replies on offer, and the state to send next. Plain Rust:
+//! the components render it, the client feeds it.
+
+use parley_protocol::{Request, RequestKind};
+use serde_json::Value;
+
+use crate::client::Answer;
+use crate::turn_view::{Bubble, ButtonView, TurnView, read_turn};
+
+/// Whether a user's message reached the runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    Sending,
+    Sent,
+    Failed,
+}
+
+/// One line of the transcript.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Entry {
+    Bot {
+        id: u64,
+        bubble: Bubble,
+    },
+    User {
+        id: u64,
+        text: String,
+        delivery: Delivery,
+    },
+}
+
+impl Entry {
+    pub fn id(&self) -> u64 {
+        match self {
+            Entry::Bot { id, .. } | Entry::User { id, .. } => *id,
+        }
+    }
+}
+
+/// A request on its way, kept so that a retry sends exactly the same thing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pending {
+    /// The user's entry for it, when the request shows as a message.
+    pub entry: Option<u64>,
+    pub request: Request,
+    /// The state it was sent with.
+    pub state: Option<Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Conversation {
+    pub entries: Vec<Entry>,
+    pub choices: Vec<ButtonView>,
+    pub ended: bool,
+    /// The runtime's state, sent back unchanged with the next request.
+    pub state: Option<Value>,
+    /// The request in flight, or the one that failed (for the retry).
+    pub pending: Option<Pending>,
+    next_id: u64,
+}
+
+impl Conversation {
+    fn id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    pub fn in_flight(&self) -> bool {
+        self.pending.as_ref().is_some_and(|p| match p.entry {
+            Some(id) => self.delivery(id) == Some(Delivery::Sending),
+            None => true,
+        })
+    }
+
+    fn delivery(&self, id: u64) -> Option<Delivery> {
+        self.entries.iter().find_map(|e| match e {
+            Entry::User {
+                id: i, delivery, ..
+            } if *i == id => Some(*delivery),
+            _ => None,
+        })
+    }
+
+    /// Starts sending a request; `None` while another is in flight (one user action, one
+    /// request). Typed text and button labels show as the user's message.
+    pub fn send(&mut self, request: Request) -> Option<Pending> {
+        if self.in_flight() {
+            return None;
+        }
+        let text = match &request.kind {
+            RequestKind::Text(text) => Some(text.clone()),
+            RequestKind::Launch(_) | RequestKind::NoReply(_) | RequestKind::Event(_) => None,
+            _ => request.label().map(str::to_owned),
+        };
+        if matches!(request.kind, RequestKind::Launch(_)) {
+            self.ended = false;
+        }
+        let entry = text.map(|text| {
+            let id = self.id();
+            self.entries.push(Entry::User {
+                id,
+                text,
+                delivery: Delivery::Sending,
+            });
+            id
+        });
+        // Quick replies go once used, or once the user types.
+        self.choices.clear();
+        let pending = Pending {
+            entry,
+            request,
+            state: self.state.clone(),
+        };
+        self.pending = Some(pending.clone());
+        Some(pending)
+    }
+
+    /// Sends the failed request again, with the state it had (safe: a stateless turn is
+    /// deterministic, so a retry of a request that did arrive gives the same answer).
+    pub fn retry(&mut self) -> Option<Pending> {
+        let pending = self.pending.clone()?;
+        if self.in_flight() {
+            return None;
+        }
+        if let Some(id) = pending.entry {
+            self.set_delivery(id, Delivery::Sending);
+        }
+        Some(pending)
+    }
+
+    fn set_delivery(&mut self, id: u64, to: Delivery) {
+        for e in &mut self.entries {
+            if let Entry::User {
+                id: i, delivery, ..
+            } = e
+                && *i == id {
+                    *delivery = to;
+                }
+        }
+    }
+
+    /// The runtime answered: keep its state, show its turn.
+    pub fn answered(&mut self, answer: Answer) -> TurnView {
+        if let Some(Pending {
+            entry: Some(id), ..
+        }) = self.pending.take()
+        {
+            self.set_delivery(id, Delivery::Sent);
+        }
+        self.state = Some(answer.state);
+        let view = read_turn(&answer.traces);
+        for reveal in &view.reveals {
+            let id = self.id();
+            self.entries.push(Entry::Bot {
+                id,
+                bubble: reveal.bubble.clone(),
+            });
+        }
+        self.choices = view.choices.clone();
+        self.ended |= view.ended;
+        view
+    }
+
+    /// The request failed: its message is marked, and kept with the request for a retry.
+    pub fn failed(&mut self) {
+        if let Some(Pending {
+            entry: Some(id), ..
+        }) = &self.pending
+        {
+            let id = *id;
+            self.set_delivery(id, Delivery::Failed);
+        } else {
+            // A request without a message (launch, no-reply) has nothing to retry visibly.
+            self.pending = None;
+        }
+    }
+
+    /// A new chat: everything forgotten.
+    pub fn reset(&mut self) {
+        *self = Conversation::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parley_protocol::Trace;
+    use serde_json::json;
+
+    fn answer(traces: serde_json::Value) -> Answer {
+        Answer {
+            state: json!({ "stack": [], "storage": {}, "variables": {}, "signature": "s1" }),
+            traces: serde_json::from_value::<Vec<Trace>>(traces).unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_turn_round_trip() {
+        let mut c = Conversation::default();
+        let launch = c.send(Request::launch()).unwrap();
+        assert_eq!(launch.entry, None, "a launch shows no user message");
+        assert!(c.in_flight());
+        assert!(
+            c.send(Request::text("too soon")).is_none(),
+            "one request at a time"
+        );
+        c.answered(answer(json!([
+            { "type": "text", "payload": { "message": "Hi" } },
+            { "type": "choice", "payload": { "buttons": [{ "name": "Order", "request": { "type": "path-a-0", "payload": { "label": "Order" } } }] } }
+        ])));
+        assert!(!c.in_flight());
+        assert_eq!(c.choices.len(), 1);
+        let click = c.send(c.choices[0].request.clone()).unwrap();
+        assert_eq!(
+            click.state.as_ref().unwrap()["signature"],
+            "s1",
+            "the state goes back as received"
+        );
+        assert!(c.choices.is_empty(), "quick replies go once used");
+        assert!(
+            matches!(&c.entries[1], Entry::User { text, delivery: Delivery::Sending, .. } if text == "Order")
+        );
+    }
+
+    #[test]
+    fn a_failed_send_keeps_the_text_and_retries_the_same_request() {
+        let mut c = Conversation::default();
+        c.send(Request::launch());
+        c.answered(answer(
+            json!([{ "type": "text", "payload": { "message": "Hi" } }]),
+        ));
+        let sent = c.send(Request::text("a large pizza")).unwrap();
+        c.failed();
+        assert!(
+            matches!(&c.entries[1], Entry::User { text, delivery: Delivery::Failed, .. } if text == "a large pizza")
+        );
+        assert!(!c.in_flight());
+        let again = c.retry().unwrap();
+        assert_eq!(again, sent, "the very same request and state");
+        assert!(c.retry().is_none(), "not while the retry is in flight");
+        c.answered(answer(json!([{ "type": "end" }])));
+        assert!(c.ended);
+        assert!(matches!(
+            &c.entries[1],
+            Entry::User {
+                delivery: Delivery::Sent,
+                ..
+            }
+        ));
+        c.reset();
+        assert_eq!(c, Conversation::default());
+    }
+}
