@@ -134,9 +134,10 @@ impl Conversation {
             if let Entry::User {
                 id: i, delivery, ..
             } = e
-                && *i == id {
-                    *delivery = to;
-                }
+                && *i == id
+            {
+                *delivery = to;
+            }
         }
     }
 

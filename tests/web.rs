@@ -4,6 +4,7 @@
 
 use leptos::prelude::*;
 use parley_widget::ChatWidget;
+use parley_widget::components::conversation_panel::ConversationPanel;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 use web_sys::{Element, HtmlElement};
@@ -112,5 +113,62 @@ async fn the_title_is_text_not_markup() {
     assert!(
         find(&host, "img").is_none(),
         "no element was created from the title"
+    );
+}
+
+/// Waits (a bounded number of ticks) until `selector` matches.
+async fn wait_for(root: &Element, selector: &str) -> Element {
+    for _ in 0..200 {
+        if let Some(found) = find(root, selector) {
+            return found;
+        }
+        next_tick().await;
+    }
+    panic!("nothing matched {selector} in time");
+}
+
+/// The test page's server has no Dialog API: every send fails, which is what this checks.
+#[wasm_bindgen_test]
+async fn a_failed_send_shows_a_banner_and_keeps_the_message_for_a_retry() {
+    let document = document();
+    let host = document.create_element("div").unwrap();
+    document.body().unwrap().append_child(&host).unwrap();
+    std::mem::forget(leptos::mount::mount_to(
+        host.clone().unchecked_into(),
+        || view! { <ConversationPanel /> },
+    ));
+
+    // Mounting starts the conversation; its launch fails.
+    let banner = wait_for(&host, ".parley-banner").await;
+    assert_eq!(banner.get_attribute("role").as_deref(), Some("alert"));
+    assert!(
+        banner.text_content().unwrap().contains("refused"),
+        "{:?}",
+        banner.text_content()
+    );
+
+    let input: web_sys::HtmlInputElement = find(&host, ".parley-composer__input")
+        .unwrap()
+        .unchecked_into();
+    input.set_value("a large pizza");
+    input
+        .dispatch_event(&web_sys::Event::new("input").unwrap())
+        .unwrap();
+    next_tick().await;
+    click(&host, ".parley-composer__send");
+
+    let failed = wait_for(&host, ".parley-bubble--failed").await;
+    assert!(
+        failed.text_content().unwrap().contains("a large pizza"),
+        "the text is kept"
+    );
+    assert!(
+        find(&failed, ".parley-bubble__retry").is_some(),
+        "with a retry button"
+    );
+    assert_eq!(
+        input.value(),
+        "",
+        "the composer is cleared: the message lives in the transcript"
     );
 }
