@@ -257,6 +257,7 @@ pub fn app(state: AppState, options: &Options) -> Router {
         .layer(cors);
     let router = Router::new()
         .route("/health", get(health))
+        .route("/ready", get(ready))
         .route("/demo/api/estimate", get(demo_estimate))
         .merge(api)
         .with_state(state);
@@ -277,8 +278,29 @@ pub async fn run(
         .await
 }
 
+/// Liveness: the process answers.
 async fn health() -> Response {
     axum::Json(serde_json::json!({ "status": "ok" })).into_response()
+}
+
+/// Readiness: the projects are loaded and the session store answers.
+async fn ready(
+    axum::extract::State(app): axum::extract::State<AppState>,
+) -> Result<Response, ApiError> {
+    let store = app.store();
+    tokio::task::spawn_blocking(move || store.load("", ""))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|e| {
+            eprintln!("parley: not ready: {e}");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_ready",
+                "the session store does not answer",
+            )
+        })?;
+    let projects: Vec<&String> = app.inner.projects.keys().collect();
+    Ok(axum::Json(serde_json::json!({ "status": "ready", "projects": projects })).into_response())
 }
 
 /// The delivery estimate the demo project's API-call block asks for: a real HTTP endpoint, so

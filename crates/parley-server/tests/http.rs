@@ -802,3 +802,106 @@ async fn serves_over_a_real_socket_and_shuts_down() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test]
+async fn ready_names_the_projects() {
+    let s = server();
+    let (status, _, body) = call(&s.router, "GET", "/ready", None, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, json!({ "status": "ready", "projects": ["pizza"] }));
+}
+
+/// The real binary, killed with SIGKILL mid-conversation and restarted on the same data dir,
+/// loses no committed turn: the conversation goes on where it was.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_killed_server_loses_no_committed_turn() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let data = tempfile::tempdir().unwrap();
+    let start = || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_parley"))
+            .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+            .arg(data.path())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stderr.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no URL in {line:?}"))
+            .trim_end_matches('/')
+            .to_owned();
+        (child, url)
+    };
+    async fn post(url: &str, body: Value) -> Value {
+        let (host, path) = url.trim_start_matches("http://").split_once('/').unwrap();
+        let body = body.to_string();
+        let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+        let request = format!(
+            "POST /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        let (_, json) = response.split_once("\r\n\r\n").unwrap();
+        serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {response}"))
+    }
+
+    let (mut first, url) = start();
+    let interact = format!("{url}/state/user/kill-test/interact");
+    post(&interact, json!({ "action": { "type": "launch" } })).await;
+    post(
+        &interact,
+        json!({ "action": { "type": "text", "payload": "a large pizza" } }),
+    )
+    .await;
+    first.kill().unwrap(); // SIGKILL: no graceful shutdown
+    first.wait().unwrap();
+
+    let (mut second, url) = start();
+    let traces = post(
+        &format!("{url}/state/user/kill-test/interact"),
+        json!({ "action": { "type": "text", "payload": "veggie" } }),
+    )
+    .await;
+    second.kill().unwrap();
+    second.wait().unwrap();
+    assert_eq!(
+        said(&traces)[0],
+        "How many large veggie pizzas would you like?"
+    );
+}
+
+/// `parley chat` holds a conversation on stdin and stdout.
+#[test]
+fn the_terminal_chat_talks() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_parley"))
+        .arg("chat")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"2\nwhat can you do\n/quit\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let out = String::from_utf8(out.stdout).unwrap();
+    assert!(out.contains("   2) See the menu"), "{out}");
+    assert!(
+        out.contains("bot> Here is our menu."),
+        "button 2 was taken: {out}"
+    );
+    assert!(out.contains("bot> I can take a pizza order"), "{out}");
+}

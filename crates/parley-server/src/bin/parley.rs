@@ -7,8 +7,11 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use parley_engine::{CompiledProject, Project, Severity, compile};
+use parley_protocol::{Request, Trace, TraceKind};
+use parley_server::http::ApiCaller;
 use parley_server::signing::Signer;
 use parley_server::store::SqliteStore;
+use parley_server::turn::{shape, take_turn};
 use parley_server::{AppState, BUNDLED_DEMO, Options, app, run};
 
 #[derive(Debug, Parser)]
@@ -36,6 +39,15 @@ enum Command {
         #[arg(long)]
         widget_dir: Option<PathBuf>,
     },
+    /// Talk to a project in the terminal (the bundled demo when none is given). Type a
+    /// message, a button's number, `/path NAME` to answer a custom action, `/restart`, `/quit`.
+    Chat {
+        /// The project file.
+        project: Option<PathBuf>,
+        /// The version: an id, `development` or `production`.
+        #[arg(long, default_value = "development")]
+        version: String,
+    },
     /// Validate a project file: print every problem, exit non-zero on errors.
     Check {
         /// The project file.
@@ -52,6 +64,7 @@ async fn main() -> anyhow::Result<()> {
             data_dir,
             widget_dir,
         } => serve(projects, addr, data_dir, widget_dir).await,
+        Command::Chat { project, version } => chat(project, &version).await,
         Command::Check { project } => {
             let compiled = load(&project)?;
             for warning in compiled.warnings() {
@@ -153,5 +166,107 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = terminate => {},
+    }
+}
+
+/// A conversation in the terminal: the same turn as the server's, printed as lines.
+#[allow(clippy::print_stdout, reason = "the chat talks on stdout")]
+async fn chat(path: Option<PathBuf>, version: &str) -> anyhow::Result<()> {
+    use std::io::BufRead;
+
+    let project = match &path {
+        Some(path) => load(path)?,
+        None => from_text(BUNDLED_DEMO, "the bundled demo project")?,
+    };
+    let version = project
+        .version(version)
+        .with_context(|| format!("the project has no version `{version}`"))?
+        .clone();
+    let caller = ApiCaller::new(version.allows_private_network()).map_err(anyhow::Error::msg)?;
+    println!("{} — type a message; /restart, /quit", project.name);
+    let mut seed = [0u8; 8];
+    getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let seed = u64::from_le_bytes(seed);
+    let mut state = None;
+    let mut buttons: Vec<Request> = Vec::new();
+    let mut request = Request::launch();
+    let mut lines = std::io::stdin().lock().lines();
+    loop {
+        match take_turn(&version, state.clone(), request, seed, &caller).await {
+            Ok(outcome) => {
+                state = Some(outcome.state);
+                buttons.clear();
+                for trace in shape(outcome.traces, None) {
+                    print_trace(&trace, &mut buttons);
+                }
+            }
+            Err(e) => println!("(refused: {})", e.message),
+        }
+        print!("you> ");
+        use std::io::Write;
+        std::io::stdout().flush()?;
+        let Some(line) = lines.next().transpose()? else {
+            println!();
+            return Ok(());
+        };
+        let line = line.trim();
+        request = match line {
+            "/quit" => return Ok(()),
+            "/restart" => Request::launch(),
+            _ if line.starts_with("/path ") => Request::action(line["/path ".len()..].trim(), None),
+            _ => match line.parse::<usize>() {
+                Ok(n) if (1..=buttons.len()).contains(&n) => buttons[n - 1].clone(),
+                _ => Request::text(line),
+            },
+        };
+    }
+}
+
+#[allow(clippy::print_stdout, reason = "the chat talks on stdout")]
+fn print_trace(trace: &Trace, buttons: &mut Vec<Request>) {
+    let offer = |buttons: &mut Vec<Request>, list: &[parley_protocol::Button]| {
+        for b in list {
+            buttons.push(b.request.clone());
+            println!("   {}) {}", buttons.len(), b.name);
+        }
+    };
+    match &trace.kind {
+        TraceKind::Text(p) => println!("bot> {}", p.message.as_deref().unwrap_or_default()),
+        TraceKind::Speak(p) => {
+            println!("bot> (spoken) {}", p.message.as_deref().unwrap_or_default())
+        }
+        TraceKind::Visual(p) => println!("bot> [image {}]", p.image.as_deref().unwrap_or_default()),
+        TraceKind::CardV2(c) => {
+            println!(
+                "bot> [card] {} — {}",
+                c.title.as_deref().unwrap_or_default(),
+                c.description
+                    .as_ref()
+                    .and_then(|d| d.text.as_deref())
+                    .unwrap_or_default()
+            );
+            offer(buttons, c.buttons.as_deref().unwrap_or_default());
+        }
+        TraceKind::Carousel(p) => {
+            for c in &p.cards {
+                println!("bot> [card] {}", c.title.as_deref().unwrap_or_default());
+                offer(buttons, c.buttons.as_deref().unwrap_or_default());
+            }
+        }
+        TraceKind::Choice(p) => offer(buttons, &p.buttons),
+        TraceKind::End(_) => println!("(the conversation has ended: /restart starts a new one)"),
+        TraceKind::Custom { kind, payload } => {
+            let paths: Vec<String> = trace
+                .action_paths()
+                .into_iter()
+                .map(|p| p.request_type)
+                .collect();
+            println!(
+                "(custom action `{kind}` {}: answer with /path {})",
+                payload.clone().unwrap_or_default(),
+                paths.join(" | /path ")
+            );
+        }
+        TraceKind::NoReply(_) | TraceKind::Diagnostic { .. } | TraceKind::Invalid { .. } => {}
     }
 }
