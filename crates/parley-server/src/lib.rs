@@ -39,6 +39,10 @@ use crate::store::SessionStore;
 /// The largest request body accepted (a stateless state travels in it).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
+/// The OpenAPI document of the routes, served at `/openapi.json` (a test checks it against the
+/// router).
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
 /// The demo project the binary serves when it is given none.
 pub const BUNDLED_DEMO: &str = include_str!("../../../examples/projects/pizza/project.json");
 
@@ -258,6 +262,7 @@ pub fn app(state: AppState, options: &Options) -> Router {
     let router = Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
+        .route("/openapi.json", get(openapi))
         .route("/demo/api/estimate", get(demo_estimate))
         .merge(api)
         .with_state(state);
@@ -276,6 +281,14 @@ pub async fn run(
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+async fn openapi() -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI,
+    )
+        .into_response()
 }
 
 /// Liveness: the process answers.
