@@ -9,7 +9,7 @@ use parley_engine::{CompiledProject, CompiledVersion, check_state, set_variables
 use parley_protocol::{Object, StatefulRequest, Trace};
 
 use crate::error::{ApiError, Body};
-use crate::store::Session;
+use crate::store::{Session, SessionStore, StoreError};
 use crate::turn::{shape, take_turn};
 use crate::{AppState, version_of};
 
@@ -27,20 +27,43 @@ fn user_of(params: &HashMap<String, String>) -> Result<String, ApiError> {
     Ok(user)
 }
 
-async fn load(app: &AppState, project: &str, user: &str) -> Result<Option<Session>, ApiError> {
-    let (store, project, user) = (app.store(), project.to_owned(), user.to_owned());
-    tokio::task::spawn_blocking(move || store.load(&project, &user))
+/// Runs a store call off the async threads (the store is synchronous).
+async fn with_store<T: Send + 'static>(
+    app: &AppState,
+    f: impl FnOnce(&dyn SessionStore) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = app.store();
+    tokio::task::spawn_blocking(move || f(store.as_ref()))
         .await
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)
 }
 
+async fn load(app: &AppState, project: &str, user: &str) -> Result<Option<Session>, ApiError> {
+    let (project, user) = (project.to_owned(), user.to_owned());
+    with_store(app, move |store| store.load(&project, &user)).await
+}
+
 async fn save(app: &AppState, project: &str, user: &str, session: Session) -> Result<(), ApiError> {
-    let (store, project, user) = (app.store(), project.to_owned(), user.to_owned());
-    tokio::task::spawn_blocking(move || store.save(&project, &user, &session))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)
+    let (project, user) = (project.to_owned(), user.to_owned());
+    with_store(app, move |store| store.save(&project, &user, &session)).await
+}
+
+/// Stores a state an admin set (no request to replay) and answers it.
+async fn store_state(
+    app: &AppState,
+    project: &str,
+    version: &CompiledVersion,
+    user: &str,
+    state: parley_protocol::State,
+) -> Result<Json<parley_protocol::State>, ApiError> {
+    let session = Session {
+        version: version.id().to_owned(),
+        state: state.clone(),
+        last_request: None,
+    };
+    save(app, project, user, session).await?;
+    Ok(Json(state))
 }
 
 fn new_seed() -> Result<u64, ApiError> {
@@ -156,13 +179,7 @@ pub(crate) async fn put_state(
     check_state(&version, &state)?;
     let lock = app.user_lock(&project.id, &user);
     let _one_at_a_time = lock.lock().await;
-    let session = Session {
-        version: version.id().to_owned(),
-        state: state.clone(),
-        last_request: None,
-    };
-    save(&app, &project.id, &user, session).await?;
-    Ok(Json(state))
+    store_state(&app, &project.id, &version, &user, state).await
 }
 
 /// `DELETE /state/user/{userID}`: forgets the conversation; the next request starts over.
@@ -174,11 +191,8 @@ pub(crate) async fn delete_state(
     let (project, _, user) = target(&app, &params, &headers)?;
     let lock = app.user_lock(&project.id, &user);
     let _one_at_a_time = lock.lock().await;
-    let (store, p, u) = (app.store(), project.id.clone(), user.clone());
-    let deleted = tokio::task::spawn_blocking(move || store.delete(&p, &u))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
+    let (p, u) = (project.id.clone(), user.clone());
+    let deleted = with_store(&app, move |store| store.delete(&p, &u)).await?;
     if deleted {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -207,11 +221,5 @@ pub(crate) async fn patch_variables(
         false,
         new_seed()?,
     )?;
-    let session = Session {
-        version: version.id().to_owned(),
-        state: state.clone(),
-        last_request: None,
-    };
-    save(&app, &project.id, &user, session).await?;
-    Ok(Json(state))
+    store_state(&app, &project.id, &version, &user, state).await
 }
