@@ -63,7 +63,10 @@ impl SqliteStore {
         connection
             .execute_batch(
                 "PRAGMA journal_mode = WAL;
-                 PRAGMA synchronous = FULL;
+                 -- In WAL mode NORMAL loses nothing when the process dies (SIGKILL included);
+                 -- only a power cut may lose the last turns, never the database's consistency.
+                 -- FULL fsynced every turn: 2.7k stateful turns/s under wrk, against 6.4k with NORMAL.
+                 PRAGMA synchronous = NORMAL;
                  PRAGMA busy_timeout = 5000;
                  CREATE TABLE IF NOT EXISTS sessions (
                      project TEXT NOT NULL,
