@@ -264,6 +264,7 @@ pub fn app(state: AppState, options: &Options) -> Router {
         .route("/ready", get(ready))
         .route("/openapi.json", get(openapi))
         .route("/demo/api/estimate", get(demo_estimate))
+        .route("/demo/images/{name}", get(demo_image))
         .merge(api)
         .with_state(state);
     match &options.widget_dir {
@@ -327,6 +328,19 @@ async fn demo_estimate(
         .unwrap_or(1);
     let minutes = 20 + 5 * quantity.min(20);
     axum::Json(serde_json::json!({ "minutes": minutes })).into_response()
+}
+
+/// The demo project's pictures (it runs on a closed network, so they are served here).
+async fn demo_image(axum::extract::Path(name): axum::extract::Path<String>) -> Response {
+    let svg = match name.as_str() {
+        "logo.svg" => include_str!("../demo-images/logo.svg"),
+        "margherita.svg" => include_str!("../demo-images/margherita.svg"),
+        "pepperoni.svg" => include_str!("../demo-images/pepperoni.svg"),
+        "veggie.svg" => include_str!("../demo-images/veggie.svg"),
+        "scooter.svg" => include_str!("../demo-images/scooter.svg"),
+        _ => return not_found().await.into_response(),
+    };
+    ([(axum::http::header::CONTENT_TYPE, "image/svg+xml")], svg).into_response()
 }
 
 async fn not_found() -> ApiError {

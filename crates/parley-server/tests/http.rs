@@ -923,7 +923,8 @@ async fn the_openapi_document_matches_the_router() {
             documented.push(format!("{} {path}", method.to_uppercase()));
             let uri = path
                 .replace("{versionID}", "development")
-                .replace("{userID}", "doc-user");
+                .replace("{userID}", "doc-user")
+                .replace("{name}", "logo.svg");
             let body = matches!(method.as_str(), "post" | "put" | "patch").then(|| json!({}));
             let (status, _, answer) =
                 call(&s.router, &method.to_uppercase(), &uri, body, &[]).await;
@@ -940,6 +941,7 @@ async fn the_openapi_document_matches_the_router() {
         "GET /ready",
         "GET /openapi.json",
         "GET /demo/api/estimate",
+        "GET /demo/images/{name}",
         "GET /interact/state",
         "GET /interact/{versionID}/state",
         "POST /interact",
