@@ -9,7 +9,7 @@ use crate::client::Answer;
 use crate::turn_view::{Bubble, ButtonView, TurnView, read_turn};
 
 /// Whether a user's message reached the runtime.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Delivery {
     Sending,
     Sent,
@@ -17,7 +17,7 @@ pub enum Delivery {
 }
 
 /// One line of the transcript.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Entry {
     Bot {
         id: u64,
@@ -177,6 +177,49 @@ impl Conversation {
         }
     }
 
+    /// What is worth keeping across a reload: the state and the transcript (a message still in
+    /// flight is kept as failed, so the user can retry it after the reload).
+    pub fn snapshot(&self, key: String, saved_at: f64) -> crate::persistence::Saved {
+        let entries = self
+            .entries
+            .iter()
+            .cloned()
+            .map(|e| match e {
+                Entry::User {
+                    id,
+                    text,
+                    delivery: Delivery::Sending,
+                } => Entry::User {
+                    id,
+                    text,
+                    delivery: Delivery::Failed,
+                },
+                other => other,
+            })
+            .collect();
+        crate::persistence::Saved {
+            schema: crate::persistence::SCHEMA,
+            key,
+            saved_at,
+            state: self.state.clone(),
+            entries,
+            ended: self.ended,
+        }
+    }
+
+    /// The conversation a snapshot describes.
+    pub fn restore(saved: crate::persistence::Saved) -> Conversation {
+        let next_id = saved.entries.iter().map(Entry::id).max().unwrap_or(0);
+        Conversation {
+            entries: saved.entries,
+            choices: Vec::new(),
+            ended: saved.ended,
+            state: saved.state,
+            pending: None,
+            next_id,
+        }
+    }
+
     /// A new chat: everything forgotten.
     pub fn reset(&mut self) {
         *self = Conversation::default();
@@ -249,6 +292,11 @@ mod tests {
                 ..
             }
         ));
+        let restored = Conversation::restore(c.snapshot("k".into(), 1.0));
+        assert_eq!(
+            (&restored.entries, &restored.state, restored.ended),
+            (&c.entries, &c.state, c.ended)
+        );
         c.reset();
         assert_eq!(c, Conversation::default());
     }

@@ -8,7 +8,7 @@ use parley_protocol::{SlateElement, SlateNode, SlateText};
 use crate::safety::safe_link;
 
 /// A block of rich text.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Block {
     Paragraph(Vec<Inline>),
     List {
@@ -19,7 +19,7 @@ pub enum Block {
 }
 
 /// Inline content.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Inline {
     Text {
         text: String,
@@ -34,7 +34,7 @@ pub enum Inline {
 }
 
 /// Inline styles.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Marks {
     pub bold: bool,
     pub italic: bool,

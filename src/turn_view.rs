@@ -8,14 +8,14 @@ use crate::rich_text::{Block, from_markdown, from_slate};
 use crate::safety::{safe_audio, safe_image};
 
 /// A button the user can click: its label, and the request it sends.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ButtonView {
     pub label: String,
     pub request: Request,
 }
 
 /// A card, alone or in a carousel.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CardView {
     pub title: String,
     pub description: Vec<Block>,
@@ -24,7 +24,7 @@ pub struct CardView {
 }
 
 /// One bubble of the bot's.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Bubble {
     Text(Vec<Block>),
     /// A `speak` trace: its text without SSML, and its audio when it has a safe one.
