@@ -17,24 +17,17 @@ fn block_view(block: &Block) -> AnyView {
         Block::Paragraph(inlines) => {
             view! { <p class="parley-rich__p">{inlines_view(inlines)}</p> }.into_any()
         }
-        Block::List {
-            ordered: true,
-            items,
-        } => view! {
-            <ol class="parley-rich__list">
-                {items.iter().map(|i| view! { <li>{inlines_view(i)}</li> }).collect_view()}
-            </ol>
+        Block::List { ordered, items } => {
+            let items = items
+                .iter()
+                .map(|i| view! { <li>{inlines_view(i)}</li> })
+                .collect_view();
+            if *ordered {
+                view! { <ol class="parley-rich__list">{items}</ol> }.into_any()
+            } else {
+                view! { <ul class="parley-rich__list">{items}</ul> }.into_any()
+            }
         }
-        .into_any(),
-        Block::List {
-            ordered: false,
-            items,
-        } => view! {
-            <ul class="parley-rich__list">
-                {items.iter().map(|i| view! { <li>{inlines_view(i)}</li> }).collect_view()}
-            </ul>
-        }
-        .into_any(),
         Block::Code(code) => {
             view! { <pre class="parley-rich__code"><code>{code.clone()}</code></pre> }.into_any()
         }

@@ -100,28 +100,6 @@ impl Block {
         }
     }
 
-    /// The `type` as written in the project file.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Block::Text(_) => "text",
-            Block::Speak(_) => "speak",
-            Block::Image(_) => "image",
-            Block::Card(_) => "card",
-            Block::Carousel(_) => "carousel",
-            Block::Choice(_) => "choice",
-            Block::Capture(_) => "capture",
-            Block::Condition(_) => "condition",
-            Block::Set(_) => "set",
-            Block::Random(_) => "random",
-            Block::ApiCall(_) => "api_call",
-            Block::CustomAction(_) => "custom_action",
-            Block::GotoFlow(_) => "goto_flow",
-            Block::Return(_) => "return",
-            Block::GotoIntent(_) => "goto_intent",
-            Block::End(_) => "end",
-        }
-    }
-
     /// Checks the block's own fields and reports its links, variables, expressions, intents and
     /// flows to the checker.
     pub(crate) fn check(&self, cx: &mut Checker) {

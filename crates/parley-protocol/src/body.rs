@@ -162,18 +162,6 @@ impl Serialize for StatefulRequest {
     }
 }
 
-impl StatefulRequest {
-    pub fn new(action: Request) -> Self {
-        Self {
-            action,
-            action_key: ActionKey::Action,
-            config: None,
-            state: None,
-            extra: Object::new(),
-        }
-    }
-}
-
 /// Every error answer: `{ "code": "stable_code", "message": "what a human should know" }`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {

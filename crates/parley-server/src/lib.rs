@@ -166,17 +166,30 @@ impl AppState {
                     format!("there is no project `{id}` here"),
                 )
             }),
-            None if self.inner.projects.len() == 1 => Ok(self
-                .inner
-                .projects
-                .values()
-                .next()
-                .cloned()
-                .unwrap_or_else(|| unreachable!())),
+            None if self.inner.projects.len() == 1 => {
+                let only = self.inner.projects.values().next().cloned();
+                only.ok_or_else(|| ApiError::internal("no project loaded"))
+            }
             None => Err(ApiError::bad_request(
                 "project_required",
                 "this server has several projects: name one in the path, /public/{projectID}/…",
             )),
+        }
+    }
+
+    /// The seed for a turn: a conversation that has a state carries its own generator (the
+    /// engine ignores this seed then); a new one is seeded from its first request, in both
+    /// flavours, so the same conversation gives the same answers either way.
+    pub(crate) fn seed(
+        &self,
+        state: Option<&parley_protocol::State>,
+        request: &parley_protocol::Request,
+    ) -> u64 {
+        match state {
+            Some(_) => 0,
+            None => self
+                .signer()
+                .seed_for(&serde_json::to_vec(request).unwrap_or_default()),
         }
     }
 
@@ -194,6 +207,13 @@ impl AppState {
             .or_default()
             .clone()
     }
+}
+
+/// A random seed, for conversations whose randomness need not follow from their requests.
+pub(crate) fn random_seed() -> Result<u64, ApiError> {
+    let mut seed = [0u8; 8];
+    getrandom::fill(&mut seed).map_err(ApiError::internal)?;
+    Ok(u64::from_le_bytes(seed))
 }
 
 /// The version a request names: the `versionID` header, or the path's, or `development`;

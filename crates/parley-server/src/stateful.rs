@@ -11,7 +11,7 @@ use parley_protocol::{Object, StatefulRequest, Trace};
 use crate::error::{ApiError, Body};
 use crate::store::{Session, SessionStore, StoreError};
 use crate::turn::{shape, take_turn};
-use crate::{AppState, version_of};
+use crate::{AppState, random_seed, version_of};
 
 /// The longest user id accepted.
 const MAX_USER_ID: usize = 256;
@@ -66,12 +66,6 @@ async fn store_state(
     Ok(Json(state))
 }
 
-fn new_seed() -> Result<u64, ApiError> {
-    let mut seed = [0u8; 8];
-    getrandom::fill(&mut seed).map_err(ApiError::internal)?;
-    Ok(u64::from_le_bytes(seed))
-}
-
 /// The request's project, version and user.
 fn target(
     app: &AppState,
@@ -123,11 +117,7 @@ pub(crate) async fn interact(
     let mut state = stored
         .filter(|s| s.version == version.id())
         .map(|s| s.state);
-    // As in the stateless flavour, a new conversation is seeded by its first request: the same
-    // conversation gives the same answers in either flavour.
-    let seed = app
-        .signer()
-        .seed_for(&serde_json::to_vec(&body.action).unwrap_or_default());
+    let seed = app.seed(state.as_ref(), &body.action);
     if let Some(variables) = body.state.as_ref().and_then(|s| s.variables.as_ref()) {
         state = Some(set_variables(
             &version,
@@ -219,7 +209,7 @@ pub(crate) async fn patch_variables(
         stored.as_ref().map(|s| &s.state),
         &variables,
         false,
-        new_seed()?,
+        random_seed()?,
     )?;
     store_state(&app, &project.id, &version, &user, state).await
 }

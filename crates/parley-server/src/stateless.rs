@@ -10,7 +10,7 @@ use parley_protocol::{Object, StatelessRequest, StatelessResponse};
 
 use crate::error::{ApiError, Body};
 use crate::turn::{shape, take_turn};
-use crate::{AppState, version_of};
+use crate::{AppState, random_seed, version_of};
 
 /// `GET /interact/state`: the state of a conversation that has not started, signed.
 pub(crate) async fn initial_state(
@@ -20,9 +20,7 @@ pub(crate) async fn initial_state(
 ) -> Result<Json<parley_protocol::State>, ApiError> {
     let project = app.project(&params)?;
     let version = version_of(&project, &params, &headers)?;
-    let mut seed = [0u8; 8];
-    getrandom::fill(&mut seed).map_err(ApiError::internal)?;
-    let state = engine_initial_state(&version, u64::from_le_bytes(seed));
+    let state = engine_initial_state(&version, random_seed()?);
     Ok(Json(app.signer().sign(&project.id, version.id(), state)))
 }
 
@@ -41,9 +39,7 @@ pub(crate) async fn interact(
         .transpose()?;
     // Without a state, the seed comes from the request, so the answer is still a function of
     // the request alone.
-    let seed = app
-        .signer()
-        .seed_for(&serde_json::to_vec(&body.request).unwrap_or_default());
+    let seed = app.seed(state.as_ref(), &body.request);
     let outcome = take_turn(
         &version,
         state,
