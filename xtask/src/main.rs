@@ -12,6 +12,7 @@
 
 mod cmd;
 mod demo;
+mod postgres;
 mod test;
 mod tools;
 mod widget;

@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 use crate::cmd::{Counts, TestsFailed, cargo, command, root, run, run_tests};
 use crate::demo::{Server, build_server};
 use crate::tools::{self, Browser, CHROMIUM_FLAGS, WASM_TARGET};
-use crate::widget;
+use crate::{postgres, widget};
 
 struct Step {
     name: &'static str,
@@ -25,6 +25,7 @@ pub(crate) fn main() -> Result<()> {
     eprintln!("xtask: checking the toolchain (installs what is missing)");
     tools::ensure_widget_toolchain().context("setting up the widget toolchain")?;
     let browser = tools::ensure_browser().context("setting up the browser")?;
+    let postgres = postgres::start().context("starting PostgreSQL for the storage tests")?;
 
     let mut steps = Vec::new();
     let mut step = |name: &'static str, f: &dyn Fn() -> Result<Option<Counts>>| {
@@ -64,7 +65,14 @@ pub(crate) fn main() -> Result<()> {
         .map(|()| None)
     });
     step("native tests", &|| {
-        run_tests(cargo().args(["test", "--workspace", "--locked"])).map(Some)
+        // The server's storage tests run against SQLite and this PostgreSQL.
+        run_tests(
+            cargo()
+                .args(["test", "--workspace", "--locked"])
+                .env("PARLEY_TEST_DATABASE_URL", &postgres.url)
+                .env("PARLEY_REQUIRE_POSTGRES", "1"),
+        )
+        .map(Some)
     });
     step("browser tests (headless Chromium)", &|| {
         browser_tests(&browser).map(Some)

@@ -200,13 +200,13 @@ pub(crate) fn ensure_browser() -> Result<Browser> {
     }
 }
 
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     output(command("id").arg("-u")).as_deref() == Some("0")
 }
 
 static APT_UPDATED: AtomicBool = AtomicBool::new(false);
 
-fn apt_install(packages: &[&str], what: &str) -> Result<()> {
+pub(crate) fn apt_install(packages: &[&str], what: &str) -> Result<()> {
     let line = format!("apt-get install -y {}", packages.join(" "));
     if !is_root() {
         bail!("{what} is missing: install it with `sudo apt-get update && sudo {line}`");

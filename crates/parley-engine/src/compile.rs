@@ -21,6 +21,8 @@ pub const BUILTIN_VARIABLES: [&str; 1] = ["last_utterance"];
 pub struct CompiledProject {
     pub id: String,
     pub name: String,
+    /// The origins whose pages may use the project (empty: any), each `scheme://host[:port]`.
+    pub allowed_origins: Vec<String>,
     aliases: BTreeMap<String, String>,
     versions: Vec<Arc<CompiledVersion>>,
     warnings: Vec<Diagnostic>,
@@ -35,6 +37,7 @@ impl CompiledProject {
         CompiledProject {
             id: project.id,
             name: project.name,
+            allowed_origins: project.allowed_origins,
             aliases: project.aliases,
             versions: versions.into_iter().map(Arc::new).collect(),
             warnings,

@@ -26,6 +26,11 @@ pub struct Project {
     /// `development` and `production`, each naming a version id.
     #[serde(default)]
     pub aliases: BTreeMap<String, String>,
+    /// The web origins (`https://shop.example`, `http://localhost:5173`) whose pages may talk
+    /// to this project: the server's CORS allow-list, and the only origins a public API key is
+    /// accepted from. Empty: any origin (fine on a laptop, not in production).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_origins: Vec<String>,
     pub versions: Vec<Version>,
 }
 

@@ -149,6 +149,17 @@ fn check_project(project: &Project, out: &mut Vec<Diagnostic>) {
             "a project id is 1 to 64 letters, digits, `-` or `_`".into(),
         );
     }
+    for (i, origin) in project.allowed_origins.iter().enumerate() {
+        if !is_origin(origin) {
+            error(
+                &format!("allowedOrigins[{i}]"),
+                format!(
+                    "`{origin}` is not an origin: write `https://host` or `http://host:port`, \
+                     without a path or a trailing slash"
+                ),
+            );
+        }
+    }
     if project.versions.is_empty() {
         error("versions", "a project needs at least one version".into());
     }
@@ -166,6 +177,34 @@ fn check_project(project: &Project, out: &mut Vec<Diagnostic>) {
             );
         }
     }
+}
+
+/// `scheme://host[:port]`, as a browser sends it in `Origin`: http or https, a lowercase host
+/// (a name, an IPv4 or a bracketed IPv6 address), no path.
+fn is_origin(origin: &str) -> bool {
+    let Some((scheme, rest)) = origin.split_once("://") else {
+        return false;
+    };
+    let (host, port) = match rest.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((host, "")) => (host, None),
+            Some((host, after)) => match after.strip_prefix(':') {
+                Some(port) => (host, Some(port)),
+                None => return false,
+            },
+            None => return false,
+        },
+        None => match rest.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (rest, None),
+        },
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-' | ':'));
+    let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|n| n > 0));
+    matches!(scheme, "http" | "https") && host_ok && port_ok
 }
 
 /// Walks one version; blocks report what they use through it.

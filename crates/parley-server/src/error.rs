@@ -15,6 +15,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// For 429: when the client may try again (`Retry-After`).
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl ApiError {
@@ -23,7 +25,13 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    pub fn retry_after(mut self, wait: std::time::Duration) -> ApiError {
+        self.retry_after = Some(wait);
+        self
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
@@ -40,7 +48,7 @@ impl ApiError {
 
     /// A failure of ours: logged in full, answered without detail.
     pub fn internal(detail: impl std::fmt::Display) -> ApiError {
-        eprintln!("parley: internal error: {detail}");
+        tracing::error!("internal error: {detail}");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
@@ -52,7 +60,15 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody::new(self.code, self.message);
-        (self.status, axum::Json(body)).into_response()
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(wait) = self.retry_after {
+            // Whole seconds, rounded up: retrying earlier would only be refused again.
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 

@@ -5,18 +5,21 @@
 //! binary; [`app`] builds the whole [`Router`], which is the test seam (tests send it requests
 //! with `oneshot`), and [`run`] serves it on a listener the caller bound, until a shutdown future
 //! resolves. Both flavours call the same engine step ([`turn::take_turn`]); the stateless one
-//! signs the state it hands out ([`signing`]), the stateful one keeps it in a
-//! [`store::SessionStore`] and serialises the requests of each user.
+//! signs the state it hands out ([`signing`]), the stateful one keeps it in a [`store::Store`]
+//! and serialises the requests of each user. Every route checks its caller first ([`auth`],
+//! [`keys`]).
 
+mod auth;
 pub mod error;
 pub mod http;
+pub mod keys;
 pub mod signing;
 mod stateful;
 mod stateless;
 pub mod store;
 pub mod turn;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -28,13 +31,16 @@ use axum::routing::{get, post};
 use parley_engine::{CompiledProject, CompiledVersion};
 use parley_protocol::ErrorBody;
 use tokio::net::TcpListener;
-use tower_http::cors::{Any, CorsLayer};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::ServeDir;
+use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
 use crate::http::ApiCaller;
+use crate::keys::Keys;
 use crate::signing::Signer;
-use crate::store::SessionStore;
+use crate::store::Store;
 
 /// The largest request body accepted (a stateless state travels in it).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -96,7 +102,8 @@ pub struct AppState {
 struct Inner {
     projects: BTreeMap<String, Arc<CompiledProject>>,
     signer: Signer,
-    store: Arc<dyn SessionStore>,
+    store: Arc<dyn Store>,
+    keys: Keys,
     public_caller: ApiCaller,
     private_caller: ApiCaller,
     /// One lock per (project, user) with a request in flight: a user's requests run one at a
@@ -117,11 +124,12 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    pub fn new(
+    pub async fn new(
         projects: Vec<CompiledProject>,
         signer: Signer,
-        store: Arc<dyn SessionStore>,
+        store: Arc<dyn Store>,
     ) -> Result<AppState, String> {
+        let keys = Keys::load(store.clone()).await.map_err(|e| e.to_string())?;
         Ok(AppState {
             inner: Arc::new(Inner {
                 projects: projects
@@ -130,6 +138,7 @@ impl AppState {
                     .collect(),
                 signer,
                 store,
+                keys,
                 public_caller: ApiCaller::new(false)?,
                 private_caller: ApiCaller::new(true)?,
                 user_locks: Mutex::new(HashMap::new()),
@@ -141,8 +150,13 @@ impl AppState {
         &self.inner.signer
     }
 
-    pub(crate) fn store(&self) -> Arc<dyn SessionStore> {
+    pub(crate) fn store(&self) -> Arc<dyn Store> {
         self.inner.store.clone()
+    }
+
+    /// The API keys (tests and tools that create keys reload them through this).
+    pub fn keys(&self) -> &Keys {
+        &self.inner.keys
     }
 
     pub(crate) fn caller(&self, version: &CompiledVersion) -> &ApiCaller {
@@ -153,28 +167,29 @@ impl AppState {
         }
     }
 
-    /// The project a request is for: named in the path (`/public/{projectID}/…`), or the only
-    /// one this server has.
-    pub(crate) fn project(
-        &self,
-        params: &HashMap<String, String>,
-    ) -> Result<Arc<CompiledProject>, ApiError> {
-        match params.get("project_id") {
-            Some(id) => self.inner.projects.get(id).cloned().ok_or_else(|| {
-                ApiError::not_found(
-                    "unknown_project",
-                    format!("there is no project `{id}` here"),
-                )
-            }),
+    /// The project the path names (`/public/{projectID}/…`), or the only one this server has.
+    pub(crate) fn project(&self, named: Option<&str>) -> Result<Arc<CompiledProject>, ApiError> {
+        match named {
+            Some(id) => self.project_named(id),
             None if self.inner.projects.len() == 1 => {
                 let only = self.inner.projects.values().next().cloned();
                 only.ok_or_else(|| ApiError::internal("no project loaded"))
             }
             None => Err(ApiError::bad_request(
                 "project_required",
-                "this server has several projects: name one in the path, /public/{projectID}/…",
+                "this server has several projects: name one in the path, /public/{projectID}/…, \
+                 or send one of its API keys",
             )),
         }
+    }
+
+    pub(crate) fn project_named(&self, id: &str) -> Result<Arc<CompiledProject>, ApiError> {
+        self.inner.projects.get(id).cloned().ok_or_else(|| {
+            ApiError::not_found(
+                "unknown_project",
+                format!("there is no project `{id}` here"),
+            )
+        })
     }
 
     /// The seed for a turn: a conversation that has a state carries its own generator (the
@@ -258,10 +273,41 @@ fn api_routes() -> Router<AppState> {
         )
 }
 
+/// The origins whose pages may call each project (`None`: any).
+type Origins = HashMap<String, Option<HashSet<String>>>;
+
+/// Whether a page from `origin` may call the route at `path`: the project the path names, or
+/// the only project, or any project (the handler then checks the key's project exactly).
+fn origin_allowed(origins: &Origins, origin: &str, path: &str) -> bool {
+    let allows =
+        |allowed: &Option<HashSet<String>>| allowed.as_ref().is_none_or(|set| set.contains(origin));
+    let named = path
+        .strip_prefix("/public/")
+        .and_then(|rest| rest.split('/').next());
+    match named.and_then(|id| origins.get(id)) {
+        Some(allowed) => allows(allowed),
+        None => origins.values().any(allows),
+    }
+}
+
 /// The whole HTTP service.
 pub fn app(state: AppState, options: &Options) -> Router {
+    let origins: Origins = state
+        .inner
+        .projects
+        .values()
+        .map(|p| {
+            let allowed = (!p.allowed_origins.is_empty())
+                .then(|| p.allowed_origins.iter().cloned().collect());
+            (p.id.clone(), allowed)
+        })
+        .collect();
     let cors = CorsLayer::new()
-        .allow_origin(Any)
+        .allow_origin(AllowOrigin::predicate(move |origin, parts| {
+            origin
+                .to_str()
+                .is_ok_and(|o| origin_allowed(&origins, o, parts.uri.path()))
+        }))
         .allow_methods([
             Method::GET,
             Method::POST,
@@ -274,6 +320,10 @@ pub fn app(state: AppState, options: &Options) -> Router {
             HeaderName::from_static("content-type"),
             HeaderName::from_static("versionid"),
             HeaderName::from_static("x-parley-request-id"),
+        ])
+        .expose_headers([
+            HeaderName::from_static("x-request-id"),
+            axum::http::header::RETRY_AFTER,
         ]);
     let api = api_routes()
         .merge(Router::new().nest("/public/{project_id}", api_routes()))
@@ -287,10 +337,33 @@ pub fn app(state: AppState, options: &Options) -> Router {
         .route("/demo/images/{name}", get(demo_image))
         .merge(api)
         .with_state(state);
-    match &options.widget_dir {
+    let router = match &options.widget_dir {
         Some(dir) => router.fallback_service(static_files(dir)),
         None => router.fallback(not_found),
-    }
+    };
+    // Every request gets an id (the client's `x-request-id`, or a fresh UUID): it is in the
+    // answer's headers and in every log line of the request.
+    let request_id = HeaderName::from_static("x-request-id");
+    router.layer(
+        tower::ServiceBuilder::new()
+            .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+            .layer(TraceLayer::new_for_http().make_span_with(
+                |request: &axum::http::Request<axum::body::Body>| {
+                    let id = request
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    tracing::info_span!(
+                        "request",
+                        id,
+                        method = %request.method(),
+                        path = request.uri().path(),
+                    )
+                },
+            ))
+            .layer(PropagateRequestIdLayer::new(request_id)),
+    )
 }
 
 /// Serves `listener` until `shutdown` resolves, then finishes the requests in flight.
@@ -299,9 +372,13 @@ pub async fn run(
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    // The client's address feeds the per-client rate limits of public keys.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 async fn openapi() -> Response {
@@ -321,18 +398,14 @@ async fn health() -> Response {
 async fn ready(
     axum::extract::State(app): axum::extract::State<AppState>,
 ) -> Result<Response, ApiError> {
-    let store = app.store();
-    tokio::task::spawn_blocking(move || store.load("", ""))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(|e| {
-            eprintln!("parley: not ready: {e}");
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "not_ready",
-                "the session store does not answer",
-            )
-        })?;
+    app.store().load("", "").await.map_err(|e| {
+        tracing::error!("not ready: {e}");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "the session store does not answer",
+        )
+    })?;
     let projects: Vec<&String> = app.inner.projects.keys().collect();
     Ok(axum::Json(serde_json::json!({ "status": "ready", "projects": projects })).into_response())
 }

@@ -8,6 +8,7 @@ use axum::http::HeaderMap;
 use parley_engine::initial_state as engine_initial_state;
 use parley_protocol::{Object, StatelessRequest, StatelessResponse};
 
+use crate::auth::{Caller, Need};
 use crate::error::{ApiError, Body};
 use crate::turn::{shape, take_turn};
 use crate::{AppState, random_seed, version_of};
@@ -17,8 +18,9 @@ pub(crate) async fn initial_state(
     State(app): State<AppState>,
     Path(params): Path<HashMap<String, String>>,
     headers: HeaderMap,
+    caller: Caller,
 ) -> Result<Json<parley_protocol::State>, ApiError> {
-    let project = app.project(&params)?;
+    let project = app.authorize(&params, &caller, Need::Interact)?;
     let version = version_of(&project, &params, &headers)?;
     let state = engine_initial_state(&version, random_seed()?);
     Ok(Json(app.signer().sign(&project.id, version.id(), state)))
@@ -29,9 +31,10 @@ pub(crate) async fn interact(
     State(app): State<AppState>,
     Path(params): Path<HashMap<String, String>>,
     headers: HeaderMap,
+    caller: Caller,
     Body(body): Body<StatelessRequest>,
 ) -> Result<Json<StatelessResponse>, ApiError> {
-    let project = app.project(&params)?;
+    let project = app.authorize(&params, &caller, Need::Interact)?;
     let version = version_of(&project, &params, &headers)?;
     let state = body
         .state

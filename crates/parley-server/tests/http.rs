@@ -8,8 +8,9 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use parley_engine::{CompiledProject, Project, compile};
+use parley_server::keys::Scope;
 use parley_server::signing::Signer;
-use parley_server::store::SqliteStore;
+use parley_server::store::{SqliteStore, Store};
 use parley_server::{AppState, BUNDLED_DEMO, Options, StartError, app, run};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -26,13 +27,15 @@ struct Server {
     _dirs: (tempfile::TempDir, tempfile::TempDir),
 }
 
-fn server_with(projects: Vec<CompiledProject>) -> Server {
+async fn server_with(projects: Vec<CompiledProject>) -> Server {
     let widget = tempfile::tempdir().unwrap();
     std::fs::write(widget.path().join("index.html"), INDEX).unwrap();
     std::fs::write(widget.path().join("parley.css"), ".parley{}").unwrap();
     let data = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&data.path().join("sessions.sqlite")).unwrap();
-    let state = AppState::new(projects, Signer::new([9; 32]), Arc::new(store)).unwrap();
+    let state = AppState::new(projects, Signer::new([9; 32]), Arc::new(store))
+        .await
+        .unwrap();
     let options = Options {
         widget_dir: Some(widget.path().to_path_buf()),
     };
@@ -42,8 +45,91 @@ fn server_with(projects: Vec<CompiledProject>) -> Server {
     }
 }
 
-fn server() -> Server {
-    server_with(vec![demo()])
+async fn server() -> Server {
+    server_with(vec![demo()]).await
+}
+
+/// Where a test's sessions and keys live: SQLite always, and PostgreSQL too when
+/// `PARLEY_TEST_DATABASE_URL` names a server (`cargo xtask test` starts one and sets it).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+fn backends() -> Vec<Backend> {
+    if std::env::var_os("PARLEY_TEST_DATABASE_URL").is_some() {
+        return vec![Backend::Sqlite, Backend::Postgres];
+    }
+    assert!(
+        std::env::var_os("PARLEY_REQUIRE_POSTGRES").is_none(),
+        "PARLEY_REQUIRE_POSTGRES is set but PARLEY_TEST_DATABASE_URL is not"
+    );
+    eprintln!("note: PostgreSQL not tested (set PARLEY_TEST_DATABASE_URL; cargo xtask test does)");
+    vec![Backend::Sqlite]
+}
+
+/// A fresh, empty database: a SQLite file in a temporary directory, or a new schema in the
+/// PostgreSQL test database. [`Db::open`] gives a new handle on it, as a restarted server or a
+/// second server process would have.
+struct Db {
+    dir: tempfile::TempDir,
+    url: Option<String>,
+}
+
+impl Db {
+    async fn new(backend: Backend) -> Db {
+        let dir = tempfile::tempdir().unwrap();
+        let url = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => {
+                let base = std::env::var("PARLEY_TEST_DATABASE_URL").unwrap();
+                let mut random = [0u8; 8];
+                getrandom::fill(&mut random).unwrap();
+                let schema = format!("t{}", u64::from_le_bytes(random));
+                let url = format!(
+                    "{base}{}options=-c%20search_path%3D{schema}",
+                    if base.contains('?') { '&' } else { '?' }
+                );
+                let (client, connection) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
+                    .await
+                    .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {base}: {e}"));
+                tokio::spawn(connection);
+                client
+                    .batch_execute(&format!("CREATE SCHEMA {schema}"))
+                    .await
+                    .unwrap();
+                Some(url)
+            }
+        };
+        Db { dir, url }
+    }
+
+    /// A new handle on the database.
+    async fn open(&self) -> Arc<dyn Store> {
+        parley_server::store::open(self.url.as_deref(), self.dir.path())
+            .await
+            .unwrap()
+    }
+
+    /// A server on this database.
+    async fn server(&self, projects: Vec<CompiledProject>) -> (AppState, Router) {
+        let store = self.open().await;
+        let state = AppState::new(projects, Signer::new([9; 32]), store)
+            .await
+            .unwrap();
+        (state.clone(), app(state, &Options { widget_dir: None }))
+    }
+
+    /// A new key, known to `app` at once; the key itself.
+    async fn key(&self, app: &AppState, scope: Scope, per_minute: u32, per_client: u32) -> String {
+        let store = self.open().await;
+        let (record, key) =
+            parley_server::keys::generate("pizza", scope, "test", per_minute, per_client);
+        store.create_key(&record).await.unwrap();
+        app.keys().reload().await;
+        key
+    }
 }
 
 /// One request through the router: (status, content type, body as JSON or as a string).
@@ -130,7 +216,7 @@ fn transcript() -> Vec<Value> {
 
 #[tokio::test]
 async fn health_answers_json() {
-    let s = server();
+    let s = server().await;
     let (status, content_type, body) = call(&s.router, "GET", "/health", None, &[]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(content_type, "application/json");
@@ -139,7 +225,7 @@ async fn health_answers_json() {
 
 #[tokio::test]
 async fn serves_the_built_widget_and_json_404s() {
-    let s = server();
+    let s = server().await;
     let (status, content_type, body) = call(&s.router, "GET", "/", None, &[]).await;
     assert_eq!(
         (status, content_type.as_str()),
@@ -161,7 +247,7 @@ async fn serves_the_built_widget_and_json_404s() {
 
 #[tokio::test]
 async fn paths_cannot_escape_the_widget_dir() {
-    let s = server();
+    let s = server().await;
     for uri in ["/../secret.txt", "/%2e%2e/%2e%2e/etc/passwd"] {
         let (status, _, _) = call(&s.router, "GET", uri, None, &[]).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{uri}");
@@ -181,7 +267,7 @@ fn refuses_to_start_without_a_built_widget() {
 
 #[tokio::test]
 async fn a_stateless_conversation_with_signed_state() {
-    let s = server();
+    let s = server().await;
     let (status, _, initial) = call(&s.router, "GET", "/interact/state", None, &[]).await;
     assert_eq!(status, StatusCode::OK);
     assert!(initial["signature"].is_string());
@@ -239,7 +325,7 @@ async fn a_stateless_conversation_with_signed_state() {
 
 #[tokio::test]
 async fn forged_foreign_and_unsigned_states_are_refused() {
-    let s = server();
+    let s = server().await;
     let first = stateless_turn(&s.router, None, json!({ "type": "launch" })).await;
     let mut forged = first["state"].clone();
     forged["variables"]["customer_name"] = json!("Mallory");
@@ -270,7 +356,7 @@ async fn forged_foreign_and_unsigned_states_are_refused() {
         );
     }
     // A state signed by another server (another secret) is foreign.
-    let other = server_with(vec![demo()]);
+    let other = server_with(vec![demo()]).await;
     let _ = other;
     let data = tempfile::tempdir().unwrap();
     let state = AppState::new(
@@ -278,6 +364,7 @@ async fn forged_foreign_and_unsigned_states_are_refused() {
         Signer::new([1; 32]),
         Arc::new(SqliteStore::open(&data.path().join("s.sqlite")).unwrap()),
     )
+    .await
     .unwrap();
     let elsewhere = app(state, &Options { widget_dir: None });
     let (status, _, body) = call(
@@ -296,18 +383,25 @@ async fn forged_foreign_and_unsigned_states_are_refused() {
 
 #[tokio::test]
 async fn both_flavours_give_the_same_traces() {
-    let s = server();
+    for backend in backends() {
+        both_flavours_give_the_same_traces_on(backend).await;
+    }
+}
+
+async fn both_flavours_give_the_same_traces_on(backend: Backend) {
+    let db = Db::new(backend).await;
+    let (_, router) = db.server(vec![demo()]).await;
     let mut stateless = Vec::new();
     let mut state: Option<Value> = None;
     for request in transcript() {
-        let answer = stateless_turn(&s.router, state.as_ref(), request).await;
+        let answer = stateless_turn(&router, state.as_ref(), request).await;
         stateless.push(answer["trace"].clone());
         state = Some(answer["state"].clone());
     }
     let mut stateful = Vec::new();
     for request in transcript() {
         let (status, _, traces) = call(
-            &s.router,
+            &router,
             "POST",
             "/state/user/dana%20o/interact",
             Some(json!({ "action": request })),
@@ -337,17 +431,32 @@ async fn both_flavours_give_the_same_traces() {
 
 #[tokio::test]
 async fn stateful_state_admin() {
-    let s = server();
-    let r = &s.router;
-    let (status, _, body) = call(r, "GET", "/state/user/kim/", None, &[]).await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    for backend in backends() {
+        stateful_state_admin_on(backend).await;
+    }
+}
+
+async fn stateful_state_admin_on(backend: Backend) {
+    let db = Db::new(backend).await;
+    let (app_state, router) = db.server(vec![demo()]).await;
+    let r = &router;
+    // State admin needs a secret key, even on a project that needs none to chat.
     let (status, _, body) = call(r, "GET", "/state/user/kim", None, &[]).await;
+    assert_eq!(
+        (status, body["code"].as_str().unwrap()),
+        (StatusCode::UNAUTHORIZED, "key_required")
+    );
+    let secret = db.key(&app_state, Scope::Secret, 10, 10).await;
+    let auth = [("authorization", secret.as_str())];
+    let (status, _, body) = call(r, "GET", "/state/user/kim/", None, &auth).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, _, body) = call(r, "GET", "/state/user/kim", None, &auth).await;
     assert_eq!(
         (status, body["code"].as_str().unwrap()),
         (StatusCode::NOT_FOUND, "unknown_user")
     );
     // The legacy `request` key, and client variables (only settable ones).
-    let (status, _, traces) = call(r, "POST", "/state/user/kim/interact", Some(json!({ "request": { "type": "launch" }, "state": { "variables": { "customer_name": "Kim" } } })), &[]).await;
+    let (status, _, traces) = call(r, "POST", "/state/user/kim/interact", Some(json!({ "request": { "type": "launch" }, "state": { "variables": { "customer_name": "Kim" } } })), &auth).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         said(&traces)[0],
@@ -358,7 +467,7 @@ async fn stateful_state_admin() {
         "POST",
         "/state/user/kim/interact",
         Some(json!({ "action": { "type": "launch" }, "state": { "variables": { "total": 0 } } })),
-        &[],
+        &auth,
     )
     .await;
     assert_eq!(
@@ -366,7 +475,7 @@ async fn stateful_state_admin() {
         (StatusCode::FORBIDDEN, "variable_not_settable")
     );
 
-    let (status, _, state) = call(r, "GET", "/state/user/kim", None, &[]).await;
+    let (status, _, state) = call(r, "GET", "/state/user/kim", None, &auth).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(state["variables"]["customer_name"], "Kim");
     let (status, _, state) = call(
@@ -374,7 +483,7 @@ async fn stateful_state_admin() {
         "PATCH",
         "/state/user/kim/variables",
         Some(json!({ "size": "small" })),
-        &[],
+        &auth,
     )
     .await;
     assert_eq!(status, StatusCode::OK);
@@ -384,35 +493,44 @@ async fn stateful_state_admin() {
         "PATCH",
         "/state/user/kim/variables",
         Some(json!({ "nope": 1 })),
-        &[],
+        &auth,
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-    let (status, _, _) = call(r, "PUT", "/state/user/kim", Some(state.clone()), &[]).await;
+    let (status, _, _) = call(r, "PUT", "/state/user/kim", Some(state.clone()), &auth).await;
     assert_eq!(status, StatusCode::OK);
     let mut broken = state.clone();
     broken["stack"] = json!([{ "diagramID": "nowhere" }]);
-    let (status, _, body) = call(r, "PUT", "/state/user/kim", Some(broken), &[]).await;
+    let (status, _, body) = call(r, "PUT", "/state/user/kim", Some(broken), &auth).await;
     assert_eq!(
         (status, body["code"].as_str().unwrap()),
         (StatusCode::CONFLICT, "state_invalid")
     );
-    let (status, _, _) = call(r, "DELETE", "/state/user/kim", None, &[]).await;
+    let (status, _, _) = call(r, "DELETE", "/state/user/kim", None, &auth).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _, _) = call(r, "DELETE", "/state/user/kim", None, &[]).await;
+    let (status, _, _) = call(r, "DELETE", "/state/user/kim", None, &auth).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
 async fn a_retried_request_is_answered_once() {
-    let s = server();
-    let r = &s.router;
+    for backend in backends() {
+        a_retried_request_is_answered_once_on(backend).await;
+    }
+}
+
+async fn a_retried_request_is_answered_once_on(backend: Backend) {
+    let db = Db::new(backend).await;
+    let (app_state, router) = db.server(vec![demo()]).await;
+    let secret = db.key(&app_state, Scope::Secret, 10, 10).await;
+    let auth = [("authorization", secret.as_str())];
+    let r = &router;
     call(
         r,
         "POST",
         "/state/user/u1/interact",
         Some(json!({ "action": { "type": "launch" } })),
-        &[],
+        &auth,
     )
     .await;
     let order = json!({ "action": { "type": "text", "payload": "I'd like a small veggie pizza" } });
@@ -421,7 +539,7 @@ async fn a_retried_request_is_answered_once() {
         "POST",
         "/state/user/u1/interact",
         Some(order.clone()),
-        &[("x-parley-request-id", "r-42")],
+        &[("x-parley-request-id", "r-42"), auth[0]],
     )
     .await;
     let (_, _, retry) = call(
@@ -429,54 +547,92 @@ async fn a_retried_request_is_answered_once() {
         "POST",
         "/state/user/u1/interact",
         Some(order),
-        &[("x-parley-request-id", "r-42")],
+        &[("x-parley-request-id", "r-42"), auth[0]],
     )
     .await;
     assert_eq!(first, retry);
-    let (_, _, state) = call(r, "GET", "/state/user/u1", None, &[]).await;
+    let (_, _, state) = call(r, "GET", "/state/user/u1", None, &auth).await;
     assert_eq!(
         state["storage"]["parley"]["turn"], 2,
         "the retry did not take a turn"
     );
 }
 
-#[tokio::test]
+/// 24 requests at once for one user, through one server and through two servers sharing the
+/// database (as behind a load balancer): every turn is taken exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_requests_for_one_user_lose_no_update() {
-    let s = server();
+    for backend in backends() {
+        for servers in [1, 2] {
+            concurrent_requests_lose_no_update_on(backend, servers).await;
+        }
+    }
+}
+
+async fn concurrent_requests_lose_no_update_on(backend: Backend, servers: usize) {
+    let db = Db::new(backend).await;
+    let mut routers = Vec::new();
+    for _ in 0..servers {
+        routers.push(db.server(vec![demo()]).await);
+    }
+    let secret = db.key(&routers[0].0, Scope::Secret, 10, 10).await;
+    for (state, _) in &routers {
+        state.keys().reload().await;
+    }
+    let auth = ("authorization", secret.as_str());
     call(
-        &s.router,
+        &routers[0].1,
         "POST",
         "/state/user/busy/interact",
         Some(json!({ "action": { "type": "launch" } })),
-        &[],
+        &[auth],
     )
     .await;
     let mut tasks = Vec::new();
     for i in 0..24 {
-        let router = s.router.clone();
+        let router = routers[i % servers].1.clone();
+        let secret = secret.clone();
         tasks.push(tokio::spawn(async move {
             let id = format!("req-{i}");
-            let (status, _, _) = call(
-                &router,
-                "POST",
-                "/state/user/busy/interact",
-                Some(json!({ "action": { "type": "text", "payload": "help" } })),
-                &[("x-parley-request-id", id.as_str())],
-            )
-            .await;
-            status
+            // Two servers may both take the turn; the one that writes second is refused
+            // (`state_conflict`, after its own retries) and the client sends it again, as the
+            // widget does.
+            loop {
+                let (status, _, body) = call(
+                    &router,
+                    "POST",
+                    "/state/user/busy/interact",
+                    Some(json!({ "action": { "type": "text", "payload": "help" } })),
+                    &[
+                        ("x-parley-request-id", id.as_str()),
+                        ("authorization", secret.as_str()),
+                    ],
+                )
+                .await;
+                if status != StatusCode::CONFLICT || body["code"] != "state_conflict" {
+                    return (status, body);
+                }
+            }
         }));
     }
     for t in tasks {
-        assert_eq!(t.await.unwrap(), StatusCode::OK);
+        let (status, body) = t.await.unwrap();
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{backend:?}, {servers} server(s): {body}"
+        );
     }
-    let (_, _, state) = call(&s.router, "GET", "/state/user/busy", None, &[]).await;
-    assert_eq!(state["storage"]["parley"]["turn"], 25);
+    let (_, _, state) = call(&routers[0].1, "GET", "/state/user/busy", None, &[auth]).await;
+    assert_eq!(
+        state["storage"]["parley"]["turn"], 25,
+        "{backend:?}, {servers} server(s)"
+    );
 }
 
 #[tokio::test]
 async fn bad_requests_get_clear_json_errors() {
-    let s = server();
+    let s = server().await;
     let r = &s.router;
     let post = |body: &'static str, content_type: &'static str| {
         Request::post("/interact")
@@ -606,7 +762,7 @@ async fn several_projects_are_named_in_the_path() {
     other["id"] = json!("pizza2");
     other["name"] = json!("Pizza Two");
     let other = compile(serde_json::from_value::<Project>(other).unwrap()).unwrap();
-    let s = server_with(vec![demo(), other]);
+    let s = server_with(vec![demo(), other]).await;
     let (status, _, body) = call(
         &s.router,
         "POST",
@@ -680,17 +836,18 @@ async fn local_api() -> String {
 #[tokio::test]
 async fn api_calls_reach_a_local_api_only_when_allowed() {
     let base = local_api().await;
-    let allowed = server_with(vec![api_project(&format!("{base}/weather"), true)]);
+    let allowed = server_with(vec![api_project(&format!("{base}/weather"), true)]).await;
     let answer = stateless_turn(&allowed.router, None, json!({ "type": "launch" })).await;
     assert_eq!(said(&answer["trace"]), ["It is 21.5 degrees."]);
 
-    let refused = server_with(vec![api_project(&format!("{base}/weather"), false)]);
+    let refused = server_with(vec![api_project(&format!("{base}/weather"), false)]).await;
     let answer = stateless_turn(&refused.router, None, json!({ "type": "launch" })).await;
     assert_eq!(said(&answer["trace"]), ["No weather today."]);
     let by_name = server_with(vec![api_project(
         &format!("{}/weather", base.replace("127.0.0.1", "localhost")),
         false,
-    )]);
+    )])
+    .await;
     let answer = stateless_turn(&by_name.router, None, json!({ "type": "launch" })).await;
     assert_eq!(
         said(&answer["trace"]),
@@ -698,7 +855,7 @@ async fn api_calls_reach_a_local_api_only_when_allowed() {
         "a name that resolves to loopback is refused too"
     );
 
-    let slow = server_with(vec![api_project(&format!("{base}/slow"), true)]);
+    let slow = server_with(vec![api_project(&format!("{base}/slow"), true)]).await;
     let started = std::time::Instant::now();
     let answer = stateless_turn(&slow.router, None, json!({ "type": "launch" })).await;
     assert_eq!(said(&answer["trace"]), ["No weather today."]);
@@ -710,18 +867,14 @@ async fn api_calls_reach_a_local_api_only_when_allowed() {
 
 #[tokio::test]
 async fn sessions_survive_a_restart() {
-    let data = tempfile::tempdir().unwrap();
-    let path = data.path().join("sessions.sqlite");
-    let make = || {
-        let state = AppState::new(
-            vec![demo()],
-            Signer::load_or_create(data.path()).unwrap(),
-            Arc::new(SqliteStore::open(&path).unwrap()),
-        )
-        .unwrap();
-        app(state, &Options { widget_dir: None })
-    };
-    let first = make();
+    for backend in backends() {
+        sessions_survive_a_restart_on(backend).await;
+    }
+}
+
+async fn sessions_survive_a_restart_on(backend: Backend) {
+    let db = Db::new(backend).await;
+    let (_, first) = db.server(vec![demo()]).await;
     call(
         &first,
         "POST",
@@ -739,7 +892,7 @@ async fn sessions_survive_a_restart() {
     )
     .await;
     drop(first);
-    let second = make();
+    let (_, second) = db.server(vec![demo()]).await;
     let (_, _, traces) = call(
         &second,
         "POST",
@@ -757,7 +910,7 @@ async fn sessions_survive_a_restart() {
 /// One real socket on loopback, a raw HTTP/1.1 exchange, CORS, and a graceful shutdown.
 #[tokio::test]
 async fn serves_over_a_real_socket_and_shuts_down() {
-    let s = server();
+    let s = server().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -779,11 +932,14 @@ async fn serves_over_a_real_socket_and_shuts_down() {
     ))
     .await;
     assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    let lower = response.to_lowercase();
     assert!(
-        response
-            .to_lowercase()
-            .contains("access-control-allow-origin: *"),
+        lower.contains("access-control-allow-origin: https://shop.example"),
         "{response}"
+    );
+    assert!(
+        lower.contains("x-request-id: "),
+        "every answer names its request id"
     );
     assert!(response.contains("Pizza Palace"));
     let preflight = exchange("OPTIONS /interact HTTP/1.1\r\nHost: localhost\r\nOrigin: https://shop.example\r\nAccess-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: content-type, versionid\r\nConnection: close\r\n\r\n".to_owned()).await;
@@ -805,7 +961,7 @@ async fn serves_over_a_real_socket_and_shuts_down() {
 
 #[tokio::test]
 async fn ready_names_the_projects() {
-    let s = server();
+    let s = server().await;
     let (status, _, body) = call(&s.router, "GET", "/ready", None, &[]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, json!({ "status": "ready", "projects": ["pizza"] }));
@@ -816,21 +972,38 @@ async fn ready_names_the_projects() {
 #[cfg(unix)]
 #[tokio::test]
 async fn a_killed_server_loses_no_committed_turn() {
+    for backend in backends() {
+        a_killed_server_loses_no_committed_turn_on(backend).await;
+    }
+}
+
+#[cfg(unix)]
+async fn a_killed_server_loses_no_committed_turn_on(backend: Backend) {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
 
-    let data = tempfile::tempdir().unwrap();
+    let db = Db::new(backend).await;
     let start = || {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_parley"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_parley"));
+        command
             .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
-            .arg(data.path())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+            .arg(db.dir.path());
+        if let Some(url) = &db.url {
+            command.args(["--database-url", url]);
+        }
+        let mut child = command.stderr(Stdio::piped()).spawn().unwrap();
+        // The log's first lines may be warnings; the URL comes in the announcement.
+        let mut log = BufReader::new(child.stderr.take().unwrap());
         let mut line = String::new();
-        BufReader::new(child.stderr.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        while !line.contains("http://") {
+            line.clear();
+            assert!(
+                log.read_line(&mut line).unwrap() > 0,
+                "the server said no URL"
+            );
+        }
+        // Keep reading the log, so the server never writes into a closed pipe.
+        std::thread::spawn(move || std::io::copy(&mut log, &mut std::io::sink()));
         let url = line
             .split_whitespace()
             .find(|w| w.starts_with("http://"))
@@ -910,7 +1083,7 @@ fn the_terminal_chat_talks() {
 /// operation reaches a handler (not the 404 fallback, not 405), and every route is documented.
 #[tokio::test]
 async fn the_openapi_document_matches_the_router() {
-    let s = server();
+    let s = server().await;
     let (status, content_type, doc) = call(&s.router, "GET", "/openapi.json", None, &[]).await;
     assert_eq!(
         (status, content_type.as_str()),
@@ -954,4 +1127,284 @@ async fn the_openapi_document_matches_the_router() {
     ];
     routes.sort();
     assert_eq!(documented, routes);
+}
+
+/// Every store passes the same checks: compare-and-swap writes, deletes, keys, and a second
+/// handle (a restarted server) that sees everything committed.
+#[tokio::test]
+async fn the_stores_pass_the_same_checks() {
+    for backend in backends() {
+        let db = Db::new(backend).await;
+        let (first, second) = (db.open().await, db.open().await);
+        parley_server::store::conformance::sessions(first.as_ref(), second.as_ref()).await;
+        parley_server::store::conformance::keys(first.as_ref()).await;
+    }
+}
+
+/// A project with an allowed origin and keys: who may do what, from where, how often.
+#[tokio::test]
+async fn keys_scopes_origins_and_rates() {
+    for backend in backends() {
+        keys_scopes_origins_and_rates_on(backend).await;
+    }
+}
+
+async fn keys_scopes_origins_and_rates_on(backend: Backend) {
+    let mut project: Value = serde_json::from_str(BUNDLED_DEMO).unwrap();
+    project["allowedOrigins"] = json!(["https://shop.example"]);
+    let project = compile(serde_json::from_value::<Project>(project).unwrap()).unwrap();
+    let mut other: Value = serde_json::from_str(BUNDLED_DEMO).unwrap();
+    other["id"] = json!("other");
+    let other = compile(serde_json::from_value::<Project>(other).unwrap()).unwrap();
+    let db = Db::new(backend).await;
+    let (state, r) = db.server(vec![project, other]).await;
+    let launch = || Some(json!({ "request": { "type": "launch" } }));
+    let code = |(status, _, body): (StatusCode, String, Value)| {
+        (status, body["code"].as_str().unwrap_or("").to_owned())
+    };
+
+    // No key yet: the project is open to interact, from its origin or from no page at all.
+    let (status, _, _) = call(&r, "POST", "/public/pizza/interact", launch(), &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let from_shop = ("origin", "https://shop.example");
+    let from_evil = ("origin", "https://evil.example");
+    let (status, _, _) = call(&r, "POST", "/public/pizza/interact", launch(), &[from_shop]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        code(call(&r, "POST", "/public/pizza/interact", launch(), &[from_evil]).await),
+        (StatusCode::FORBIDDEN, "origin_not_allowed".into())
+    );
+
+    // With a key, the project needs one.
+    let public = db.key(&state, Scope::Public, 5, 3).await;
+    let secret = db.key(&state, Scope::Secret, 5, 3).await;
+    assert_eq!(
+        code(call(&r, "POST", "/public/pizza/interact", launch(), &[]).await),
+        (StatusCode::UNAUTHORIZED, "key_required".into())
+    );
+    let mut forged = public.clone();
+    forged.replace_range(forged.len() - 4.., "0000");
+    for bad in [forged.as_str(), "VF.DM.6523.abcdef", "pk.nothing"] {
+        assert_eq!(
+            code(call(&r, "POST", "/interact", launch(), &[("authorization", bad)]).await),
+            (StatusCode::UNAUTHORIZED, "invalid_key".into()),
+            "{bad}"
+        );
+    }
+    // The key names its project: no path needed, even with two projects here.
+    let with_public = ("authorization", public.as_str());
+    let (status, _, _) = call(&r, "POST", "/interact", launch(), &[with_public, from_shop]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        code(
+            call(
+                &r,
+                "POST",
+                "/public/other/interact",
+                launch(),
+                &[with_public]
+            )
+            .await
+        ),
+        (StatusCode::FORBIDDEN, "key_wrong_project".into())
+    );
+    assert_eq!(
+        code(call(&r, "POST", "/interact", launch(), &[with_public, from_evil]).await),
+        (StatusCode::FORBIDDEN, "origin_not_allowed".into())
+    );
+    // A public key may not read state; a secret one may.
+    assert_eq!(
+        code(call(&r, "GET", "/state/user/ann", None, &[with_public]).await),
+        (StatusCode::FORBIDDEN, "key_scope".into())
+    );
+    let with_secret = ("authorization", secret.as_str());
+    assert_eq!(
+        code(call(&r, "GET", "/state/user/ann", None, &[with_secret]).await),
+        (StatusCode::NOT_FOUND, "unknown_user".into())
+    );
+
+    // Rates: 3 a minute from one client, 5 for the key as a whole; requests refused for
+    // another reason (project, origin, scope) do not count.
+    let client = |ip: &str| {
+        let ip: std::net::IpAddr = ip.parse().unwrap();
+        axum::extract::ConnectInfo(std::net::SocketAddr::new(ip, 40000))
+    };
+    let send = |ip: &'static str| {
+        let r = r.clone();
+        let public = public.clone();
+        async move {
+            let mut request = Request::post("/interact")
+                .header("content-type", "application/json")
+                .header("authorization", public.as_str())
+                .body(Body::from(launch().unwrap().to_string()))
+                .unwrap();
+            request.extensions_mut().insert(client(ip));
+            let response = r.oneshot(request).await.unwrap();
+            let retry = response
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().parse::<u64>().unwrap());
+            (response.status(), retry)
+        }
+    };
+    for _ in 0..3 {
+        assert_eq!(send("10.0.0.1").await, (StatusCode::OK, None));
+    }
+    let (status, retry) = send("10.0.0.1").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(retry.is_some_and(|s| (1..=20).contains(&s)), "{retry:?}");
+    // Another client gets in until the key's 5 a minute are spent: the one request without a
+    // client address and the three above counted; the refused fourth did not.
+    assert_eq!(send("10.0.0.2").await.0, StatusCode::OK);
+    assert_eq!(send("10.0.0.2").await.0, StatusCode::TOO_MANY_REQUESTS);
+    // The secret key is not rate limited.
+    for _ in 0..10 {
+        let (status, _, _) = call(&r, "POST", "/interact", launch(), &[with_secret]).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+
+    // Revoked: refused at once after a reload (a running server reloads every 5 s).
+    let store = db.open().await;
+    let id = public.split('.').nth(1).unwrap();
+    assert!(store.revoke_key(id).await.unwrap());
+    state.keys().reload().await;
+    assert_eq!(
+        code(call(&r, "POST", "/interact", launch(), &[with_public]).await),
+        (StatusCode::UNAUTHORIZED, "invalid_key".into())
+    );
+}
+
+/// CORS follows each project's allowed origins; a project without any allows every origin.
+#[tokio::test]
+async fn cors_follows_each_projects_origins() {
+    let mut shop: Value = serde_json::from_str(BUNDLED_DEMO).unwrap();
+    shop["allowedOrigins"] = json!(["https://shop.example", "http://localhost:5173"]);
+    let shop = compile(serde_json::from_value::<Project>(shop).unwrap()).unwrap();
+    let mut open: Value = serde_json::from_str(BUNDLED_DEMO).unwrap();
+    open["id"] = json!("open");
+    let open = compile(serde_json::from_value::<Project>(open).unwrap()).unwrap();
+    let s = server_with(vec![shop, open]).await;
+    let preflight = |path: &str, origin: &str| {
+        Request::builder()
+            .method("OPTIONS")
+            .uri(path)
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            )
+            .body(Body::empty())
+            .unwrap()
+    };
+    let allowed = |response: &axum::http::Response<Body>| {
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    for (path, origin, expected) in [
+        ("/public/pizza/interact", "https://shop.example", true),
+        ("/public/pizza/interact", "http://localhost:5173", true),
+        ("/public/pizza/interact", "https://evil.example", false),
+        (
+            "/public/pizza/interact",
+            "https://shop.example.evil.example",
+            false,
+        ),
+        ("/public/open/interact", "https://evil.example", true),
+        // No project in the path: any project's origins pass the preflight; the key then
+        // decides (the handler checks its project's origins exactly).
+        ("/interact", "https://evil.example", true),
+    ] {
+        let response = s
+            .router
+            .clone()
+            .oneshot(preflight(path, origin))
+            .await
+            .unwrap();
+        assert_eq!(
+            allowed(&response),
+            expected.then(|| origin.to_owned()),
+            "{path} from {origin}"
+        );
+    }
+}
+
+/// `parley keys create | list | revoke` against the real binary, and a server that takes the
+/// key, then refuses it once revoked.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_keys_command_manages_keys() {
+    use std::process::Command;
+    let data = tempfile::tempdir().unwrap();
+    let parley = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_parley"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(data.path())
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let (ok, key, log) = parley(&[
+        "keys",
+        "create",
+        "--project",
+        "pizza",
+        "--scope",
+        "secret",
+        "--name",
+        "ops",
+    ]);
+    assert!(ok, "{log}");
+    let key = key.trim().to_owned();
+    assert!(key.starts_with("sk."), "{key}");
+    let id = key.split('.').nth(1).unwrap().to_owned();
+    let (ok, list, _) = parley(&["keys", "list"]);
+    assert!(ok);
+    assert!(
+        list.contains(&id) && list.contains("secret") && list.contains("ops"),
+        "{list}"
+    );
+    assert!(!list.contains(&key), "the list never shows a key");
+    let (ok, _, log) = parley(&["keys", "create", "--project", "pizza", "--scope", "root"]);
+    assert!(!ok && log.contains("public"), "{log}");
+
+    let store = parley_server::store::open(None, data.path()).await.unwrap();
+    let state = AppState::new(vec![demo()], Signer::new([9; 32]), store)
+        .await
+        .unwrap();
+    let router = app(state.clone(), &Options { widget_dir: None });
+    let auth = [("authorization", key.as_str())];
+    let (status, _, body) = call(&router, "GET", "/state/user/ann", None, &auth).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("unknown_user"))
+    );
+    let (status, _, _) = call(
+        &router,
+        "POST",
+        "/interact",
+        Some(json!({ "request": { "type": "launch" } })),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the project has a key now"
+    );
+
+    let (ok, _, log) = parley(&["keys", "revoke", &id]);
+    assert!(ok, "{log}");
+    let (ok, _, log) = parley(&["keys", "revoke", &id]);
+    assert!(!ok && log.contains("no live key"), "{log}");
+    state.keys().reload().await;
+    let (status, _, _) = call(&router, "GET", "/state/user/ann", None, &auth).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }

@@ -9,8 +9,9 @@ use clap::{Parser, Subcommand};
 use parley_engine::{CompiledProject, Project, Severity, compile};
 use parley_protocol::{Request, Trace, TraceKind};
 use parley_server::http::ApiCaller;
+use parley_server::keys::Scope;
 use parley_server::signing::Signer;
-use parley_server::store::SqliteStore;
+use parley_server::store::Store;
 use parley_server::turn::{shape, take_turn};
 use parley_server::{AppState, BUNDLED_DEMO, Options, app, run};
 
@@ -32,12 +33,23 @@ enum Command {
         /// The address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: SocketAddr,
-        /// Where the state secret and the session database live.
-        #[arg(long, default_value = "parley-data")]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        storage: Storage,
+        /// The secret that signs stateless state, as 64 hex digits; servers behind one load
+        /// balancer need the same one. Default: made on first start, kept in the data dir.
+        #[arg(long, env = "PARLEY_STATE_SECRET", hide_env_values = true)]
+        state_secret: Option<String>,
         /// The built widget (trunk's output), served at `/`.
         #[arg(long)]
         widget_dir: Option<PathBuf>,
+    },
+    /// Manage API keys (kept in the session database; a running server sees a change within
+    /// five seconds).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+        #[command(flatten)]
+        storage: Storage,
     },
     /// Talk to a project in the terminal (the bundled demo when none is given). Type a
     /// message, a button's number, `/path NAME` to answer a custom action, `/restart`, `/quit`.
@@ -55,15 +67,86 @@ enum Command {
     },
 }
 
+/// Where state lives.
+#[derive(Debug, clap::Args)]
+struct Storage {
+    /// Where the state secret and the SQLite session database live.
+    #[arg(long, default_value = "parley-data", global = true)]
+    data_dir: PathBuf,
+    /// Keep sessions and keys in this database instead: `postgres://user:pass@host/db` (shared
+    /// by several servers) or `sqlite://PATH`.
+    #[arg(long, env = "PARLEY_DATABASE_URL", global = true)]
+    database_url: Option<String>,
+}
+
+impl Storage {
+    async fn open(&self) -> anyhow::Result<Arc<dyn Store>> {
+        parley_server::store::open(self.database_url.as_deref(), &self.data_dir)
+            .await
+            .with_context(|| match &self.database_url {
+                Some(_) => "cannot open the database --database-url names".to_owned(),
+                None => format!(
+                    "cannot open the session database in {}",
+                    self.data_dir.display()
+                ),
+            })
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Make a key and print it (once: only its hash is kept).
+    Create {
+        /// The project id the key is for.
+        #[arg(long)]
+        project: String,
+        /// `public` (interact only, for web pages; rate limited) or `secret` (everything).
+        #[arg(long, default_value = "public")]
+        scope: Scope,
+        /// What the key is for.
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Requests per minute for the whole key (public keys).
+        #[arg(long, default_value_t = 1200)]
+        per_minute: u32,
+        /// Requests per minute from one client address (public keys).
+        #[arg(long, default_value_t = 120)]
+        per_client_per_minute: u32,
+    },
+    /// List the keys (never the keys themselves).
+    List,
+    /// Revoke a key by its id (the middle part of the key).
+    Revoke { id: String },
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // `RUST_LOG=tower_http=debug` logs every request; errors always carry the request id.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     match Cli::parse().command {
         Command::Serve {
             projects,
             addr,
-            data_dir,
+            storage,
+            state_secret,
             widget_dir,
-        } => serve(projects, addr, data_dir, widget_dir).await,
+        } => {
+            serve(
+                projects,
+                addr,
+                &storage,
+                state_secret.as_deref(),
+                widget_dir,
+            )
+            .await
+        }
+        Command::Keys { command, storage } => keys(command, &storage).await,
         Command::Chat { project, version } => chat(project, &version).await,
         Command::Check { project } => {
             let compiled = load(&project)?;
@@ -106,12 +189,68 @@ fn from_text(text: &str, name: &str) -> anyhow::Result<CompiledProject> {
     }
 }
 
+#[allow(clippy::print_stdout, reason = "the key is the command's output")]
+async fn keys(command: KeysCommand, storage: &Storage) -> anyhow::Result<()> {
+    let store = storage.open().await?;
+    match command {
+        KeysCommand::Create {
+            project,
+            scope,
+            name,
+            per_minute,
+            per_client_per_minute,
+        } => {
+            let (record, key) = parley_server::keys::generate(
+                &project,
+                scope,
+                &name,
+                per_minute,
+                per_client_per_minute,
+            );
+            store.create_key(&record).await?;
+            eprintln!(
+                "created the {scope} key {} for the project `{project}`; keep it now, it is not \
+                 shown again:",
+                record.id
+            );
+            println!("{key}");
+        }
+        KeysCommand::List => {
+            println!(
+                "id                project  scope   per-min  per-client  created     revoked  name"
+            );
+            for k in store.keys().await? {
+                println!(
+                    "{:<17} {:<8} {:<7} {:>7}  {:>10}  {:<11} {:<8} {}",
+                    k.id,
+                    k.project,
+                    k.scope,
+                    k.per_minute,
+                    k.per_client_per_minute,
+                    k.created_at,
+                    if k.revoked_at.is_some() { "yes" } else { "no" },
+                    k.name
+                );
+            }
+        }
+        KeysCommand::Revoke { id } => {
+            if !store.revoke_key(&id).await? {
+                bail!("there is no live key with the id `{id}`");
+            }
+            eprintln!("revoked the key {id}; running servers refuse it within five seconds");
+        }
+    }
+    Ok(())
+}
+
 async fn serve(
     paths: Vec<PathBuf>,
     addr: SocketAddr,
-    data_dir: PathBuf,
+    storage: &Storage,
+    state_secret: Option<&str>,
     widget_dir: Option<PathBuf>,
 ) -> anyhow::Result<()> {
+    let data_dir = &storage.data_dir;
     let projects = if paths.is_empty() {
         vec![from_text(BUNDLED_DEMO, "the bundled demo project")?]
     } else {
@@ -122,15 +261,31 @@ async fn serve(
     };
     let options = Options { widget_dir };
     options.check()?;
-    let signer = Signer::load_or_create(&data_dir)
-        .with_context(|| format!("cannot set up the state secret in {}", data_dir.display()))?;
-    let store = SqliteStore::open(&data_dir.join("sessions.sqlite"))
-        .with_context(|| format!("cannot open the session database in {}", data_dir.display()))?;
-    let names: Vec<String> = projects
+    let signer = match state_secret {
+        Some(hex) => Signer::new(parse_secret(hex)?),
+        None => Signer::load_or_create(data_dir)
+            .with_context(|| format!("cannot set up the state secret in {}", data_dir.display()))?,
+    };
+    let store = storage.open().await?;
+    let ids: Vec<(String, String)> = projects
         .iter()
-        .map(|p| format!("{} ({})", p.name, p.id))
+        .map(|p| (p.name.clone(), p.id.clone()))
         .collect();
-    let state = AppState::new(projects, signer, Arc::new(store)).map_err(anyhow::Error::msg)?;
+    let names: Vec<String> = ids
+        .iter()
+        .map(|(name, id)| format!("{name} ({id})"))
+        .collect();
+    let state = AppState::new(projects, signer, store)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    for (name, id) in &ids {
+        if !state.keys().locked(id) {
+            tracing::warn!(
+                "{name} has no API key: anyone who reaches this address can chat with it \
+                 (create one with `parley keys create --project {id}`)"
+            );
+        }
+    }
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
@@ -142,6 +297,21 @@ async fn serve(
     run(listener, app(state, &options), shutdown_signal()).await?;
     eprintln!("Parley stopped");
     Ok(())
+}
+
+/// 64 hex digits: 32 bytes.
+fn parse_secret(hex: &str) -> anyhow::Result<[u8; 32]> {
+    let hex = hex.trim();
+    let bytes: Option<Vec<u8>> = (hex.len() == 64 && hex.is_ascii())
+        .then(|| {
+            (0..32)
+                .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok())
+                .collect()
+        })
+        .flatten();
+    bytes
+        .and_then(|b| b.try_into().ok())
+        .context("--state-secret must be 64 hexadecimal digits (32 random bytes)")
 }
 
 /// Ctrl-C or SIGTERM: stop accepting, finish what is in flight.

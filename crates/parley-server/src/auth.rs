@@ -1,0 +1,152 @@
+//! Who is calling, and what they may do: the API key (see [`crate::keys`]), the page's origin
+//! and the client's address, checked against the project a request is for.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use parley_engine::CompiledProject;
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::keys::{KeyRecord, Rejection, Scope};
+
+/// What a route needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Need {
+    /// A turn of a conversation: a public key, a secret key, or none for a project without keys.
+    Interact,
+    /// Reading or writing stored state: a secret key.
+    Admin,
+}
+
+/// The caller of a request, as its headers and connection tell.
+#[derive(Debug)]
+pub(crate) struct Caller {
+    /// The verified key, if the request carried one.
+    key: Option<KeyRecord>,
+    origin: Option<String>,
+    client: IpAddr,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Caller, ApiError> {
+        let header = |name: &str| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let key = match header("authorization") {
+            None => None,
+            Some(key) => match app.keys().verify(&key).await {
+                Ok(record) => Some(record),
+                Err(_) => {
+                    return Err(ApiError::new(
+                        StatusCode::UNAUTHORIZED,
+                        "invalid_key",
+                        "the API key in `Authorization` is not a live key of this server",
+                    ));
+                }
+            },
+        };
+        // Behind a proxy every client has the proxy's address: give each instance its own
+        // public key rates accordingly (a trusted forwarded-for header is not read).
+        let client = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+        Ok(Caller {
+            key,
+            origin: header("origin"),
+            client,
+        })
+    }
+}
+
+fn forbidden(code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, code, message)
+}
+
+fn key_required(message: &str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "key_required", message)
+}
+
+impl AppState {
+    /// The project a request is for, once the caller may do `need` with it: named in the path
+    /// (`/public/{projectID}/…`), else the key's project, else the only one this server has.
+    pub(crate) fn authorize(
+        &self,
+        params: &HashMap<String, String>,
+        caller: &Caller,
+        need: Need,
+    ) -> Result<Arc<CompiledProject>, ApiError> {
+        let project = match (params.get("project_id"), &caller.key) {
+            (None, Some(key)) => self.project_named(&key.project)?,
+            (named, _) => self.project(named.map(String::as_str))?,
+        };
+        if let Some(key) = &caller.key
+            && key.project != project.id
+        {
+            return Err(forbidden(
+                "key_wrong_project",
+                format!("this API key is not a key of the project `{}`", project.id),
+            ));
+        }
+        let public = caller.key.as_ref().is_none_or(|k| k.scope == Scope::Public);
+        match (need, &caller.key) {
+            (Need::Admin, Some(key)) if key.scope == Scope::Secret => {}
+            (Need::Admin, Some(_)) => {
+                return Err(forbidden(
+                    "key_scope",
+                    "a public key may only interact: state admin needs a secret key",
+                ));
+            }
+            (Need::Admin, None) => {
+                return Err(key_required(
+                    "state admin needs a secret API key in `Authorization` \
+                     (`parley keys create --scope secret`)",
+                ));
+            }
+            (Need::Interact, None) if self.keys().locked(&project.id) => {
+                return Err(key_required(
+                    "this project needs an API key in `Authorization`",
+                ));
+            }
+            (Need::Interact, _) => {}
+        }
+        if public
+            && let Some(origin) = &caller.origin
+            && !project.allowed_origins.is_empty()
+            && !project.allowed_origins.contains(origin)
+        {
+            return Err(forbidden(
+                "origin_not_allowed",
+                format!(
+                    "pages from `{origin}` may not use the project `{}`: add the origin to its \
+                     allowedOrigins",
+                    project.id
+                ),
+            ));
+        }
+        if let Some(key) = &caller.key
+            && key.scope == Scope::Public
+            && let Err(Rejection::RateLimited { retry_after }) =
+                self.keys().admit(key, caller.client)
+        {
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many requests with this key: slow down and retry later",
+            )
+            .retry_after(retry_after));
+        }
+        Ok(project)
+    }
+}

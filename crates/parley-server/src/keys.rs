@@ -1,0 +1,340 @@
+//! API keys: who may talk to a project, and how much.
+//!
+//! A key reads `pk.<id>.<secret>` (public) or `sk.<id>.<secret>` (secret). The id finds the
+//! record; the record keeps the SHA-256 of the whole key, never the key, and the comparison is
+//! constant-time. The secret is 256 random bits, so a fast hash is enough (there is nothing to
+//! guess by brute force, unlike a password).
+//!
+//! - A **public** key ends up in web pages: it may only interact, only from the project's
+//!   allowed origins, and it is rate limited per key and per client address.
+//! - A **secret** key may do everything: interact and state admin.
+//! - A project with no key at all is open for interact (the demo, a laptop); its state admin
+//!   always needs a secret key.
+//!
+//! The server keeps a snapshot of the keys and reloads it every few seconds (and on an unknown
+//! id), so `parley keys revoke` in another process takes effect within [`REFRESH`].
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::store::{Store, StoreError};
+
+/// How stale the key snapshot may get.
+pub const REFRESH: Duration = Duration::from_secs(5);
+/// An unknown key id reloads the snapshot, at most this often.
+const MISS_REFRESH: Duration = Duration::from_secs(1);
+
+/// What a key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Interact only, from allowed origins, rate limited: for web pages.
+    Public,
+    /// Everything: for servers and operators.
+    Secret,
+}
+
+impl Scope {
+    fn prefix(self) -> &'static str {
+        match self {
+            Scope::Public => "pk",
+            Scope::Secret => "sk",
+        }
+    }
+}
+
+impl std::str::FromStr for Scope {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Scope, String> {
+        match s {
+            "public" => Ok(Scope::Public),
+            "secret" => Ok(Scope::Secret),
+            other => Err(format!("a scope is `public` or `secret`, not `{other}`")),
+        }
+    }
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Scope::Public => "public",
+            Scope::Secret => "secret",
+        })
+    }
+}
+
+/// A stored key: everything but the key itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    pub id: String,
+    pub project: String,
+    pub scope: Scope,
+    /// What the key is for, for humans.
+    pub name: String,
+    /// SHA-256 of the whole key.
+    pub hash: [u8; 32],
+    /// Requests per minute for the key as a whole (public keys).
+    pub per_minute: u32,
+    /// Requests per minute from one client address (public keys).
+    pub per_client_per_minute: u32,
+    /// Unix seconds.
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// Unix seconds now.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+fn hash(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut buffer = vec![0u8; bytes];
+    // The OS generator failing leaves no safe way to make a key.
+    getrandom::fill(&mut buffer).expect("the operating system's random generator failed");
+    buffer.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A new key for a project: its record (to store) and the key itself (to show once).
+pub fn generate(
+    project: &str,
+    scope: Scope,
+    name: &str,
+    per_minute: u32,
+    per_client_per_minute: u32,
+) -> (KeyRecord, String) {
+    let id = random_hex(8);
+    let key = format!("{}.{id}.{}", scope.prefix(), random_hex(32));
+    let record = KeyRecord {
+        id,
+        project: project.to_owned(),
+        scope,
+        name: name.to_owned(),
+        hash: hash(&key),
+        per_minute,
+        per_client_per_minute,
+        created_at: now(),
+        revoked_at: None,
+    };
+    (record, key)
+}
+
+/// The id inside a key, if it has a key's shape. `Bearer ` is tolerated in front.
+fn id_of(key: &str) -> Option<&str> {
+    let mut parts = key.split('.');
+    let (prefix, id, secret) = (parts.next()?, parts.next()?, parts.next()?);
+    let shaped = matches!(prefix, "pk" | "sk")
+        && id.len() == 16
+        && secret.len() == 64
+        && parts.next().is_none();
+    shaped.then_some(id)
+}
+
+/// Why a key was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// Not a key, an unknown one, or a revoked one (the client learns no more than that).
+    Invalid,
+    /// Over the key's or the client's rate.
+    RateLimited { retry_after: Duration },
+}
+
+struct Snapshot {
+    by_id: HashMap<String, KeyRecord>,
+    /// Projects with at least one live key: they need a key for everything.
+    locked: HashSet<String>,
+    loaded: Instant,
+}
+
+impl Snapshot {
+    fn of(keys: Vec<KeyRecord>) -> Snapshot {
+        let locked = keys
+            .iter()
+            .filter(|k| k.revoked_at.is_none())
+            .map(|k| k.project.clone())
+            .collect();
+        Snapshot {
+            by_id: keys.into_iter().map(|k| (k.id.clone(), k)).collect(),
+            locked,
+            loaded: Instant::now(),
+        }
+    }
+}
+
+struct Limiters {
+    key: DefaultDirectRateLimiter,
+    clients: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+/// The keys the server knows, and their rate limiters.
+pub struct Keys {
+    store: Arc<dyn Store>,
+    snapshot: RwLock<Arc<Snapshot>>,
+    refreshing: tokio::sync::Mutex<()>,
+    limiters: Mutex<HashMap<String, Arc<Limiters>>>,
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keys").finish_non_exhaustive()
+    }
+}
+
+fn per_minute(n: u32) -> Quota {
+    Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN))
+}
+
+impl Keys {
+    /// Loads the keys (at start-up: a store that cannot list them stops the start).
+    pub async fn load(store: Arc<dyn Store>) -> Result<Keys, StoreError> {
+        let snapshot = Snapshot::of(store.keys().await?);
+        Ok(Keys {
+            store,
+            snapshot: RwLock::new(Arc::new(snapshot)),
+            refreshing: tokio::sync::Mutex::new(()),
+            limiters: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn current(&self) -> Arc<Snapshot> {
+        self.snapshot
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Reloads the snapshot if it is older than `max_age` (one reload at a time; the others
+    /// keep using the old one). A store failure keeps the old snapshot and is logged.
+    async fn refresh(&self, max_age: Duration) {
+        if self.current().loaded.elapsed() < max_age {
+            return;
+        }
+        let Ok(_one) = self.refreshing.try_lock() else {
+            return;
+        };
+        match self.store.keys().await {
+            Ok(keys) => {
+                let fresh = Arc::new(Snapshot::of(keys));
+                *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+                // Forget clients not seen for a while, so the limiters do not grow forever.
+                let limiters = self.limiters.lock().unwrap_or_else(|p| p.into_inner());
+                for limiter in limiters.values() {
+                    limiter.clients.retain_recent();
+                }
+            }
+            Err(e) => tracing::error!("cannot reload the API keys: {e}"),
+        }
+    }
+
+    /// Reloads now (after creating or revoking a key in this process).
+    pub async fn reload(&self) {
+        self.refresh(Duration::ZERO).await;
+    }
+
+    /// Whether the project has a live key (then every request needs one).
+    pub fn locked(&self, project: &str) -> bool {
+        self.current().locked.contains(project)
+    }
+
+    /// The record of a live key, after a constant-time check of the whole key.
+    pub async fn verify(&self, key: &str) -> Result<KeyRecord, Rejection> {
+        let key = key.strip_prefix("Bearer ").unwrap_or(key).trim();
+        let id = id_of(key).ok_or(Rejection::Invalid)?;
+        self.refresh(REFRESH).await;
+        if !self.current().by_id.contains_key(id) {
+            self.refresh(MISS_REFRESH).await;
+        }
+        let snapshot = self.current();
+        let record = snapshot.by_id.get(id).ok_or(Rejection::Invalid)?;
+        let matches: bool = hash(key).ct_eq(&record.hash).into();
+        if !matches || record.revoked_at.is_some() {
+            return Err(Rejection::Invalid);
+        }
+        Ok(record.clone())
+    }
+
+    /// Counts one request of a public key from a client; refuses it over either rate.
+    pub fn admit(&self, key: &KeyRecord, client: IpAddr) -> Result<(), Rejection> {
+        let limiters = {
+            let mut all = self.limiters.lock().unwrap_or_else(|p| p.into_inner());
+            all.entry(key.id.clone())
+                .or_insert_with(|| {
+                    Arc::new(Limiters {
+                        key: RateLimiter::direct(per_minute(key.per_minute)),
+                        clients: RateLimiter::keyed(per_minute(key.per_client_per_minute)),
+                    })
+                })
+                .clone()
+        };
+        let clock = governor::clock::DefaultClock::default();
+        let limited = |not_until: governor::NotUntil<_>| Rejection::RateLimited {
+            retry_after: not_until.wait_time_from(governor::clock::Clock::now(&clock)),
+        };
+        limiters.clients.check_key(&client).map_err(limited)?;
+        limiters.key.check().map_err(limited)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SqliteStore;
+
+    #[tokio::test]
+    async fn keys_verify_only_whole_and_live() {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+        let (record, key) = generate("p", Scope::Public, "site", 600, 60);
+        store.create_key(&record).await.unwrap();
+        let keys = Keys::load(store.clone()).await.unwrap();
+        assert!(keys.locked("p"));
+        assert!(!keys.locked("q"));
+        assert_eq!(keys.verify(&key).await.unwrap(), record);
+        assert_eq!(keys.verify(&format!("Bearer {key}")).await.unwrap(), record);
+        // One character off, a foreign shape, nothing: all the same answer.
+        let mut wrong = key.clone().into_bytes();
+        let last = wrong.len() - 1;
+        wrong[last] = if wrong[last] == b'0' { b'1' } else { b'0' };
+        let wrong = String::from_utf8(wrong).unwrap();
+        for bad in [wrong.as_str(), "VF.DM.123.abc", "", "pk..", "sk.x.y"] {
+            assert_eq!(keys.verify(bad).await, Err(Rejection::Invalid), "{bad}");
+        }
+        assert!(store.revoke_key(&record.id).await.unwrap());
+        keys.reload().await;
+        assert_eq!(keys.verify(&key).await, Err(Rejection::Invalid));
+        assert!(!keys.locked("p"));
+    }
+
+    #[tokio::test]
+    async fn public_keys_are_limited_per_client_and_per_key() {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+        let (record, _) = generate("p", Scope::Public, "site", 5, 3);
+        let keys = Keys::load(store).await.unwrap();
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        for _ in 0..3 {
+            keys.admit(&record, a).unwrap();
+        }
+        let Err(Rejection::RateLimited { retry_after }) = keys.admit(&record, a) else {
+            panic!("the fourth request of one client passed");
+        };
+        assert!(retry_after > Duration::ZERO && retry_after <= Duration::from_secs(20));
+        // Another client still gets in, until the key's own quota is spent.
+        keys.admit(&record, b).unwrap();
+        keys.admit(&record, b).unwrap();
+        assert!(matches!(
+            keys.admit(&record, b),
+            Err(Rejection::RateLimited { .. })
+        ));
+    }
+}
