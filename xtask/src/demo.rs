@@ -55,20 +55,27 @@ impl Server {
     /// Starts the server on `addr` (port 0 picks a free one) and waits until it says where it
     /// listens.
     pub(crate) fn start(parley: &PathBuf, addr: SocketAddr) -> Result<Server> {
-        let mut child = command(parley)
-            .arg("serve")
-            .arg("--addr")
-            .arg(addr.to_string())
-            .arg("--widget-dir")
-            .arg(widget::dist_dir())
-            .arg("--data-dir")
-            .arg(root().join("target/parley-data"))
+        Server::spawn(
+            command(parley)
+                .arg("serve")
+                .arg("--addr")
+                .arg(addr.to_string())
+                .arg("--widget-dir")
+                .arg(widget::dist_dir())
+                .arg("--data-dir")
+                .arg(root().join("target/parley-data")),
+        )
+    }
+
+    /// Starts a server that announces its `http://` URL on stderr, and waits for it.
+    pub(crate) fn spawn(command: &mut std::process::Command) -> Result<Server> {
+        let mut child = command
             .stderr(Stdio::piped())
             .spawn()
-            .context("starting the parley server")?;
+            .with_context(|| format!("starting {:?}", command.get_program()))?;
         let stderr = child.stderr.take().context("no stderr")?;
         let (tx, rx) = mpsc::channel();
-        // Relay the server's log, and pick the URL out of its first line.
+        // Relay the server's log, and pick the URL out of the line that announces it.
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 eprintln!("{line}");

@@ -10,6 +10,7 @@
 
 #![allow(clippy::print_stdout, reason = "a command-line tool reports on stdout")]
 
+mod bench;
 mod cmd;
 mod demo;
 mod postgres;
@@ -39,12 +40,49 @@ enum Command {
     /// Run everything CI runs: format, lints (native and wasm32), native tests, browser tests,
     /// the release build of the widget with its size budget, and a browser check of the demo.
     Test,
+    /// Measure: `server` (load on loopback against a bare axum baseline), `engine` (turns/s).
+    /// Figures are printed and written as JSON under target/bench/.
+    Bench {
+        #[command(subcommand)]
+        what: BenchWhat,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchWhat {
+    /// Whole conversations against the release server and a bare axum baseline, per flavour and
+    /// concurrency.
+    Server {
+        /// Concurrent conversations, one run each.
+        #[arg(long, value_delimiter = ',', default_value = "1,16,64,256")]
+        concurrency: Vec<usize>,
+        /// Seconds per run (the bound in time).
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Requests per run at most (the bound in count).
+        #[arg(long, default_value_t = 200_000)]
+        max_requests: u64,
+    },
+    /// The engine's turns per second and blocks per second.
+    Engine,
 }
 
 fn main() -> std::process::ExitCode {
     let result = match Cli::parse().command {
         Command::Demo { addr } => demo::main(addr),
         Command::Test => test::main(),
+        Command::Bench { what } => match what {
+            BenchWhat::Server {
+                concurrency,
+                seconds,
+                max_requests,
+            } => bench::server(&bench::Load {
+                concurrency,
+                seconds,
+                max_requests,
+            }),
+            BenchWhat::Engine => bench::engine(),
+        },
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

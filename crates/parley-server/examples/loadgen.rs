@@ -1,0 +1,169 @@
+//! A load generator for `cargo xtask bench server`: `concurrency` simulated users, each holding
+//! whole conversations with the demo project (stateless: the state goes back and forth;
+//! stateful: a user id per conversation), until `duration` or `max-requests` runs out.
+//! Prints one JSON object: requests, errors, requests/s and latency percentiles.
+//!
+//! `loadgen URL stateless|stateful CONCURRENCY DURATION_SECS MAX_REQUESTS`
+//!
+//! Loopback only: it refuses any other address.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// One conversation with the demo: an order, a cancellation, a question.
+fn conversation() -> Vec<Value> {
+    vec![
+        json!({ "type": "launch" }),
+        json!({ "type": "text", "payload": "I'd like a large pizza please" }),
+        json!({ "type": "text", "payload": "pepperoni" }),
+        json!({ "type": "text", "payload": "2" }),
+        json!({ "type": "path-summary-0", "payload": { "label": "Confirm" } }),
+        json!({ "type": "text", "payload": "Dana" }),
+        json!({ "type": "text", "payload": "dana@example.com" }),
+        json!({ "type": "cancel" }),
+        json!({ "type": "text", "payload": "when are you open?" }),
+    ]
+}
+
+#[derive(Default)]
+struct Tally {
+    latencies_us: Vec<u32>,
+    errors: u64,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [url, flavour, concurrency, duration, max_requests] = args.as_slice() else {
+        return Err(
+            "usage: loadgen URL stateless|stateful CONCURRENCY DURATION_SECS MAX_REQUESTS".into(),
+        );
+    };
+    let parsed = url::Url::parse(url)?;
+    let loopback = match parsed.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name == "localhost",
+        None => false,
+    };
+    if !loopback {
+        return Err(format!("{url} is not a loopback address: load goes to loopback only").into());
+    }
+    let stateful = match flavour.as_str() {
+        "stateless" => false,
+        "stateful" => true,
+        other => return Err(format!("unknown flavour {other}").into()),
+    };
+    let concurrency: usize = concurrency.parse()?;
+    // reqwest is built without a TLS provider of its own; loopback HTTP needs none, but the
+    // client wants one installed.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let deadline = Instant::now() + Duration::from_secs_f64(duration.parse()?);
+    let budget = Arc::new(AtomicU64::new(max_requests.parse()?));
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let started = Instant::now();
+    let mut users = Vec::new();
+    for user in 0..concurrency {
+        let (client, budget, url) = (client.clone(), budget.clone(), url.clone());
+        users.push(tokio::spawn(async move {
+            let mut tally = Tally::default();
+            let mut round = 0u64;
+            'conversations: loop {
+                round += 1;
+                let user_id = format!("load-{user}-{round}");
+                let mut state: Option<Value> = None;
+                for request in conversation() {
+                    if Instant::now() >= deadline
+                        || budget
+                            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
+                                b.checked_sub(1)
+                            })
+                            .is_err()
+                    {
+                        break 'conversations;
+                    }
+                    let (endpoint, body) = if stateful {
+                        (
+                            format!("{url}/state/user/{user_id}/interact"),
+                            json!({ "action": request }),
+                        )
+                    } else {
+                        let mut body = json!({ "request": request });
+                        if let Some(state) = state.take() {
+                            body["state"] = state;
+                        }
+                        (format!("{url}/interact"), body)
+                    };
+                    let sent = Instant::now();
+                    let answer = client
+                        .post(&endpoint)
+                        .header("content-type", "application/json")
+                        .body(body.to_string())
+                        .send()
+                        .await;
+                    let ok = match answer {
+                        Ok(response) if response.status().is_success() => {
+                            let bytes = response.bytes().await.unwrap_or_default();
+                            match serde_json::from_slice::<Value>(&bytes) {
+                                Ok(mut value) => {
+                                    if !stateful {
+                                        state = value.get_mut("state").map(Value::take);
+                                    }
+                                    true
+                                }
+                                Err(_) => false,
+                            }
+                        }
+                        Ok(_) | Err(_) => false,
+                    };
+                    let took = u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX);
+                    tally.latencies_us.push(took);
+                    if !ok {
+                        tally.errors += 1;
+                        // A broken conversation starts over.
+                        continue 'conversations;
+                    }
+                }
+            }
+            tally
+        }));
+    }
+    let mut all = Tally::default();
+    for user in users {
+        let tally = user.await?;
+        all.latencies_us.extend(tally.latencies_us);
+        all.errors += tally.errors;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.latencies_us.sort_unstable();
+    let percentile = |p: f64| -> f64 {
+        if all.latencies_us.is_empty() {
+            return 0.0;
+        }
+        let index = ((all.latencies_us.len() as f64 - 1.0) * p).round() as usize;
+        f64::from(all.latencies_us[index]) / 1000.0
+    };
+    let requests = all.latencies_us.len();
+    let report = json!({
+        "flavour": flavour,
+        "concurrency": concurrency,
+        "requests": requests,
+        "errors": all.errors,
+        "seconds": elapsed,
+        "requests_per_second": requests as f64 / elapsed,
+        "p50_ms": percentile(0.50),
+        "p99_ms": percentile(0.99),
+        "max_ms": percentile(1.0),
+    });
+    #[allow(clippy::print_stdout, reason = "the report is the output")]
+    {
+        println!("{report}");
+    }
+    Ok(())
+}
