@@ -20,6 +20,7 @@
 
 mod body;
 mod message;
+pub mod read;
 mod request;
 mod ssml;
 mod state;

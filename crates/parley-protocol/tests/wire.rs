@@ -367,3 +367,183 @@ fn custom_actions_are_known_by_their_paths_even_under_a_builtin_type() {
     assert_eq!(trace.default_path(), Some(1));
     assert_eq!(serde_json::to_value(&trace).unwrap(), json);
 }
+
+/// What a trace means, as one line: the same for the serde types and for `read::read_trace`.
+fn meaning_of_typed(trace: &Trace) -> String {
+    use parley_protocol::{Button, Card};
+    let buttons = |list: &[Button]| {
+        list.iter()
+            .map(|b| format!("{}->{}", b.name, b.request.type_name()))
+            .collect::<Vec<_>>()
+    };
+    let card = |c: &Card| {
+        let d = c.description.as_ref();
+        format!(
+            "card {:?} {:?} slate={:?} {:?} {:?}",
+            c.title,
+            d.and_then(|d| d.text.clone()),
+            d.and_then(|d| d.slate.as_ref().map(Vec::len)),
+            c.image_url,
+            buttons(c.buttons.as_deref().unwrap_or_default())
+        )
+    };
+    if matches!(trace.extra.get("paths"), Some(Value::Array(_))) {
+        let paths: Vec<String> = trace
+            .action_paths()
+            .into_iter()
+            .map(|p| p.request_type)
+            .collect();
+        return format!("action {} {paths:?}", trace.type_name());
+    }
+    match &trace.kind {
+        TraceKind::Text(p) => format!(
+            "text {:?} slate={:?} delay={:?}",
+            p.message,
+            p.slate
+                .as_ref()
+                .and_then(|s| s.content.as_ref().map(Vec::len)),
+            p.delay_ms()
+        ),
+        TraceKind::Speak(p) => format!("speak {:?} {:?}", p.message, p.src),
+        TraceKind::Visual(p) => format!(
+            "visual {:?} {:?} {:?}",
+            p.image,
+            p.dimensions.as_ref().and_then(|d| d.width.as_f64()),
+            p.dimensions.as_ref().and_then(|d| d.height.as_f64())
+        ),
+        TraceKind::CardV2(c) => card(c),
+        TraceKind::Carousel(p) => format!(
+            "carousel {:?}",
+            p.cards.iter().map(card).collect::<Vec<_>>()
+        ),
+        TraceKind::Choice(p) => format!("choice {:?}", buttons(&p.buttons)),
+        TraceKind::NoReply(p) => format!("no-reply {:?}", p.timeout_secs()),
+        TraceKind::End(_) => "end".to_owned(),
+        TraceKind::Diagnostic { kind, .. } => format!("diagnostic {}", kind.as_str()),
+        TraceKind::Custom { kind, .. } => format!("other {kind}"),
+        TraceKind::Invalid { kind, .. } => format!("invalid {kind}"),
+    }
+}
+
+fn meaning_of_read(trace: &Value) -> String {
+    use parley_protocol::read::{ButtonRead, CardRead, Json, TraceRead, read_trace};
+    let buttons = |list: &[ButtonRead<Value>]| {
+        list.iter()
+            .map(|b| {
+                let kind = b.request.get("type").and_then(|t| t.as_string());
+                format!("{}->{}", b.name, kind.unwrap_or_default())
+            })
+            .collect::<Vec<_>>()
+    };
+    let card = |c: &CardRead<Value>| {
+        format!(
+            "card {:?} {:?} slate={:?} {:?} {:?}",
+            c.title,
+            c.text,
+            c.slate.as_ref().map(Vec::len),
+            c.image_url,
+            buttons(&c.buttons)
+        )
+    };
+    match read_trace(trace) {
+        TraceRead::Text {
+            message,
+            slate,
+            delay_ms,
+        } => format!(
+            "text {message:?} slate={:?} delay={delay_ms:?}",
+            slate.as_ref().map(Vec::len)
+        ),
+        TraceRead::Speak { message, src } => format!("speak {message:?} {src:?}"),
+        TraceRead::Visual {
+            image,
+            width,
+            height,
+        } => format!("visual {image:?} {width:?} {height:?}"),
+        TraceRead::Card(c) => card(&c),
+        TraceRead::Carousel(cards) => {
+            format!("carousel {:?}", cards.iter().map(card).collect::<Vec<_>>())
+        }
+        TraceRead::Choice(list) => format!("choice {:?}", buttons(&list)),
+        TraceRead::NoReply { timeout_secs } => format!("no-reply {timeout_secs:?}"),
+        TraceRead::End => "end".to_owned(),
+        TraceRead::Diagnostic(kind) => format!("diagnostic {kind}"),
+        TraceRead::Action { kind, paths } => format!("action {kind} {paths:?}"),
+        TraceRead::Other(kind) => format!("other {kind}"),
+        TraceRead::Invalid { kind, .. } => format!("invalid {kind}"),
+    }
+}
+
+/// The serde-free reader the widget uses understands every trace fixture, and a set of
+/// malformed traces, exactly as the serde types do.
+#[test]
+fn the_light_reader_agrees_with_the_types() {
+    let mut traces: Vec<(String, Value)> = Vec::new();
+    let read = |kind: &str| -> Vec<(String, Value)> {
+        let dir = fixtures_dir().join(kind);
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        files.sort();
+        files
+            .into_iter()
+            .map(|p| {
+                let name = format!("{kind}/{}", p.file_stem().unwrap().to_string_lossy());
+                (
+                    name,
+                    serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap(),
+                )
+            })
+            .collect()
+    };
+    traces.extend(read("trace"));
+    for (name, list) in read("trace_array") {
+        for (i, t) in list.as_array().unwrap().iter().enumerate() {
+            traces.push((format!("{name}[{i}]"), t.clone()));
+        }
+    }
+    for (name, response) in read("stateless_response") {
+        for (i, t) in response["trace"].as_array().unwrap().iter().enumerate() {
+            traces.push((format!("{name}.trace[{i}]"), t.clone()));
+        }
+    }
+    let malformed = serde_json::json!([
+        { "type": "text", "payload": { "message": 5 } },
+        { "type": "text", "payload": "hello" },
+        { "type": "text", "payload": { "message": "hi", "delay": "soon" } },
+        { "type": "text", "payload": { "message": "hi", "slate": { "content": "x" } } },
+        { "type": "text" },
+        { "type": "speak", "payload": [1] },
+        { "type": "visual", "payload": { "image": "https://x.example/a.png", "dimensions": { "width": "wide", "height": 1 } } },
+        { "type": "visual", "payload": { "image": 7 } },
+        { "type": "cardV2", "payload": "card" },
+        { "type": "cardV2", "payload": { "title": "T", "buttons": [{ "name": "B" }] } },
+        { "type": "cardV2", "payload": { "title": "T", "description": "plain" } },
+        { "type": "carousel", "payload": { "cards": "oops" } },
+        { "type": "carousel", "payload": { "cards": [{ "title": 3 }] } },
+        { "type": "carousel" },
+        { "type": "choice", "payload": { "buttons": [{ "name": "A", "request": { "payload": 1 } }] } },
+        { "type": "choice", "payload": { "buttons": [{ "name": 1, "request": { "type": "x" } }] } },
+        { "type": "choice", "payload": {} },
+        { "type": "no-reply", "payload": { "timeout": "10" } },
+        { "type": "no-reply", "payload": { "timeout": -1 } },
+        { "type": "end", "payload": "bye" },
+        { "type": "choice", "payload": { "buttons": [] }, "paths": [{ "event": { "type": "done" } }, { "event": {} }] },
+        { "type": "debug", "payload": 1 },
+        { "type": "brandNew", "payload": { "x": 1 } }
+    ]);
+    for (i, t) in malformed.as_array().unwrap().iter().enumerate() {
+        traces.push((format!("malformed[{i}]"), t.clone()));
+    }
+    assert!(traces.len() > 60, "{} traces", traces.len());
+    for (name, value) in &traces {
+        let typed: Trace = serde_json::from_value(value.clone()).unwrap();
+        assert_eq!(
+            meaning_of_read(value),
+            meaning_of_typed(&typed),
+            "{name}: {value}"
+        );
+    }
+}
