@@ -2,8 +2,7 @@
 //!
 //! Building a call is plain Rust (tested natively); sending it uses the browser's `fetch`.
 
-use parley_protocol::{ErrorBody, Request, StatelessResponse, Trace};
-use serde_json::{Value, json};
+use crate::json::{Build, Json, Read};
 
 /// Where the runtime is and how to address it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,13 +29,17 @@ pub const EXCLUDED_TYPES: [&str; 5] = ["block", "debug", "flow", "path", "log"];
 impl Endpoint {
     /// `POST {url}/interact` with the state as it was received (opaque), the request, and a
     /// `config` that keeps diagnostics off the wire.
-    pub fn stateless(&self, state: Option<&Value>, request: &Request) -> Call {
-        let mut body = json!({
-            "request": request,
-            "config": { "excludeTypes": EXCLUDED_TYPES },
-        });
+    pub fn stateless(&self, state: Option<&Json>, request: &Json) -> Call {
+        let excluded = EXCLUDED_TYPES.iter().map(|t| Json::of_str(t)).collect();
+        let mut body = vec![
+            ("request", request.clone()),
+            (
+                "config",
+                Json::object(vec![("excludeTypes", Json::array(excluded))]),
+            ),
+        ];
         if let Some(state) = state {
-            body["state"] = state.clone();
+            body.push(("state", state.clone()));
         }
         let mut headers = vec![
             ("content-type".to_owned(), "application/json".to_owned()),
@@ -49,7 +52,7 @@ impl Endpoint {
             method: "POST",
             url: format!("{}/interact", self.url.trim_end_matches('/')),
             headers,
-            body: body.to_string(),
+            body: Json::object(body).to_text(),
         }
     }
 }
@@ -93,41 +96,40 @@ impl std::fmt::Display for ClientError {
 /// The state to keep and the traces to show.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Answer {
-    pub state: Value,
-    pub traces: Vec<Trace>,
+    pub state: Json,
+    pub traces: Vec<Json>,
 }
 
 /// Reads a stateless answer (or an error body) from its status and text.
 pub fn read_answer(status: u16, text: &str) -> Result<Answer, ClientError> {
+    let value = Json::parse(text);
     if !(200..300).contains(&status) {
-        let error: Option<ErrorBody> = serde_json::from_str(text).ok();
-        return Err(match error {
-            Some(e) => ClientError::Refused {
+        let field = |key| value.as_ref()?.field(key)?.text();
+        return Err(match (field("code"), field("message")) {
+            (Some(code), Some(message)) => ClientError::Refused {
                 status,
-                code: e.code,
-                message: e.message,
+                code,
+                message,
             },
-            None => ClientError::Refused {
+            _ => ClientError::Refused {
                 status,
                 code: "http_error".to_owned(),
                 message: text.chars().take(200).collect(),
             },
         });
     }
-    // The state stays opaque JSON (a Voiceflow state is not ours to rewrite); the rest is typed.
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| ClientError::Malformed(e.to_string()))?;
+    let malformed = |why: &str| ClientError::Malformed(why.to_owned());
+    let value = value.ok_or_else(|| malformed("not JSON"))?;
+    // The state stays opaque (a Voiceflow state is not ours to rewrite).
     let state = value
-        .get("state")
-        .cloned()
-        .filter(Value::is_object)
-        .ok_or_else(|| ClientError::Malformed("no state".to_owned()))?;
-    let response: StatelessResponse =
-        serde_json::from_value(value).map_err(|e| ClientError::Malformed(e.to_string()))?;
-    Ok(Answer {
-        state,
-        traces: response.trace,
-    })
+        .field("state")
+        .filter(Read::is_map)
+        .ok_or_else(|| malformed("no state"))?;
+    let traces = value
+        .field("trace")
+        .and_then(|t| t.items())
+        .ok_or_else(|| malformed("no trace list"))?;
+    Ok(Answer { state, traces })
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -165,9 +167,11 @@ pub async fn send(_call: &Call) -> Result<Answer, ClientError> {
     Err(ClientError::Unreachable("not in a browser".to_owned()))
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
+    use crate::json::request;
+    use serde_json::{Value, json};
 
     fn endpoint() -> Endpoint {
         Endpoint {
@@ -181,7 +185,7 @@ mod tests {
     fn builds_the_stateless_call() {
         let state =
             json!({ "stack": [], "storage": {}, "variables": { "x": 1 }, "signature": "ab" });
-        let call = endpoint().stateless(Some(&state), &Request::text("hi"));
+        let call = endpoint().stateless(Some(&state), &request("text", Some(json!("hi"))));
         assert_eq!(call.url, "https://runtime.example/interact");
         assert!(
             call.headers
@@ -198,9 +202,9 @@ mod tests {
         );
         assert_eq!(body["request"], json!({ "type": "text", "payload": "hi" }));
         assert_eq!(body["config"]["excludeTypes"][0], "block");
-        let first = endpoint().stateless(None, &Request::launch());
+        let first = endpoint().stateless(None, &request("launch", None));
         let body: Value = serde_json::from_str(&first.body).unwrap();
-        assert!(body.get("state").is_none());
+        assert!(body.field("state").is_none());
     }
 
     #[test]
@@ -226,6 +230,14 @@ mod tests {
         ));
         assert!(matches!(
             read_answer(200, r#"{"trace":[]}"#),
+            Err(ClientError::Malformed(_))
+        ));
+        assert!(matches!(
+            read_answer(200, r#"{"state":{},"trace":{}}"#),
+            Err(ClientError::Malformed(_))
+        ));
+        assert!(matches!(
+            read_answer(200, r#"{"state":[],"trace":[]}"#),
             Err(ClientError::Malformed(_))
         ));
     }

@@ -2,14 +2,12 @@
 //! message got through, the quick replies on offer, and the state to send next. Plain Rust:
 //! the components render it, the client feeds it.
 
-use parley_protocol::{Request, RequestKind};
-use serde_json::Value;
-
 use crate::client::Answer;
+use crate::json::{Json, request_type};
 use crate::turn_view::{Bubble, ButtonView, TurnView, read_turn};
 
 /// Whether a user's message reached the runtime.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delivery {
     Sending,
     Sent,
@@ -17,11 +15,13 @@ pub enum Delivery {
 }
 
 /// One line of the transcript.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Entry {
     Bot {
         id: u64,
         bubble: Bubble,
+        /// The trace it shows (what a saved transcript keeps, and re-reads on restore).
+        trace: Json,
     },
     User {
         id: u64,
@@ -43,9 +43,9 @@ impl Entry {
 pub struct Pending {
     /// The user's entry for it, when the request shows as a message.
     pub entry: Option<u64>,
-    pub request: Request,
+    pub request: Json,
     /// The state it was sent with.
-    pub state: Option<Value>,
+    pub state: Option<Json>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -54,7 +54,7 @@ pub struct Conversation {
     pub choices: Vec<ButtonView>,
     pub ended: bool,
     /// The runtime's state, sent back unchanged with the next request.
-    pub state: Option<Value>,
+    pub state: Option<Json>,
     /// The request in flight, or the one that failed (for the retry).
     pub pending: Option<Pending>,
     next_id: u64,
@@ -83,20 +83,16 @@ impl Conversation {
     }
 
     /// Starts sending a request; `None` while another is in flight (one user action, one
-    /// request). Typed text and button labels show as the user's message.
-    pub fn send(&mut self, request: Request) -> Option<Pending> {
+    /// request). `echo` is what shows as the user's message: the typed text, the clicked
+    /// button's label, nothing for a launch or a no-reply.
+    pub fn send(&mut self, request: Json, echo: Option<String>) -> Option<Pending> {
         if self.in_flight() {
             return None;
         }
-        let text = match &request.kind {
-            RequestKind::Text(text) => Some(text.clone()),
-            RequestKind::Launch(_) | RequestKind::NoReply(_) | RequestKind::Event(_) => None,
-            _ => request.label().map(str::to_owned),
-        };
-        if matches!(request.kind, RequestKind::Launch(_)) {
+        if request_type(&request) == "launch" {
             self.ended = false;
         }
-        let entry = text.map(|text| {
+        let entry = echo.map(|text| {
             let id = self.id();
             self.entries.push(Entry::User {
                 id,
@@ -156,6 +152,7 @@ impl Conversation {
             self.entries.push(Entry::Bot {
                 id,
                 bubble: reveal.bubble.clone(),
+                trace: reveal.trace.clone(),
             });
         }
         self.choices = view.choices.clone();
@@ -226,27 +223,35 @@ impl Conversation {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
-    use parley_protocol::Trace;
+    use crate::json::request;
     use serde_json::json;
 
     fn answer(traces: serde_json::Value) -> Answer {
         Answer {
             state: json!({ "stack": [], "storage": {}, "variables": {}, "signature": "s1" }),
-            traces: serde_json::from_value::<Vec<Trace>>(traces).unwrap(),
+            traces: traces.as_array().unwrap().clone(),
         }
+    }
+
+    fn launch() -> Json {
+        request("launch", None)
+    }
+
+    fn text(t: &str) -> (Json, Option<String>) {
+        (request("text", Some(json!(t))), Some(t.to_owned()))
     }
 
     #[test]
     fn a_turn_round_trip() {
         let mut c = Conversation::default();
-        let launch = c.send(Request::launch()).unwrap();
+        let launch = c.send(launch(), None).unwrap();
         assert_eq!(launch.entry, None, "a launch shows no user message");
         assert!(c.in_flight());
         assert!(
-            c.send(Request::text("too soon")).is_none(),
+            c.send(text("too soon").0, text("too soon").1).is_none(),
             "one request at a time"
         );
         c.answered(answer(json!([
@@ -255,7 +260,12 @@ mod tests {
         ])));
         assert!(!c.in_flight());
         assert_eq!(c.choices.len(), 1);
-        let click = c.send(c.choices[0].request.clone()).unwrap();
+        let click = c
+            .send(
+                c.choices[0].request.clone(),
+                Some(c.choices[0].label.clone()),
+            )
+            .unwrap();
         assert_eq!(
             click.state.as_ref().unwrap()["signature"],
             "s1",
@@ -270,11 +280,12 @@ mod tests {
     #[test]
     fn a_failed_send_keeps_the_text_and_retries_the_same_request() {
         let mut c = Conversation::default();
-        c.send(Request::launch());
+        c.send(launch(), None);
         c.answered(answer(
             json!([{ "type": "text", "payload": { "message": "Hi" } }]),
         ));
-        let sent = c.send(Request::text("a large pizza")).unwrap();
+        let (request, echo) = text("a large pizza");
+        let sent = c.send(request, echo).unwrap();
         c.failed();
         assert!(
             matches!(&c.entries[1], Entry::User { text, delivery: Delivery::Failed, .. } if text == "a large pizza")

@@ -15,6 +15,7 @@
 pub mod client;
 pub mod components;
 pub mod conversation;
+pub mod json;
 pub mod persistence;
 pub mod rich_text;
 pub mod safety;

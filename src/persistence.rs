@@ -5,13 +5,12 @@
 //!
 //! Plain Rust (the storage itself, `localStorage` or another, is the caller's).
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-
-use crate::conversation::Entry;
+use crate::conversation::{Delivery, Entry};
+use crate::json::{Build, Json, Read};
+use crate::turn_view::bubble_of;
 
 /// Bumped when the stored shape changes; older data is discarded.
-pub const SCHEMA: u32 = 1;
+pub const SCHEMA: u32 = 2;
 
 /// The storage key of one conversation.
 pub fn storage_key(project: &str, version: &str, user: &str) -> String {
@@ -19,7 +18,7 @@ pub fn storage_key(project: &str, version: &str, user: &str) -> String {
 }
 
 /// One saved conversation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Saved {
     pub schema: u32,
     /// The key it was saved under: data copied under another key is foreign.
@@ -27,7 +26,7 @@ pub struct Saved {
     /// Milliseconds since the epoch.
     pub saved_at: f64,
     /// The runtime's state, opaque.
-    pub state: Option<Value>,
+    pub state: Option<Json>,
     pub entries: Vec<Entry>,
     pub ended: bool,
 }
@@ -52,47 +51,124 @@ impl std::fmt::Display for Discard {
     }
 }
 
+/// A transcript line as saved: a user's message with its delivery, or the trace a bot bubble
+/// showed (re-read on restore, so the saved shape does not follow the widget's internals).
+fn entry_json(entry: &Entry) -> Json {
+    match entry {
+        Entry::User { text, delivery, .. } => Json::object(vec![
+            ("user", Json::of_str(text)),
+            (
+                "delivery",
+                Json::of_str(match delivery {
+                    Delivery::Sent => "sent",
+                    // Still sending when saved: it shows as failed, for a retry after the reload.
+                    Delivery::Sending | Delivery::Failed => "failed",
+                }),
+            ),
+        ]),
+        Entry::Bot { trace, .. } => Json::object(vec![("bot", trace.clone())]),
+    }
+}
+
+fn to_json(saved: &Saved, entries: &[Entry]) -> Json {
+    let mut fields = vec![
+        ("schema", Json::of_f64(f64::from(saved.schema))),
+        ("key", Json::of_str(&saved.key)),
+        ("savedAt", Json::of_f64(saved.saved_at)),
+        ("ended", Json::of_bool(saved.ended)),
+        (
+            "entries",
+            Json::array(entries.iter().map(entry_json).collect()),
+        ),
+    ];
+    if let Some(state) = &saved.state {
+        fields.push(("state", state.clone()));
+    }
+    Json::object(fields)
+}
+
 /// Writes a conversation, dropping its oldest entries until it fits in `cap` bytes. `None`
 /// when even the state alone does not fit (nothing is saved then).
-pub fn encode(mut saved: Saved, cap: usize) -> Option<String> {
+pub fn encode(saved: &Saved, cap: usize) -> Option<String> {
+    let mut first = 0;
     loop {
-        let text = serde_json::to_string(&saved).ok()?;
+        let text = to_json(saved, &saved.entries[first..]).to_text();
         if text.len() <= cap {
             return Some(text);
         }
-        if saved.entries.is_empty() {
+        let left = saved.entries.len() - first;
+        if left == 0 {
             return None;
         }
-        let drop = (saved.entries.len() / 4).max(1);
-        saved.entries.drain(..drop);
+        first += (left / 4).max(1);
     }
+}
+
+fn corrupt(why: &str) -> Discard {
+    Discard::Corrupt(why.to_owned())
 }
 
 /// Reads a saved conversation, if it can be used.
 pub fn decode(text: &str, key: &str, now: f64, ttl_ms: f64) -> Result<Saved, Discard> {
-    let value: Value = serde_json::from_str(text).map_err(|e| Discard::Corrupt(e.to_string()))?;
-    let schema = value.get("schema").and_then(Value::as_u64).unwrap_or(0) as u32;
+    let value = Json::parse(text).ok_or_else(|| corrupt("not JSON"))?;
+    let schema = value
+        .field("schema")
+        .and_then(|s| s.number())
+        .filter(|s| s.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(s))
+        .map_or(0, |s| s as u32);
     if schema != SCHEMA {
         return Err(Discard::OldSchema(schema));
     }
-    let saved: Saved =
-        serde_json::from_value(value).map_err(|e| Discard::Corrupt(e.to_string()))?;
-    if saved.key != key {
-        return Err(Discard::Foreign(saved.key));
+    let saved_key = value
+        .field("key")
+        .and_then(|k| k.text())
+        .ok_or_else(|| corrupt("no key"))?;
+    if saved_key != key {
+        return Err(Discard::Foreign(saved_key));
     }
-    if !(saved.saved_at.is_finite()
-        && now - saved.saved_at <= ttl_ms
-        && saved.saved_at <= now + 60_000.0)
-    {
+    let saved_at = value
+        .field("savedAt")
+        .and_then(|t| t.number())
+        .ok_or_else(|| corrupt("no time"))?;
+    if !(saved_at.is_finite() && now - saved_at <= ttl_ms && saved_at <= now + 60_000.0) {
         return Err(Discard::Expired);
     }
-    if saved.state.as_ref().is_some_and(|s| !s.is_object()) {
-        return Err(Discard::Corrupt("the state is not an object".to_owned()));
+    let state = value.field("state");
+    if state.as_ref().is_some_and(|s| !s.is_map()) {
+        return Err(corrupt("the state is not an object"));
     }
-    Ok(saved)
+    let list = value
+        .field("entries")
+        .and_then(|e| e.items())
+        .ok_or_else(|| corrupt("no entries"))?;
+    let mut entries = Vec::with_capacity(list.len());
+    for (i, item) in list.iter().enumerate() {
+        let id = i as u64 + 1;
+        if let Some(trace) = item.field("bot") {
+            let bubble = bubble_of(&trace).ok_or_else(|| corrupt("a bot entry shows nothing"))?;
+            entries.push(Entry::Bot { id, bubble, trace });
+        } else if let Some(text) = item.field("user").and_then(|t| t.text()) {
+            let delivery = match item.field("delivery").and_then(|d| d.text()).as_deref() {
+                Some("sent") => Delivery::Sent,
+                Some("failed") => Delivery::Failed,
+                _ => return Err(corrupt("an entry has no delivery")),
+            };
+            entries.push(Entry::User { id, text, delivery });
+        } else {
+            return Err(corrupt("an entry is neither the user's nor the bot's"));
+        }
+    }
+    Ok(Saved {
+        schema,
+        key: saved_key,
+        saved_at,
+        state,
+        entries,
+        ended: value.field("ended").and_then(|e| e.flag()).unwrap_or(false),
+    })
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
     use crate::conversation::Delivery;
@@ -108,12 +184,13 @@ mod tests {
             key: storage_key("pizza", "development", "u1"),
             saved_at: 1_000.0 * DAY,
             state: Some(json!({ "stack": [], "storage": {}, "variables": {}, "signature": "abc" })),
-            entries: (0..entries as u64)
+            entries: (1..=entries as u64)
                 .map(|id| {
-                    if id % 2 == 0 {
+                    if id % 2 == 1 {
                         Entry::Bot {
                             id,
                             bubble: Bubble::Text(from_markdown("Hi **there**")),
+                            trace: json!({ "type": "text", "payload": { "message": "Hi **there**" } }),
                         }
                     } else {
                         Entry::User {
@@ -131,7 +208,7 @@ mod tests {
     #[test]
     fn a_conversation_comes_back_exactly() {
         let key = storage_key("pizza", "development", "u1");
-        let text = encode(saved(6), 100_000).unwrap();
+        let text = encode(&saved(6), 100_000).unwrap();
         assert_eq!(decode(&text, &key, 1_000.5 * DAY, 7.0 * DAY), Ok(saved(6)));
     }
 
@@ -139,7 +216,7 @@ mod tests {
     fn bad_data_is_discarded_with_a_reason() {
         let key = storage_key("pizza", "development", "u1");
         let now = 1_000.0 * DAY;
-        let good = encode(saved(2), 100_000).unwrap();
+        let good = encode(&saved(2), 100_000).unwrap();
         assert!(matches!(
             decode("{not json", &key, now, DAY),
             Err(Discard::Corrupt(_))
@@ -149,12 +226,12 @@ mod tests {
             Err(Discard::OldSchema(0))
         ));
         assert!(matches!(
-            decode(r#"{"schema": 1, "key": 5}"#, &key, now, DAY),
+            decode(r#"{"schema": 2, "key": 5}"#, &key, now, DAY),
             Err(Discard::Corrupt(_))
         ));
         assert_eq!(
             decode(
-                &good.replace("\"schema\":1", "\"schema\":0"),
+                &good.replace("\"schema\":2", "\"schema\":0"),
                 &key,
                 now,
                 DAY
@@ -186,17 +263,41 @@ mod tests {
 
     #[test]
     fn the_size_cap_drops_the_oldest_entries_first() {
-        let full = encode(saved(400), usize::MAX).unwrap();
-        let capped = encode(saved(400), full.len() / 2).unwrap();
+        let full = encode(&saved(400), usize::MAX).unwrap();
+        let capped = encode(&saved(400), full.len() / 2).unwrap();
         assert!(capped.len() <= full.len() / 2);
-        let back: Saved = serde_json::from_str(&capped).unwrap();
+        let back = decode(&capped, &saved(1).key, 1_000.0 * DAY, DAY).unwrap();
         assert!(back.entries.len() < 400 && !back.entries.is_empty());
+        let text_of = |e: Option<&Entry>| match e {
+            Some(Entry::User { text, .. }) => text.clone(),
+            _ => String::new(),
+        };
         assert_eq!(
-            back.entries.last(),
-            saved(400).entries.last(),
+            text_of(back.entries.last()),
+            text_of(saved(400).entries.last()),
             "the newest are kept"
         );
         assert_eq!(back.state, saved(1).state);
-        assert_eq!(encode(saved(0), 10), None, "not even the state fits");
+        assert_eq!(encode(&saved(0), 10), None, "not even the state fits");
+    }
+
+    #[test]
+    fn garbage_entries_are_corrupt() {
+        let key = storage_key("pizza", "development", "u1");
+        let now = 1_000.0 * DAY;
+        let good = encode(&saved(2), 100_000).unwrap();
+        for (from, to) in [
+            ("\"delivery\":\"sent\"", "\"delivery\":\"maybe\""),
+            ("{\"bot\":", "{\"robot\":"),
+            ("\"type\":\"text\"", "\"type\":\"debug\""),
+            ("\"entries\":[", "\"entries\":{\"x\":["),
+        ] {
+            let bad = good.replacen(from, to, 1);
+            assert_ne!(bad, good, "{from}");
+            assert!(
+                matches!(decode(&bad, &key, now, DAY), Err(Discard::Corrupt(_))),
+                "{from} -> {to}"
+            );
+        }
     }
 }

@@ -3,12 +3,11 @@
 //! into DOM nodes one by one; nothing from the network is ever parsed as HTML (raw HTML in
 //! markdown stays visible text), and link targets go through [`crate::safety::safe_link`].
 
-use parley_protocol::{SlateElement, SlateNode, SlateText};
-
+use crate::json::{Json, Read};
 use crate::safety::safe_link;
 
 /// A block of rich text.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Block {
     Paragraph(Vec<Inline>),
     List {
@@ -19,7 +18,7 @@ pub enum Block {
 }
 
 /// Inline content.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Inline {
     Text {
         text: String,
@@ -34,7 +33,7 @@ pub enum Inline {
 }
 
 /// Inline styles.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Marks {
     pub bold: bool,
     pub italic: bool,
@@ -321,28 +320,26 @@ fn link(rest: &str, skip: usize, marks: Marks) -> Option<(Vec<Inline>, &str)> {
 }
 
 /// Rich text from a slate tree (Voiceflow's rich text): paragraphs, links, lists and headings,
-/// with bold, italic, underline and strike-through marks.
-pub fn from_slate(nodes: &[SlateNode]) -> Vec<Block> {
+/// with bold, italic, underline and strike-through marks. A node is an element when it has
+/// `children`, a text leaf when it has `text`, and ignored otherwise.
+pub fn from_slate(nodes: &[Json]) -> Vec<Block> {
     let mut blocks = Vec::new();
     for node in nodes {
-        match node {
-            SlateNode::Element(el) => match el.element_type.as_deref() {
-                Some("bulleted-list" | "numbered-list") => blocks.push(Block::List {
-                    ordered: el.element_type.as_deref() == Some("numbered-list"),
-                    items: el
-                        .children
+        let kind = element_type(node);
+        match (
+            node.field("children").and_then(|c| c.items()),
+            kind.as_deref(),
+        ) {
+            (Some(children), Some("bulleted-list" | "numbered-list")) => {
+                blocks.push(Block::List {
+                    ordered: kind.as_deref() == Some("numbered-list"),
+                    items: children
                         .iter()
                         .map(|item| inlines(std::slice::from_ref(item)))
                         .collect(),
-                }),
-                _ => {
-                    let content = inlines(std::slice::from_ref(node));
-                    if !content.is_empty() {
-                        blocks.push(Block::Paragraph(content));
-                    }
-                }
-            },
-            SlateNode::Text(_) | SlateNode::Other(_) => {
+                });
+            }
+            _ => {
                 let content = inlines(std::slice::from_ref(node));
                 if !content.is_empty() {
                     blocks.push(Block::Paragraph(content));
@@ -353,63 +350,59 @@ pub fn from_slate(nodes: &[SlateNode]) -> Vec<Block> {
     blocks
 }
 
-fn inlines(nodes: &[SlateNode]) -> Vec<Inline> {
+fn element_type(node: &Json) -> Option<String> {
+    node.field("type").and_then(|t| t.text())
+}
+
+fn inlines(nodes: &[Json]) -> Vec<Inline> {
     let mut out = Vec::new();
     for node in nodes {
-        match node {
-            SlateNode::Text(leaf) => {
-                if !leaf.text.is_empty() {
-                    out.push(text_leaf(leaf));
-                }
-            }
-            SlateNode::Element(el) => element(el, &mut out),
-            SlateNode::Other(_) => {}
+        if let Some(children) = node.field("children").and_then(|c| c.items()) {
+            element(node, &children, &mut out);
+        } else if let Some(text) = node.field("text").and_then(|t| t.text())
+            && !text.is_empty()
+        {
+            let mark = |key: &str| node.field(key).and_then(|b| b.flag()) == Some(true);
+            out.push(Inline::Text {
+                text,
+                marks: Marks {
+                    bold: mark("bold"),
+                    italic: mark("italic"),
+                    underline: mark("underline"),
+                    strike: mark("strikeThrough"),
+                    code: false,
+                },
+            });
         }
     }
     out
 }
 
-fn element(el: &SlateElement, out: &mut Vec<Inline>) {
-    if el.element_type.as_deref() == Some("link") {
+fn element(node: &Json, children: &[Json], out: &mut Vec<Inline>) {
+    let kind = element_type(node);
+    if kind.as_deref() == Some("link") {
         out.push(Inline::Link {
-            href: el.url.as_deref().and_then(safe_link),
-            children: inlines(&el.children),
+            href: node
+                .field("url")
+                .and_then(|u| u.text())
+                .and_then(|u| safe_link(&u)),
+            children: inlines(children),
         });
         return;
     }
-    let heading = el
-        .element_type
-        .as_deref()
-        .is_some_and(|t| t.starts_with("heading"));
-    let mut children = inlines(&el.children);
-    if heading {
-        for child in &mut children {
+    let mut content = inlines(children);
+    if kind.as_deref().is_some_and(|t| t.starts_with("heading")) {
+        for child in &mut content {
             if let Inline::Text { marks, .. } = child {
                 marks.bold = true;
             }
         }
     }
-    if !out.is_empty() && !children.is_empty() && is_block(el) {
+    // Every element but a link is a block: it starts on a new line.
+    if !out.is_empty() && !content.is_empty() {
         out.push(Inline::Break);
     }
-    out.extend(children);
-}
-
-fn is_block(el: &SlateElement) -> bool {
-    !matches!(el.element_type.as_deref(), Some("link"))
-}
-
-fn text_leaf(leaf: &SlateText) -> Inline {
-    Inline::Text {
-        text: leaf.text.clone(),
-        marks: Marks {
-            bold: leaf.bold.unwrap_or(false),
-            italic: leaf.italic.unwrap_or(false),
-            underline: leaf.underline.unwrap_or(false),
-            strike: leaf.strike_through.unwrap_or(false),
-            code: false,
-        },
-    }
+    out.extend(content);
 }
 
 /// The text a screen reader should hear.
@@ -446,7 +439,7 @@ pub fn plain_text(blocks: &[Block]) -> String {
     parts.join(" ")
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
 
@@ -529,7 +522,7 @@ mod tests {
 
     #[test]
     fn slate_trees() {
-        let nodes: Vec<SlateNode> = serde_json::from_value(serde_json::json!([
+        let nodes: Vec<Json> = serde_json::json!([
             { "children": [
                 { "text": "Hi " },
                 { "text": "there", "bold": true },
@@ -540,8 +533,10 @@ mod tests {
                 { "type": "list-item", "children": [{ "text": "a" }] },
                 { "type": "list-item", "children": [{ "text": "b", "italic": true }] }
             ] }
-        ]))
-        .unwrap();
+        ])
+        .as_array()
+        .unwrap()
+        .clone();
         assert_eq!(
             from_slate(&nodes),
             [
@@ -566,7 +561,7 @@ mod tests {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod markdown_edge_cases {
     use super::*;
 

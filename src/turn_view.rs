@@ -1,21 +1,25 @@
 //! What a turn's traces mean for the chat window: the bubbles to reveal one by one, the
 //! quick-reply buttons, the no-reply timer, the end of the conversation and the custom actions
 //! for the host page. Plain Rust, tested natively; components only render it.
+//!
+//! Traces are read with `parley_protocol::read` (no serde in the bundle).
 
-use parley_protocol::{Button, Card, Request, Trace, TraceKind, strip_ssml};
+use parley_protocol::read::{ButtonRead, CardRead, TraceRead, read_trace};
+use parley_protocol::strip_ssml;
 
+use crate::json::Json;
 use crate::rich_text::{Block, from_markdown, from_slate};
 use crate::safety::{safe_audio, safe_image};
 
-/// A button the user can click: its label, and the request it sends.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+/// A button the user can click: its label, and the request it sends (as it came).
+#[derive(Debug, Clone, PartialEq)]
 pub struct ButtonView {
     pub label: String,
-    pub request: Request,
+    pub request: Json,
 }
 
 /// A card, alone or in a carousel.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CardView {
     pub title: String,
     pub description: Vec<Block>,
@@ -24,7 +28,7 @@ pub struct CardView {
 }
 
 /// One bubble of the bot's.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Bubble {
     Text(Vec<Block>),
     /// A `speak` trace: its text without SSML, and its audio when it has a safe one.
@@ -41,11 +45,22 @@ pub enum Bubble {
     Carousel(Vec<CardView>),
 }
 
-/// A bubble and the typing delay before it (the trace's `delay`, when it gives one).
+/// A bubble, the trace it came from (what a saved transcript keeps), and the typing delay
+/// before it (the trace's `delay`, when it gives one).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reveal {
     pub bubble: Bubble,
+    pub trace: Json,
     pub delay_ms: Option<f64>,
+}
+
+/// A custom action for the host page: the trace's type, the request types of its paths, and
+/// the whole trace (its payload is the host's business).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Action {
+    pub kind: String,
+    pub paths: Vec<String>,
+    pub trace: Json,
 }
 
 /// Everything a turn asks of the window.
@@ -59,126 +74,144 @@ pub struct TurnView {
     /// The conversation is over: close the input, offer a new chat.
     pub ended: bool,
     /// Custom actions, for the host page to answer.
-    pub actions: Vec<Trace>,
+    pub actions: Vec<Action>,
     /// Traces not shown: diagnostics, and types this widget does not know or that were
     /// malformed (kept for the console).
     pub skipped: Vec<String>,
 }
 
-fn buttons(buttons: &[Button]) -> Vec<ButtonView> {
+fn buttons(buttons: Vec<ButtonRead<Json>>) -> Vec<ButtonView> {
     buttons
-        .iter()
+        .into_iter()
         .filter(|b| !b.name.trim().is_empty())
         .map(|b| ButtonView {
-            label: b.name.clone(),
-            request: b.request.clone(),
+            label: b.name,
+            request: b.request,
         })
         .collect()
 }
 
-fn card(card: &Card) -> CardView {
-    let description = card.description.as_ref();
+fn card(card: CardRead<Json>) -> CardView {
     CardView {
-        title: card.title.clone().unwrap_or_default(),
-        description: match description.and_then(|d| d.slate.as_deref()) {
-            Some(slate) if !slate.is_empty() => from_slate(slate),
-            _ => from_markdown(
-                description
-                    .and_then(|d| d.text.as_deref())
-                    .unwrap_or_default(),
-            ),
+        title: card.title.unwrap_or_default(),
+        description: match card.slate {
+            Some(slate) if !slate.is_empty() => from_slate(&slate),
+            _ => from_markdown(card.text.as_deref().unwrap_or_default()),
         },
         image: card.image_url.as_deref().and_then(safe_image),
-        buttons: buttons(card.buttons.as_deref().unwrap_or_default()),
+        buttons: buttons(card.buttons),
     }
 }
 
-fn dimension(n: &serde_json::Number) -> Option<u32> {
-    n.as_f64()
-        .filter(|v| v.is_finite() && *v > 0.0 && *v < 100_000.0)
+fn dimension(n: Option<f64>) -> Option<u32> {
+    n.filter(|v| v.is_finite() && *v > 0.0 && *v < 100_000.0)
         .map(|v| v.round() as u32)
 }
 
+/// The bubble one trace shows, if any (what a restored transcript re-reads).
+pub fn bubble_of(trace: &Json) -> Option<Bubble> {
+    read_turn(std::slice::from_ref(trace))
+        .reveals
+        .pop()
+        .map(|r| r.bubble)
+}
+
 /// Reads a turn.
-pub fn read_turn(traces: &[Trace]) -> TurnView {
+pub fn read_turn(traces: &[Json]) -> TurnView {
     let mut view = TurnView::default();
     for trace in traces {
-        let bubble = match &trace.kind {
-            TraceKind::Text(p) => {
-                let blocks = match p.slate.as_ref().and_then(|s| s.content.as_deref()) {
-                    Some(content) if !content.is_empty() => from_slate(content),
-                    _ => from_markdown(p.message.as_deref().unwrap_or_default()),
+        let bubble = match read_trace(trace) {
+            TraceRead::Text {
+                message,
+                slate,
+                delay_ms,
+            } => {
+                let blocks = match slate {
+                    Some(content) if !content.is_empty() => from_slate(&content),
+                    _ => from_markdown(message.as_deref().unwrap_or_default()),
                 };
-                (!blocks.is_empty()).then(|| (Bubble::Text(blocks), p.delay_ms()))
+                (!blocks.is_empty()).then_some((Bubble::Text(blocks), delay_ms))
             }
-            TraceKind::Speak(p) => {
-                let text = strip_ssml(p.message.as_deref().unwrap_or_default());
-                let audio = p.src.as_deref().and_then(safe_audio);
+            TraceRead::Speak { message, src } => {
+                let text = strip_ssml(message.as_deref().unwrap_or_default());
+                let audio = src.as_deref().and_then(safe_audio);
                 (!text.is_empty() || audio.is_some())
                     .then_some((Bubble::Speech { text, audio }, None))
             }
-            TraceKind::Visual(p) => {
-                let src = p.image.as_deref().and_then(safe_image);
-                let (width, height) = match &p.dimensions {
-                    Some(d) => (dimension(&d.width), dimension(&d.height)),
-                    None => (None, None),
-                };
-                match src {
-                    Some(src) => Some((Bubble::Image { src, width, height }, None)),
-                    None => {
-                        view.skipped.push("visual (no safe image URL)".to_owned());
-                        None
-                    }
+            TraceRead::Visual {
+                image,
+                width,
+                height,
+            } => match image.as_deref().and_then(safe_image) {
+                Some(src) => Some((
+                    Bubble::Image {
+                        src,
+                        width: dimension(width),
+                        height: dimension(height),
+                    },
+                    None,
+                )),
+                None => {
+                    view.skipped.push("visual (no safe image URL)".to_owned());
+                    None
                 }
-            }
-            TraceKind::CardV2(c) => Some((Bubble::Card(card(c)), None)),
-            TraceKind::Carousel(p) => {
-                let cards: Vec<CardView> = p.cards.iter().map(card).collect();
+            },
+            TraceRead::Card(c) => Some((Bubble::Card(card(c)), None)),
+            TraceRead::Carousel(cards) => {
+                let cards: Vec<CardView> = cards.into_iter().map(card).collect();
                 (!cards.is_empty()).then_some((Bubble::Carousel(cards), None))
             }
-            TraceKind::Choice(p) => {
-                view.choices = buttons(&p.buttons);
+            TraceRead::Choice(list) => {
+                view.choices = buttons(list);
                 None
             }
-            TraceKind::NoReply(p) => {
-                view.no_reply_secs = p.timeout_secs();
+            TraceRead::NoReply { timeout_secs } => {
+                view.no_reply_secs = timeout_secs;
                 None
             }
-            TraceKind::End(_) => {
+            TraceRead::End => {
                 view.ended = true;
                 None
             }
-            TraceKind::Custom { kind, .. } => {
-                if trace.action_paths().is_empty() {
-                    view.skipped.push(kind.clone());
+            TraceRead::Action { kind, paths } => {
+                if paths.is_empty() {
+                    view.skipped.push(kind);
                 } else {
-                    view.actions.push(trace.clone());
+                    view.actions.push(Action {
+                        kind,
+                        paths,
+                        trace: trace.clone(),
+                    });
                 }
                 None
             }
-            TraceKind::Diagnostic { kind, .. } => {
-                view.skipped.push(kind.as_str().to_owned());
+            TraceRead::Diagnostic(kind) | TraceRead::Other(kind) => {
+                view.skipped.push(kind);
                 None
             }
-            TraceKind::Invalid { kind, reason, .. } => {
+            TraceRead::Invalid { kind, reason } => {
                 view.skipped.push(format!("{kind} (malformed: {reason})"));
                 None
             }
         };
         if let Some((bubble, delay_ms)) = bubble {
-            view.reveals.push(Reveal { bubble, delay_ms });
+            view.reveals.push(Reveal {
+                bubble,
+                trace: trace.clone(),
+                delay_ms,
+            });
         }
     }
     view
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
     use crate::rich_text::plain_text;
 
     fn turn(json: serde_json::Value) -> TurnView {
-        read_turn(&serde_json::from_value::<Vec<Trace>>(json).unwrap())
+        read_turn(json.as_array().unwrap())
     }
 
     #[test]
@@ -219,9 +252,11 @@ mod tests {
             }
         );
         assert_eq!(view.choices.len(), 1, "a button without a label is dropped");
-        assert_eq!(view.choices[0].request.type_name(), "path-a-0");
+        assert_eq!(view.choices[0].request["type"], "path-a-0");
         assert_eq!(view.no_reply_secs, Some(60.0));
         assert_eq!(view.actions.len(), 1);
+        assert_eq!(view.actions[0].kind, "handoff");
+        assert_eq!(view.actions[0].paths, ["done"]);
         assert!(!view.ended);
         assert_eq!(view.skipped.len(), 3, "{:?}", view.skipped);
         assert!(view.skipped[2].starts_with("carousel (malformed"));

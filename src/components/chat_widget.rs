@@ -33,7 +33,7 @@ pub fn ChatWidget(
                             "×"
                         </button>
                     </header>
-                    <div class="parley-transcript" role="log" aria-live="polite"></div>
+                    <super::conversation_panel::ConversationPanel />
                 </section>
             </Show>
             <button

@@ -1,10 +1,10 @@
 use leptos::html;
 use leptos::prelude::*;
-use parley_protocol::Request;
 
 use super::bubble::BubbleView;
 use crate::client::{self, Endpoint};
 use crate::conversation::{Conversation, Delivery, Entry, Pending};
+use crate::json::{Build, Json, request};
 use crate::turn_view::ButtonView;
 
 /// The conversation inside the chat panel: the banner when the server cannot be reached, the
@@ -12,9 +12,6 @@ use crate::turn_view::ButtonView;
 /// as it appears), the quick replies and the composer. Mounting it starts the conversation; a
 /// failed message shows as failed with a retry.
 ///
-/// Not yet mounted by [`super::chat_widget::ChatWidget`]: with it the release bundle measures
-/// 159.3 KB gzip -9 (219.5 KB before the markdown parser replaced pulldown-cmark), over the
-/// 120 KB budget; it goes in once it fits.
 #[component]
 pub fn ConversationPanel(
     /// The runtime to talk to; by default the page's own origin, version `development`.
@@ -49,9 +46,9 @@ pub fn ConversationPanel(
             }
         });
     };
-    let send = move |request: Request| {
+    let send = move |request: Json, echo: Option<String>| {
         let mut pending = None;
-        conversation.update(|c| pending = c.send(request));
+        conversation.update(|c| pending = c.send(request, echo));
         if let Some(pending) = pending {
             deliver(pending);
         }
@@ -70,14 +67,18 @@ pub fn ConversationPanel(
             return;
         }
         draft.set(String::new());
-        send(Request::text(text.trim()));
+        let text = text.trim();
+        send(
+            request("text", Some(Json::of_str(text))),
+            Some(text.to_owned()),
+        );
     };
     let new_chat = move |_| {
         conversation.update(Conversation::reset);
-        send(Request::launch());
+        send(request("launch", None), None);
     };
     let can_act = Signal::derive(move || conversation.with(|c| !c.in_flight() && !c.ended));
-    let on_button = Callback::new(move |b: ButtonView| send(b.request));
+    let on_button = Callback::new(move |b: ButtonView| send(b.request, Some(b.label)));
 
     // Keep the newest message in view.
     Effect::new(move |_| {
@@ -87,7 +88,7 @@ pub fn ConversationPanel(
         }
     });
 
-    send(Request::launch());
+    send(request("launch", None), None);
 
     view! {
         <div class="parley-conversation">

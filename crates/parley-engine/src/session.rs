@@ -43,13 +43,33 @@ pub(crate) enum Status {
     Ended,
 }
 
+/// A `u64` as 16 hex digits.
+mod hex_u64 {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub(crate) fn serialize<S: Serializer>(n: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{n:016x}"))
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        let text = String::deserialize(d)?;
+        if text.len() != 16 {
+            return Err(D::Error::custom("the seed is not 16 hex digits"));
+        }
+        u64::from_str_radix(&text, 16).map_err(D::Error::custom)
+    }
+}
+
 /// The engine's bookkeeping, kept in `storage.parley`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct Bookkeeping {
     pub(crate) status: Status,
     /// The state of the random generator: random blocks and text variants draw from it, so a
-    /// stateless conversation is deterministic.
+    /// stateless conversation is deterministic. Written as 16 hex digits: as a JSON number it
+    /// would lose bits in every JavaScript client (a double holds 53), and the state's signature
+    /// with them.
+    #[serde(with = "hex_u64")]
     pub(crate) seed: u64,
     /// No-matches in a row, to pick the next no-match prompt.
     pub(crate) no_match: u32,

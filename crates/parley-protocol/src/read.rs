@@ -15,33 +15,33 @@ use serde_json::Value;
 pub trait Json: Clone {
     /// The member `key` of an object; `None` when absent or `null`, or when this is not an
     /// object.
-    fn get(&self, key: &str) -> Option<Self>;
-    fn as_string(&self) -> Option<String>;
-    fn as_number(&self) -> Option<f64>;
-    fn as_boolean(&self) -> Option<bool>;
+    fn field(&self, key: &str) -> Option<Self>;
+    fn text(&self) -> Option<String>;
+    fn number(&self) -> Option<f64>;
+    fn flag(&self) -> Option<bool>;
     /// The items of an array.
-    fn as_items(&self) -> Option<Vec<Self>>;
+    fn items(&self) -> Option<Vec<Self>>;
     /// Whether this is an object (not an array, not `null`).
-    fn is_object(&self) -> bool;
+    fn is_map(&self) -> bool;
 }
 
 impl Json for Value {
-    fn get(&self, key: &str) -> Option<Self> {
+    fn field(&self, key: &str) -> Option<Self> {
         self.as_object()?.get(key).filter(|v| !v.is_null()).cloned()
     }
-    fn as_string(&self) -> Option<String> {
+    fn text(&self) -> Option<String> {
         self.as_str().map(str::to_owned)
     }
-    fn as_number(&self) -> Option<f64> {
+    fn number(&self) -> Option<f64> {
         self.as_f64()
     }
-    fn as_boolean(&self) -> Option<bool> {
+    fn flag(&self) -> Option<bool> {
         self.as_bool()
     }
-    fn as_items(&self) -> Option<Vec<Self>> {
+    fn items(&self) -> Option<Vec<Self>> {
         self.as_array().cloned()
     }
-    fn is_object(&self) -> bool {
+    fn is_map(&self) -> bool {
         self.as_object().is_some()
     }
 }
@@ -111,30 +111,30 @@ type Read<T> = Result<T, &'static str>;
 
 /// An optional string member: absent or `null` is `None`, another type is malformed.
 fn string<J: Json>(object: &J, key: &str, what: &'static str) -> Read<Option<String>> {
-    match object.get(key) {
+    match object.field(key) {
         None => Ok(None),
-        Some(v) => v.as_string().map(Some).ok_or(what),
+        Some(v) => v.text().map(Some).ok_or(what),
     }
 }
 
 fn number<J: Json>(object: &J, key: &str, what: &'static str) -> Read<Option<f64>> {
-    match object.get(key) {
+    match object.field(key) {
         None => Ok(None),
-        Some(v) => v.as_number().map(Some).ok_or(what),
+        Some(v) => v.number().map(Some).ok_or(what),
     }
 }
 
 fn boolean<J: Json>(object: &J, key: &str, what: &'static str) -> Read<Option<bool>> {
-    match object.get(key) {
+    match object.field(key) {
         None => Ok(None),
-        Some(v) => v.as_boolean().map(Some).ok_or(what),
+        Some(v) => v.flag().map(Some).ok_or(what),
     }
 }
 
 fn items<J: Json>(object: &J, key: &str, what: &'static str) -> Read<Option<Vec<J>>> {
-    match object.get(key) {
+    match object.field(key) {
         None => Ok(None),
-        Some(v) => v.as_items().map(Some).ok_or(what),
+        Some(v) => v.items().map(Some).ok_or(what),
     }
 }
 
@@ -142,19 +142,19 @@ fn items<J: Json>(object: &J, key: &str, what: &'static str) -> Read<Option<Vec<
 fn object<J: Json>(payload: Option<J>) -> Read<J> {
     match payload {
         None => Err("the trace has no payload"),
-        Some(p) if p.is_object() => Ok(p),
+        Some(p) if p.is_map() => Ok(p),
         Some(_) => Err("the payload is not an object"),
     }
 }
 
 fn button<J: Json>(b: &J) -> Read<ButtonRead<J>> {
-    if !b.is_object() {
+    if !b.is_map() {
         return Err("a button is not an object");
     }
     let name =
         string(b, "name", "a button's name is not a string")?.ok_or("a button has no name")?;
-    let request = b.get("request").ok_or("a button has no request")?;
-    if !request.is_object()
+    let request = b.field("request").ok_or("a button has no request")?;
+    if !request.is_map()
         || string(&request, "type", "a button's request type is not a string")?.is_none()
     {
         return Err("a button's request has no type");
@@ -167,12 +167,12 @@ fn buttons<J: Json>(list: Vec<J>) -> Read<Vec<ButtonRead<J>>> {
 }
 
 fn card<J: Json>(c: &J) -> Read<CardRead<J>> {
-    if !c.is_object() {
+    if !c.is_map() {
         return Err("a card is not an object");
     }
-    let (text, slate) = match c.get("description") {
+    let (text, slate) = match c.field("description") {
         None => (None, None),
-        Some(d) if d.is_object() => (
+        Some(d) if d.is_map() => (
             string(&d, "text", "a card's description text is not a string")?,
             items(&d, "slate", "a card's description slate is not a list")?,
         ),
@@ -193,9 +193,9 @@ fn card<J: Json>(c: &J) -> Read<CardRead<J>> {
 fn text<J: Json>(p: Option<J>) -> Read<TraceRead<J>> {
     let p = object(p)?;
     boolean(&p, "ai", "`ai` is not a boolean")?;
-    let slate = match p.get("slate") {
+    let slate = match p.field("slate") {
         None => None,
-        Some(s) if s.is_object() => {
+        Some(s) if s.is_map() => {
             string(&s, "id", "the slate id is not a string")?;
             items(&s, "content", "the slate content is not a list")?
         }
@@ -223,9 +223,9 @@ fn payload_of<J: Json>(kind: &str, p: Option<J>) -> Read<TraceRead<J>> {
         "visual" => {
             let p = object(p)?;
             string(&p, "visualType", "the visualType is not a string")?;
-            let (width, height) = match p.get("dimensions") {
+            let (width, height) = match p.field("dimensions") {
                 None => (None, None),
-                Some(d) if d.is_object() => (
+                Some(d) if d.is_map() => (
                     Some(number(&d, "width", "a dimension is not a number")?.ok_or("no width")?),
                     Some(number(&d, "height", "a dimension is not a number")?.ok_or("no height")?),
                 ),
@@ -268,7 +268,7 @@ fn payload_of<J: Json>(kind: &str, p: Option<J>) -> Read<TraceRead<J>> {
 /// Reads one trace `{ "type", "payload"?, ... }`. Never fails: what does not fit is
 /// [`TraceRead::Invalid`] or [`TraceRead::Other`], so the rest of a turn still renders.
 pub fn read_trace<J: Json>(trace: &J) -> TraceRead<J> {
-    let Some(kind) = trace.get("type").and_then(|t| t.as_string()) else {
+    let Some(kind) = trace.field("type").and_then(|t| t.text()) else {
         return TraceRead::Invalid {
             kind: String::new(),
             reason: "a trace without a type",
@@ -276,14 +276,14 @@ pub fn read_trace<J: Json>(trace: &J) -> TraceRead<J> {
     };
     // A custom action's type is the author's choice and may collide with a built-in one; its
     // `paths` say what it is.
-    if let Some(paths) = trace.get("paths").and_then(|p| p.as_items()) {
+    if let Some(paths) = trace.field("paths").and_then(|p| p.items()) {
         let paths = paths
             .iter()
-            .filter_map(|p| p.get("event")?.get("type")?.as_string())
+            .filter_map(|p| p.field("event")?.field("type")?.text())
             .collect();
         return TraceRead::Action { kind, paths };
     }
-    let payload = trace.get("payload");
+    let payload = trace.field("payload");
     match kind.as_str() {
         "end" => TraceRead::End,
         "path" | "flow" | "block" | "debug" | "log" | "goto" => TraceRead::Diagnostic(kind),

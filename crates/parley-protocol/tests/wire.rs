@@ -430,7 +430,7 @@ fn meaning_of_read(trace: &Value) -> String {
     let buttons = |list: &[ButtonRead<Value>]| {
         list.iter()
             .map(|b| {
-                let kind = b.request.get("type").and_then(|t| t.as_string());
+                let kind = b.request.field("type").and_then(|t| t.text());
                 format!("{}->{}", b.name, kind.unwrap_or_default())
             })
             .collect::<Vec<_>>()

@@ -302,6 +302,21 @@ async fn a_stateless_conversation_with_signed_state() {
     );
     assert_eq!(second["state"]["variables"]["size"], "large");
 
+    // A JavaScript client (the widget, Voiceflow's) holds the state as JS values: every number
+    // in it must survive a double, or the signature breaks.
+    fn js_safe(value: &Value) -> bool {
+        match value {
+            Value::Number(n) => n
+                .as_f64()
+                .is_some_and(|f| f.abs() < 9_007_199_254_740_992.0),
+            Value::Array(items) => items.iter().all(js_safe),
+            Value::Object(map) => map.values().all(js_safe),
+            _ => true,
+        }
+    }
+    assert!(js_safe(&second["state"]), "{}", second["state"]);
+    assert!(js_safe(&initial), "{initial}");
+
     // Deterministic: the same state and request give the very same answer.
     let again = stateless_turn(
         &s.router,
