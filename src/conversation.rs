@@ -3,7 +3,7 @@
 //! the components render it, the client feeds it.
 
 use crate::client::Answer;
-use crate::json::{Json, request_type};
+use crate::json::{Build, Json, request, request_type};
 use crate::turn_view::{Bubble, ButtonView, TurnView, read_turn};
 
 /// Whether a user's message reached the runtime.
@@ -113,15 +113,34 @@ impl Conversation {
     }
 
     /// Sends the failed request again, with the state it had (safe: a stateless turn is
-    /// deterministic, so a retry of a request that did arrive gives the same answer).
+    /// deterministic, so a retry of a request that did arrive gives the same answer). After a
+    /// reload the request itself is gone: the failed message's text is sent as typed text.
     pub fn retry(&mut self) -> Option<Pending> {
-        let pending = self.pending.clone()?;
         if self.in_flight() {
             return None;
         }
+        let pending = match self.pending.clone() {
+            Some(pending) => pending,
+            None => {
+                let (id, text) = self.entries.iter().rev().find_map(|e| match e {
+                    Entry::User {
+                        id,
+                        text,
+                        delivery: Delivery::Failed,
+                    } => Some((*id, text.clone())),
+                    _ => None,
+                })?;
+                Pending {
+                    entry: Some(id),
+                    request: request("text", Some(Json::of_str(&text))),
+                    state: self.state.clone(),
+                }
+            }
+        };
         if let Some(id) = pending.entry {
             self.set_delivery(id, Delivery::Sending);
         }
+        self.pending = Some(pending.clone());
         Some(pending)
     }
 
@@ -200,6 +219,7 @@ impl Conversation {
             saved_at,
             state: self.state.clone(),
             entries,
+            choices: self.choices.clone(),
             ended: self.ended,
         }
     }
@@ -209,7 +229,7 @@ impl Conversation {
         let next_id = saved.entries.iter().map(Entry::id).max().unwrap_or(0);
         Conversation {
             entries: saved.entries,
-            choices: Vec::new(),
+            choices: saved.choices,
             ended: saved.ended,
             state: saved.state,
             pending: None,
@@ -226,7 +246,7 @@ impl Conversation {
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
-    use crate::json::request;
+
     use serde_json::json;
 
     fn answer(traces: serde_json::Value) -> Answer {
@@ -308,6 +328,20 @@ mod tests {
             (&restored.entries, &restored.state, restored.ended),
             (&c.entries, &c.state, c.ended)
         );
+        // A message that failed before a reload is sent again as the text it shows.
+        let mut c2 = Conversation::default();
+        c2.send(launch(), None);
+        c2.answered(answer(
+            json!([{ "type": "text", "payload": { "message": "Hi" } }]),
+        ));
+        let (request, echo) = text("veggie");
+        c2.send(request.clone(), echo);
+        c2.failed();
+        let mut reloaded = Conversation::restore(c2.snapshot("k".into(), 2.0));
+        let again = reloaded.retry().unwrap();
+        assert_eq!(again.request, request);
+        assert_eq!(again.state, c2.state);
+        assert!(reloaded.in_flight());
         c.reset();
         assert_eq!(c, Conversation::default());
     }

@@ -5,5 +5,5 @@ use parley_widget::ChatWidget;
 
 fn main() {
     console_error_panic_hook::set_once();
-    leptos::mount::mount_to_body(|| view! { <ChatWidget title="Parley" /> });
+    leptos::mount::mount_to_body(|| view! { <ChatWidget title="Parley" project="pizza" /> });
 }

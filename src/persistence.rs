@@ -7,7 +7,7 @@
 
 use crate::conversation::{Delivery, Entry};
 use crate::json::{Build, Json, Read};
-use crate::turn_view::bubble_of;
+use crate::turn_view::{ButtonView, bubble_of};
 
 /// Bumped when the stored shape changes; older data is discarded.
 pub const SCHEMA: u32 = 2;
@@ -28,6 +28,8 @@ pub struct Saved {
     /// The runtime's state, opaque.
     pub state: Option<Json>,
     pub entries: Vec<Entry>,
+    /// The quick replies on offer.
+    pub choices: Vec<ButtonView>,
     pub ended: bool,
 }
 
@@ -51,6 +53,86 @@ impl std::fmt::Display for Discard {
     }
 }
 
+/// Where the browser keeps conversations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageKind {
+    /// Survives the tab and the browser: the default.
+    Local,
+    /// Survives reloads of this tab only.
+    Session,
+    /// Nothing survives a reload.
+    Memory,
+}
+
+/// How and where one conversation is saved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Persistence {
+    pub kind: StorageKind,
+    pub key: String,
+    pub ttl_ms: f64,
+    /// The largest saved text, in bytes (the oldest lines go first).
+    pub cap: usize,
+}
+
+impl Persistence {
+    /// Local storage, a week, 256 KB.
+    pub fn local(key: String) -> Persistence {
+        Persistence {
+            kind: StorageKind::Local,
+            key,
+            ttl_ms: 7.0 * 86_400_000.0,
+            cap: 256 * 1024,
+        }
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+impl Persistence {
+    /// The storage, if the page may use it (a sandboxed frame or a browser's privacy setting
+    /// can forbid it: then nothing is saved, and nothing breaks).
+    fn storage(&self) -> Option<web_sys::Storage> {
+        let window = web_sys::window()?;
+        match self.kind {
+            StorageKind::Local => window.local_storage().ok().flatten(),
+            StorageKind::Session => window.session_storage().ok().flatten(),
+            StorageKind::Memory => None,
+        }
+    }
+
+    /// The saved conversation, if there is a usable one; unusable data is removed with a
+    /// console warning.
+    pub fn load(&self) -> Option<Saved> {
+        let storage = self.storage()?;
+        let text = storage.get_item(&self.key).ok().flatten()?;
+        match decode(&text, &self.key, js_sys::Date::now(), self.ttl_ms) {
+            Ok(saved) => Some(saved),
+            Err(discard) => {
+                web_sys::console::warn_1(&format!("parley: {discard}; starting over").into());
+                let _ = storage.remove_item(&self.key);
+                None
+            }
+        }
+    }
+
+    pub fn save(&self, saved: &Saved) {
+        let Some(storage) = self.storage() else {
+            return;
+        };
+        let written = encode(saved, self.cap).map(|text| storage.set_item(&self.key, &text));
+        if !matches!(written, Some(Ok(()))) {
+            // Over the cap or the browser's quota: better no copy than a stale one.
+            let _ = storage.remove_item(&self.key);
+            web_sys::console::warn_1(&"parley: the conversation could not be saved".into());
+        }
+    }
+
+    pub fn clear(&self) {
+        if let Some(storage) = self.storage() {
+            let _ = storage.remove_item(&self.key);
+        }
+    }
+}
+
 /// A transcript line as saved: a user's message with its delivery, or the trace a bot bubble
 /// showed (re-read on restore, so the saved shape does not follow the widget's internals).
 fn entry_json(entry: &Entry) -> Json {
@@ -70,6 +152,13 @@ fn entry_json(entry: &Entry) -> Json {
     }
 }
 
+fn choice_json(button: &ButtonView) -> Json {
+    Json::object(vec![
+        ("label", Json::of_str(&button.label)),
+        ("request", button.request.clone()),
+    ])
+}
+
 fn to_json(saved: &Saved, entries: &[Entry]) -> Json {
     let mut fields = vec![
         ("schema", Json::of_f64(f64::from(saved.schema))),
@@ -79,6 +168,10 @@ fn to_json(saved: &Saved, entries: &[Entry]) -> Json {
         (
             "entries",
             Json::array(entries.iter().map(entry_json).collect()),
+        ),
+        (
+            "choices",
+            Json::array(saved.choices.iter().map(choice_json).collect()),
         ),
     ];
     if let Some(state) = &saved.state {
@@ -158,12 +251,29 @@ pub fn decode(text: &str, key: &str, now: f64, ttl_ms: f64) -> Result<Saved, Dis
             return Err(corrupt("an entry is neither the user's nor the bot's"));
         }
     }
+    let mut choices = Vec::new();
+    for item in value
+        .field("choices")
+        .and_then(|c| c.items())
+        .unwrap_or_default()
+    {
+        match (
+            item.field("label").and_then(|l| l.text()),
+            item.field("request"),
+        ) {
+            (Some(label), Some(request)) if request.is_map() => {
+                choices.push(ButtonView { label, request });
+            }
+            _ => return Err(corrupt("a quick reply has no label or request")),
+        }
+    }
     Ok(Saved {
         schema,
         key: saved_key,
         saved_at,
         state,
         entries,
+        choices,
         ended: value.field("ended").and_then(|e| e.flag()).unwrap_or(false),
     })
 }
@@ -201,6 +311,10 @@ mod tests {
                     }
                 })
                 .collect(),
+            choices: vec![ButtonView {
+                label: "Order".into(),
+                request: json!({ "type": "path-a-0", "payload": { "label": "Order" } }),
+            }],
             ended: false,
         }
     }

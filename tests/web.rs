@@ -172,3 +172,84 @@ async fn a_failed_send_shows_a_banner_and_keeps_the_message_for_a_retry() {
         "the composer is cleared: the message lives in the transcript"
     );
 }
+
+/// Mounts a conversation panel saving under `key` in `localStorage`; the handle unmounts it.
+fn mount_saved_panel(key: &str) -> (Element, leptos::mount::UnmountHandle<impl Mountable>) {
+    let document = document();
+    let host = document.create_element("div").unwrap();
+    document.body().unwrap().append_child(&host).unwrap();
+    let persistence = parley_widget::persistence::Persistence::local(key.to_owned());
+    let handle = leptos::mount::mount_to(host.clone().unchecked_into(), move || {
+        view! { <ConversationPanel persistence=persistence.clone() /> }
+    });
+    (host, handle)
+}
+
+fn local_storage() -> web_sys::Storage {
+    window().local_storage().unwrap().unwrap()
+}
+
+/// A conversation is saved as it goes, and a new mount (a reload) shows it as it was, without
+/// starting a new one: the failed message is still there, failed, with its retry.
+#[wasm_bindgen_test]
+async fn the_conversation_survives_a_remount() {
+    let key = "parley:test:remount";
+    local_storage().remove_item(key).unwrap();
+    let (host, handle) = mount_saved_panel(key);
+    wait_for(&host, ".parley-banner").await;
+    let input: web_sys::HtmlInputElement = find(&host, ".parley-composer__input")
+        .unwrap()
+        .unchecked_into();
+    input.set_value("a large veggie pizza");
+    input
+        .dispatch_event(&web_sys::Event::new("input").unwrap())
+        .unwrap();
+    next_tick().await;
+    click(&host, ".parley-composer__send");
+    wait_for(&host, ".parley-bubble--failed").await;
+    next_tick().await;
+    let saved = local_storage().get_item(key).unwrap().expect("saved");
+    assert!(saved.contains("a large veggie pizza"), "{saved}");
+    drop(handle);
+    host.remove();
+
+    let (again, _handle) = mount_saved_panel(key);
+    let failed = wait_for(&again, ".parley-bubble--failed").await;
+    assert!(
+        failed
+            .text_content()
+            .unwrap()
+            .contains("a large veggie pizza")
+    );
+    // Restored, not started over: no launch was sent, so no failure banner.
+    next_tick().await;
+    assert!(find(&again, ".parley-banner").is_none(), "nothing was sent");
+    local_storage().remove_item(key).unwrap();
+}
+
+/// Garbage, an old schema or another conversation's data under the key: discarded with a
+/// warning, and a new conversation starts; nothing breaks.
+#[wasm_bindgen_test]
+async fn corrupt_saved_data_is_discarded() {
+    for (i, garbage) in [
+        "{not json",
+        r#"{"schema":1,"key":"x"}"#,
+        r#"{"schema":2,"key":"parley:someone-else","savedAt":0,"entries":[]}"#,
+        r#"{"schema":2,"key":"parley:test:corrupt-3","savedAt":1e20,"entries":[]}"#,
+        r#"{"schema":2,"key":"parley:test:corrupt-4","savedAt":0,"entries":[{"bot":{"type":"text","payload":{"message":5}}}]}"#,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let key = format!("parley:test:corrupt-{i}");
+        local_storage().set_item(&key, garbage).unwrap();
+        let (host, _handle) = mount_saved_panel(&key);
+        // The new conversation's launch is sent (and fails on this server).
+        wait_for(&host, ".parley-banner").await;
+        assert!(find(&host, ".parley-composer__input").is_some());
+        let now = local_storage().get_item(&key).unwrap().unwrap_or_default();
+        assert_ne!(now, garbage, "case {i}: the garbage is gone");
+        local_storage().remove_item(&key).unwrap();
+        host.remove();
+    }
+}

@@ -10,7 +10,16 @@ pub fn ChatWidget(
     /// The assistant's name, shown in the header and used as the panel's accessible name.
     #[prop(into)]
     title: String,
+    /// The project's id: it namespaces the saved conversation.
+    #[prop(into, optional)]
+    project: Option<String>,
 ) -> impl IntoView {
+    let key = crate::persistence::storage_key(
+        project.as_deref().unwrap_or("default"),
+        "development",
+        "anonymous",
+    );
+    let persistence = StoredValue::new(crate::persistence::Persistence::local(key));
     let (open, set_open) = signal(false);
     let title = StoredValue::new(title);
 
@@ -33,7 +42,7 @@ pub fn ChatWidget(
                             "×"
                         </button>
                     </header>
-                    <super::conversation_panel::ConversationPanel />
+                    <super::conversation_panel::ConversationPanel persistence=persistence.get_value() />
                 </section>
             </Show>
             <button

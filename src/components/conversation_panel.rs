@@ -5,25 +5,44 @@ use super::bubble::BubbleView;
 use crate::client::{self, Endpoint};
 use crate::conversation::{Conversation, Delivery, Entry, Pending};
 use crate::json::{Build, Json, request};
+use crate::persistence::{Persistence, StorageKind};
 use crate::turn_view::ButtonView;
 
 /// The conversation inside the chat panel: the banner when the server cannot be reached, the
 /// transcript (a polite `role="log"` live region, so screen readers announce each bot message
-/// as it appears), the quick replies and the composer. Mounting it starts the conversation; a
-/// failed message shows as failed with a retry.
-///
+/// as it appears), the quick replies and the composer. Mounting it restores the saved
+/// conversation, or starts one; a failed message shows as failed with a retry. Every change is
+/// saved (state, transcript, quick replies), so a reload shows the conversation as it was.
 #[component]
 pub fn ConversationPanel(
     /// The runtime to talk to; by default the page's own origin, version `development`.
     #[prop(optional)]
     endpoint: Option<Endpoint>,
+    /// Where the conversation is saved; by default nowhere (memory).
+    #[prop(optional)]
+    persistence: Option<Persistence>,
 ) -> impl IntoView {
     let endpoint = StoredValue::new(endpoint.unwrap_or_else(|| Endpoint {
         url: String::new(),
         version: "development".to_owned(),
         api_key: None,
     }));
-    let conversation = RwSignal::new(Conversation::default());
+    #[cfg_attr(
+        not(target_arch = "wasm32"),
+        allow(unused_variables, reason = "natively nothing is stored")
+    )]
+    let persistence = StoredValue::new(persistence.unwrap_or(Persistence {
+        kind: StorageKind::Memory,
+        key: String::new(),
+        ttl_ms: 0.0,
+        cap: 0,
+    }));
+    #[cfg(target_arch = "wasm32")]
+    let restored = persistence.with_value(Persistence::load);
+    #[cfg(not(target_arch = "wasm32"))]
+    let restored = None;
+    let resumed = restored.is_some();
+    let conversation = RwSignal::new(restored.map(Conversation::restore).unwrap_or_default());
     let banner = RwSignal::new(None::<String>);
     let draft = RwSignal::new(String::new());
     let log_ref = NodeRef::<html::Div>::new();
@@ -74,6 +93,8 @@ pub fn ConversationPanel(
         );
     };
     let new_chat = move |_| {
+        #[cfg(target_arch = "wasm32")]
+        persistence.with_value(Persistence::clear);
         conversation.update(Conversation::reset);
         send(request("launch", None), None);
     };
@@ -88,7 +109,17 @@ pub fn ConversationPanel(
         }
     });
 
-    send(request("launch", None), None);
+    // Save every change.
+    #[cfg(target_arch = "wasm32")]
+    Effect::new(move |_| {
+        conversation.with(|c| {
+            persistence.with_value(|p| p.save(&c.snapshot(p.key.clone(), js_sys::Date::now())));
+        });
+    });
+
+    if !resumed {
+        send(request("launch", None), None);
+    }
 
     view! {
         <div class="parley-conversation">
