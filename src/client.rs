@@ -12,11 +12,14 @@ pub struct Endpoint {
     pub url: String,
     pub version: String,
     pub api_key: Option<String>,
+    /// The stateful flavour's user id; `None` for the stateless flavour.
+    pub user: Option<String>,
 }
 
 /// An HTTP call, ready to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Call {
+    pub stateful: bool,
     pub method: &'static str,
     pub url: String,
     pub headers: Vec<(String, String)>,
@@ -27,20 +30,29 @@ pub struct Call {
 pub const EXCLUDED_TYPES: [&str; 5] = ["block", "debug", "flow", "path", "log"];
 
 impl Endpoint {
-    /// `POST {url}/interact` with the state as it was received (opaque), the request, and a
-    /// `config` that keeps diagnostics off the wire.
-    pub fn stateless(&self, state: Option<&Json>, request: &Json) -> Call {
+    /// The call for one turn, with a `config` that keeps diagnostics off the wire.
+    /// Stateless: `POST {url}/interact` with the state as it was received (opaque).
+    /// Stateful: `POST {url}/state/user/{userID}/interact` with the request as `action`.
+    pub fn call(&self, state: Option<&Json>, request: &Json) -> Call {
         let excluded = EXCLUDED_TYPES.iter().map(|t| Json::of_str(t)).collect();
-        let mut body = vec![
-            ("request", request.clone()),
-            (
-                "config",
-                Json::object(vec![("excludeTypes", Json::array(excluded))]),
+        let config = (
+            "config",
+            Json::object(vec![("excludeTypes", Json::array(excluded))]),
+        );
+        let base = self.url.trim_end_matches('/');
+        let (url, body) = match &self.user {
+            Some(user) => (
+                format!("{base}/state/user/{}/interact", encode_path(user)),
+                vec![("action", request.clone()), config],
             ),
-        ];
-        if let Some(state) = state {
-            body.push(("state", state.clone()));
-        }
+            None => {
+                let mut body = vec![("request", request.clone()), config];
+                if let Some(state) = state {
+                    body.push(("state", state.clone()));
+                }
+                (format!("{base}/interact"), body)
+            }
+        };
         let mut headers = vec![
             ("content-type".to_owned(), "application/json".to_owned()),
             ("versionID".to_owned(), self.version.clone()),
@@ -49,12 +61,27 @@ impl Endpoint {
             headers.push(("authorization".to_owned(), key.clone()));
         }
         Call {
+            stateful: self.user.is_some(),
             method: "POST",
-            url: format!("{}/interact", self.url.trim_end_matches('/')),
+            url,
             headers,
             body: Json::object(body).to_text(),
         }
     }
+}
+
+/// A user id as one path segment: letters, digits and `-_.~` as they are, the rest
+/// percent-encoded.
+fn encode_path(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for b in segment.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// Why a call did not give a turn.
@@ -96,12 +123,14 @@ impl std::fmt::Display for ClientError {
 /// The state to keep and the traces to show.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Answer {
-    pub state: Json,
+    /// The new state (stateless); the stateful flavour's runtime keeps it.
+    pub state: Option<Json>,
     pub traces: Vec<Json>,
 }
 
-/// Reads a stateless answer (or an error body) from its status and text.
-pub fn read_answer(status: u16, text: &str) -> Result<Answer, ClientError> {
+/// Reads an answer (or an error body) from its status and text: stateless
+/// `{ state, trace }`, or stateful, a bare trace array.
+pub fn read_answer(status: u16, text: &str, stateful: bool) -> Result<Answer, ClientError> {
     let value = Json::parse(text);
     if !(200..300).contains(&status) {
         let field = |key| value.as_ref()?.field(key)?.text();
@@ -120,6 +149,13 @@ pub fn read_answer(status: u16, text: &str) -> Result<Answer, ClientError> {
     }
     let malformed = |why: &str| ClientError::Malformed(why.to_owned());
     let value = value.ok_or_else(|| malformed("not JSON"))?;
+    if stateful {
+        let traces = value.items().ok_or_else(|| malformed("no trace list"))?;
+        return Ok(Answer {
+            state: None,
+            traces,
+        });
+    }
     // The state stays opaque (a Voiceflow state is not ours to rewrite).
     let state = value
         .field("state")
@@ -129,7 +165,10 @@ pub fn read_answer(status: u16, text: &str) -> Result<Answer, ClientError> {
         .field("trace")
         .and_then(|t| t.items())
         .ok_or_else(|| malformed("no trace list"))?;
-    Ok(Answer { state, traces })
+    Ok(Answer {
+        state: Some(state),
+        traces,
+    })
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -158,7 +197,7 @@ pub async fn send(call: &Call) -> Result<Answer, ClientError> {
         .map_err(unreachable)?
         .as_string()
         .unwrap_or_default();
-    read_answer(response.status(), &text)
+    read_answer(response.status(), &text, call.stateful)
 }
 
 /// Outside a browser there is no `fetch`: native builds (the logic's tests) never send.
@@ -178,6 +217,7 @@ mod tests {
             url: "https://runtime.example/".into(),
             version: "production".into(),
             api_key: Some("VF.DM.123".into()),
+            user: None,
         }
     }
 
@@ -185,7 +225,7 @@ mod tests {
     fn builds_the_stateless_call() {
         let state =
             json!({ "stack": [], "storage": {}, "variables": { "x": 1 }, "signature": "ab" });
-        let call = endpoint().stateless(Some(&state), &request("text", Some(json!("hi"))));
+        let call = endpoint().call(Some(&state), &request("text", Some(json!("hi"))));
         assert_eq!(call.url, "https://runtime.example/interact");
         assert!(
             call.headers
@@ -202,18 +242,25 @@ mod tests {
         );
         assert_eq!(body["request"], json!({ "type": "text", "payload": "hi" }));
         assert_eq!(body["config"]["excludeTypes"][0], "block");
-        let first = endpoint().stateless(None, &request("launch", None));
+        let first = endpoint().call(None, &request("launch", None));
         let body: Value = serde_json::from_str(&first.body).unwrap();
         assert!(body.field("state").is_none());
     }
 
     #[test]
     fn reads_answers_and_errors() {
-        let ok = read_answer(200, r#"{"state":{"stack":[],"storage":{},"variables":{},"signature":"s"},"request":null,"trace":[{"type":"text","payload":{"message":"Hi"}}]}"#).unwrap();
-        assert_eq!(ok.state["signature"], "s");
+        let ok = read_answer(200, r#"{"state":{"stack":[],"storage":{},"variables":{},"signature":"s"},"request":null,"trace":[{"type":"text","payload":{"message":"Hi"}}]}"#, false).unwrap();
+        assert_eq!(ok.state.unwrap()["signature"], "s");
+        let turn =
+            read_answer(200, r#"[{"type":"text","payload":{"message":"Hi"}}]"#, true).unwrap();
+        assert_eq!((turn.state, turn.traces.len()), (None, 1));
+        assert!(matches!(
+            read_answer(200, r#"{"trace":[]}"#, true),
+            Err(ClientError::Malformed(_))
+        ));
         assert_eq!(ok.traces.len(), 1);
         assert_eq!(
-            read_answer(409, r#"{"code":"state_forged","message":"changed"}"#),
+            read_answer(409, r#"{"code":"state_forged","message":"changed"}"#, false),
             Err(ClientError::Refused {
                 status: 409,
                 code: "state_forged".into(),
@@ -221,23 +268,23 @@ mod tests {
             })
         );
         assert!(matches!(
-            read_answer(502, "<html>Bad gateway</html>"),
+            read_answer(502, "<html>Bad gateway</html>", false),
             Err(ClientError::Refused { status: 502, .. })
         ));
         assert!(matches!(
-            read_answer(200, "not json"),
+            read_answer(200, "not json", false),
             Err(ClientError::Malformed(_))
         ));
         assert!(matches!(
-            read_answer(200, r#"{"trace":[]}"#),
+            read_answer(200, r#"{"trace":[]}"#, false),
             Err(ClientError::Malformed(_))
         ));
         assert!(matches!(
-            read_answer(200, r#"{"state":{},"trace":{}}"#),
+            read_answer(200, r#"{"state":{},"trace":{}}"#, false),
             Err(ClientError::Malformed(_))
         ));
         assert!(matches!(
-            read_answer(200, r#"{"state":[],"trace":[]}"#),
+            read_answer(200, r#"{"state":[],"trace":[]}"#, false),
             Err(ClientError::Malformed(_))
         ));
     }

@@ -57,8 +57,16 @@ pub struct Conversation {
     pub state: Option<Json>,
     /// The request in flight, or the one that failed (for the retry).
     pub pending: Option<Pending>,
+    /// The typing delays (ms) of the newest bot lines not shown yet: the window reveals them
+    /// one by one behind a typing indicator.
+    pub unrevealed: std::collections::VecDeque<f64>,
     next_id: u64,
 }
+
+/// The typing delay of a bot line whose trace gives none.
+pub const DEFAULT_DELAY_MS: f64 = 600.0;
+/// The longest typing delay honoured, whatever a trace asks.
+pub const MAX_DELAY_MS: f64 = 5_000.0;
 
 impl Conversation {
     fn id(&mut self) -> u64 {
@@ -89,6 +97,8 @@ impl Conversation {
         if self.in_flight() {
             return None;
         }
+        // The user acts: what is still typing shows at once, before their message.
+        self.reveal_all();
         if request_type(&request) == "launch" {
             self.ended = false;
         }
@@ -164,9 +174,17 @@ impl Conversation {
         {
             self.set_delivery(id, Delivery::Sent);
         }
-        self.state = Some(answer.state);
+        if answer.state.is_some() {
+            self.state = answer.state;
+        }
         let view = read_turn(&answer.traces);
         for reveal in &view.reveals {
+            self.unrevealed.push_back(
+                reveal
+                    .delay_ms
+                    .unwrap_or(DEFAULT_DELAY_MS)
+                    .clamp(0.0, MAX_DELAY_MS),
+            );
             let id = self.id();
             self.entries.push(Entry::Bot {
                 id,
@@ -177,6 +195,45 @@ impl Conversation {
         self.choices = view.choices.clone();
         self.ended |= view.ended;
         view
+    }
+
+    /// The lines the window shows now: all but the unrevealed ones.
+    pub fn shown(&self) -> &[Entry] {
+        &self.entries[..self.entries.len() - self.unrevealed.len().min(self.entries.len())]
+    }
+
+    /// How long to wait before showing the next line, if one is waiting.
+    pub fn next_reveal(&self) -> Option<f64> {
+        self.unrevealed.front().copied()
+    }
+
+    /// Shows the next waiting line.
+    pub fn reveal_one(&mut self) {
+        self.unrevealed.pop_front();
+    }
+
+    /// Shows every waiting line at once (reduced motion, or the user acts before the end).
+    pub fn reveal_all(&mut self) {
+        self.unrevealed.clear();
+    }
+
+    /// Whether the typing indicator shows: a request in flight, or lines still to reveal.
+    pub fn typing(&self) -> bool {
+        self.in_flight() || !self.unrevealed.is_empty()
+    }
+
+    /// Whether the input is closed: the conversation ended, and its last words are shown.
+    pub fn closed(&self) -> bool {
+        self.ended && self.unrevealed.is_empty()
+    }
+
+    /// The quick replies to offer: only once the turn is fully shown.
+    pub fn offered(&self) -> &[ButtonView] {
+        if self.unrevealed.is_empty() {
+            &self.choices
+        } else {
+            &[]
+        }
     }
 
     /// The request failed: its message is marked, and kept with the request for a retry.
@@ -233,6 +290,7 @@ impl Conversation {
             ended: saved.ended,
             state: saved.state,
             pending: None,
+            unrevealed: Default::default(),
             next_id,
         }
     }
@@ -251,7 +309,7 @@ mod tests {
 
     fn answer(traces: serde_json::Value) -> Answer {
         Answer {
-            state: json!({ "stack": [], "storage": {}, "variables": {}, "signature": "s1" }),
+            state: Some(json!({ "stack": [], "storage": {}, "variables": {}, "signature": "s1" })),
             traces: traces.as_array().unwrap().clone(),
         }
     }
@@ -295,6 +353,53 @@ mod tests {
         assert!(
             matches!(&c.entries[1], Entry::User { text, delivery: Delivery::Sending, .. } if text == "Order")
         );
+    }
+
+    #[test]
+    fn a_turn_is_revealed_line_by_line() {
+        let mut c = Conversation::default();
+        c.send(launch(), None);
+        assert!(c.typing(), "typing while the request is in flight");
+        c.answered(answer(json!([
+            { "type": "text", "payload": { "message": "One", "delay": 250 } },
+            { "type": "text", "payload": { "message": "Two" } },
+            { "type": "text", "payload": { "message": "Three", "delay": 99999 } },
+            { "type": "choice", "payload": { "buttons": [{ "name": "Go", "request": { "type": "path-go" } }] } }
+        ])));
+        assert_eq!(c.shown().len(), 0);
+        assert!(c.typing() && c.offered().is_empty());
+        assert_eq!(c.next_reveal(), Some(250.0));
+        c.reveal_one();
+        assert_eq!(c.shown().len(), 1);
+        assert_eq!(c.next_reveal(), Some(DEFAULT_DELAY_MS));
+        c.reveal_one();
+        assert_eq!(c.next_reveal(), Some(MAX_DELAY_MS), "a delay is capped");
+        c.reveal_one();
+        assert_eq!(c.next_reveal(), None);
+        assert!(!c.typing());
+        assert_eq!(c.offered().len(), 1, "quick replies once all is shown");
+        c.answered(answer(json!([
+            { "type": "text", "payload": { "message": "Bye" } },
+            { "type": "end" }
+        ])));
+        assert!(
+            c.ended && !c.closed(),
+            "the input closes after the last words"
+        );
+        c.reveal_all();
+        assert!(c.closed());
+        c.ended = false;
+
+        // The user typing before the end shows the rest first, then their message.
+        c.answered(answer(json!([
+            { "type": "text", "payload": { "message": "Four" } },
+            { "type": "text", "payload": { "message": "Five" } }
+        ])));
+        c.reveal_one();
+        let (request, echo) = text("hi");
+        c.send(request, echo);
+        assert_eq!(c.shown().len(), 7);
+        assert!(matches!(c.shown().last(), Some(Entry::User { text, .. }) if text == "hi"));
     }
 
     #[test]

@@ -15,7 +15,11 @@
 pub mod client;
 pub mod components;
 pub mod conversation;
+#[cfg(target_arch = "wasm32")]
+pub mod embed;
+pub mod events;
 pub mod json;
+pub mod options;
 pub mod persistence;
 pub mod rich_text;
 pub mod safety;

@@ -1,9 +1,9 @@
-//! The demo page's entry point: mounts the widget on the page. Everything else is in `lib.rs`.
-
-use leptos::prelude::*;
-use parley_widget::ChatWidget;
+//! The bundle's entry point: installs `window.parley.chat` (the embed API, see `embed.rs`); the
+//! page then calls `parley.chat.load({...})`. Everything else is in `lib.rs`.
 
 fn main() {
+    #[cfg(debug_assertions)]
     console_error_panic_hook::set_once();
-    leptos::mount::mount_to_body(|| view! { <ChatWidget title="Parley" project="pizza" /> });
+    #[cfg(target_arch = "wasm32")]
+    parley_widget::embed::install();
 }

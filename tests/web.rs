@@ -47,6 +47,7 @@ fn click(root: &Element, selector: &str) {
 
 #[wasm_bindgen_test]
 async fn launcher_opens_and_closes_the_panel() {
+    fake_runtime(404, "not here");
     let host = mount_widget("Pizza Bot");
 
     let launcher = find(&host, ".parley-launcher").expect("the launcher is rendered");
@@ -74,7 +75,7 @@ async fn launcher_opens_and_closes_the_panel() {
     );
     let title = find(&host, ".parley-header__title").unwrap();
     assert_eq!(title.text_content().as_deref(), Some("Pizza Bot"));
-    let log = find(&host, ".parley-transcript").unwrap();
+    let log = find(&host, ".parley-transcript [role=log]").unwrap();
     assert_eq!(log.get_attribute("role").as_deref(), Some("log"));
     assert_eq!(log.get_attribute("aria-live").as_deref(), Some("polite"));
     let launcher = find(&host, ".parley-launcher").unwrap();
@@ -87,17 +88,45 @@ async fn launcher_opens_and_closes_the_panel() {
         Some("Close chat")
     );
 
+    // Focus moves into the panel, to the composer.
+    let input = wait_for(&host, ".parley-composer__input").await;
+    let mut focused = false;
+    for _ in 0..50 {
+        next_tick().await;
+        if document().active_element().as_ref() == Some(&input) {
+            focused = true;
+            break;
+        }
+    }
+    assert!(
+        focused,
+        "the composer has the focus once the panel opens (focus on {:?}, input rendered: {})",
+        document()
+            .active_element()
+            .map(|e| e.outer_html().chars().take(80).collect::<String>()),
+        input
+            .unchecked_ref::<HtmlElement>()
+            .offset_parent()
+            .is_some()
+    );
+
     click(&host, ".parley-header__close");
     next_tick().await;
 
+    let panel = find(&host, ".parley-panel").unwrap();
     assert!(
-        find(&host, ".parley-panel").is_none(),
-        "the close button closes the panel"
+        panel.has_attribute("hidden"),
+        "the close button hides the panel (the conversation stays)"
     );
     let launcher = find(&host, ".parley-launcher").unwrap();
     assert_eq!(
         launcher.get_attribute("aria-expanded").as_deref(),
         Some("false")
+    );
+    assert_eq!(
+        document().active_element().as_ref(),
+        Some(&launcher),
+        "focus goes back to the launcher"
     );
 }
 
@@ -118,7 +147,8 @@ async fn the_title_is_text_not_markup() {
 
 /// Waits (a bounded number of ticks) until `selector` matches.
 async fn wait_for(root: &Element, selector: &str) -> Element {
-    for _ in 0..200 {
+    // Up to ~10 s: a turn is revealed line by line (600 ms a line by default).
+    for _ in 0..2500 {
         if let Some(found) = find(root, selector) {
             return found;
         }
@@ -130,6 +160,7 @@ async fn wait_for(root: &Element, selector: &str) -> Element {
 /// The test page's server has no Dialog API: every send fails, which is what this checks.
 #[wasm_bindgen_test]
 async fn a_failed_send_shows_a_banner_and_keeps_the_message_for_a_retry() {
+    fake_runtime(404, "not here");
     let document = document();
     let host = document.create_element("div").unwrap();
     document.body().unwrap().append_child(&host).unwrap();
@@ -193,6 +224,7 @@ fn local_storage() -> web_sys::Storage {
 /// starting a new one: the failed message is still there, failed, with its retry.
 #[wasm_bindgen_test]
 async fn the_conversation_survives_a_remount() {
+    fake_runtime(404, "not here");
     let key = "parley:test:remount";
     local_storage().remove_item(key).unwrap();
     let (host, handle) = mount_saved_panel(key);
@@ -241,6 +273,7 @@ async fn corrupt_saved_data_is_discarded() {
     .into_iter()
     .enumerate()
     {
+        fake_runtime(404, "not here");
         let key = format!("parley:test:corrupt-{i}");
         local_storage().set_item(&key, garbage).unwrap();
         let (host, _handle) = mount_saved_panel(&key);
@@ -252,4 +285,190 @@ async fn corrupt_saved_data_is_discarded() {
         local_storage().remove_item(&key).unwrap();
         host.remove();
     }
+}
+
+/// Replaces `window.fetch` with a fixture runtime: every call answers `body` with `status`.
+/// (The end-to-end suite talks to the real server; these tests check the DOM of each trace.)
+fn fake_runtime(status: u16, body: &str) {
+    let fetch = js_sys::Function::new_with_args(
+        "status, body",
+        "window.fetch = () => Promise.resolve(new Response(body, { status, headers: { 'content-type': 'application/json' } }));",
+    );
+    fetch
+        .call2(&wasm_bindgen::JsValue::NULL, &status.into(), &body.into())
+        .unwrap();
+}
+
+fn mount_panel() -> Element {
+    let document = document();
+    let host = document.create_element("div").unwrap();
+    document.body().unwrap().append_child(&host).unwrap();
+    std::mem::forget(leptos::mount::mount_to(
+        host.clone().unchecked_into(),
+        || view! { <ConversationPanel /> },
+    ));
+    host
+}
+
+/// Every trace type a turn can hold, as DOM: safe links and images only, cards, a carousel,
+/// quick replies, SSML stripped, unknown types skipped, the end offering a new chat.
+#[wasm_bindgen_test]
+async fn every_trace_type_renders() {
+    fake_runtime(
+        200,
+        r#"{ "state": { "stack": [], "storage": {}, "variables": {} }, "trace": [
+          { "type": "text", "payload": { "message": "Hi **there** [site](https://x.example) [bad](javascript:alert(1)) <script>alert(1)</script>", "delay": 0 } },
+          { "type": "text", "payload": { "slate": { "content": [{ "children": [{ "text": "rich", "italic": true }] }] }, "delay": 0 } },
+          { "type": "speak", "payload": { "message": "<speak>Open <break/>daily</speak>" } },
+          { "type": "visual", "payload": { "visualType": "image", "image": "https://x.example/p.png", "dimensions": { "width": 320, "height": 200 } } },
+          { "type": "visual", "payload": { "image": "javascript:alert(1)" } },
+          { "type": "cardV2", "payload": { "title": "Your order", "description": { "text": "2 × large" }, "imageUrl": "https://x.example/c.png",
+            "buttons": [{ "name": "Confirm", "request": { "type": "path-confirm" } }] } },
+          { "type": "carousel", "payload": { "cards": [
+            { "title": "Margherita", "description": { "text": "Tomato" }, "buttons": [{ "name": "Pick", "request": { "type": "path-m" } }] },
+            { "title": "Veggie", "description": { "text": "Peppers" } } ] } },
+          { "type": "brandNewThing", "payload": { "x": 1 } },
+          { "type": "choice", "payload": { "buttons": [{ "name": "Order", "request": { "type": "path-order" } }] } },
+          { "type": "end" }
+        ] }"#,
+    );
+    let host = mount_panel();
+    wait_for(&host, ".parley-ended").await;
+    let log = find(&host, "[role=log]").unwrap();
+    let bubbles = log.query_selector_all(":scope > *").unwrap();
+    assert_eq!(bubbles.length(), 6, "{}", log.inner_html());
+    let first = find(&log, ".parley-bubble--bot").unwrap();
+    assert_eq!(
+        find(&first, "strong").unwrap().text_content().as_deref(),
+        Some("there")
+    );
+    let links = first.query_selector_all("a").unwrap();
+    assert_eq!(links.length(), 1, "the javascript: link is text only");
+    let link: Element = links.get(0).unwrap().unchecked_into();
+    assert_eq!(
+        link.get_attribute("href").as_deref(),
+        Some("https://x.example")
+    );
+    assert_eq!(
+        link.get_attribute("rel").as_deref(),
+        Some("noopener noreferrer nofollow")
+    );
+    assert!(
+        find(&host, "script").is_none(),
+        "markup in a message stays text"
+    );
+    assert!(first.text_content().unwrap().contains("<script>"));
+    assert!(find(&log, "em").is_some(), "slate marks");
+    assert!(
+        log.text_content().unwrap().contains("Open daily"),
+        "SSML stripped"
+    );
+    let images = log.query_selector_all("img.parley-bubble__image").unwrap();
+    assert_eq!(images.length(), 1, "the unsafe image is skipped");
+    let image: Element = images.get(0).unwrap().unchecked_into();
+    assert_eq!(image.get_attribute("width").as_deref(), Some("320"));
+    assert_eq!(image.get_attribute("loading").as_deref(), Some("lazy"));
+    let card = find(&log, ".parley-bubble--card .parley-card").unwrap();
+    assert_eq!(
+        find(&card, ".parley-card__title")
+            .unwrap()
+            .text_content()
+            .as_deref(),
+        Some("Your order")
+    );
+    assert!(find(&card, "button[data-button]").is_some());
+    let carousel = find(&log, ".parley-carousel").unwrap();
+    assert_eq!(carousel.get_attribute("role").as_deref(), Some("group"));
+    assert_eq!(carousel.get_attribute("tabindex").as_deref(), Some("0"));
+    assert_eq!(
+        carousel
+            .query_selector_all(".parley-card")
+            .unwrap()
+            .length(),
+        2
+    );
+    let choice = find(&host, ".parley-choices button").unwrap();
+    assert_eq!(choice.text_content().as_deref(), Some("Order"));
+    assert!(
+        find(&host, ".parley-composer").is_none(),
+        "the end closes the input"
+    );
+}
+
+/// A click on a card button sends its request and shows its label as the user's message.
+#[wasm_bindgen_test]
+async fn a_card_button_sends_its_request() {
+    fake_runtime(
+        200,
+        r#"{ "state": { "stack": [] }, "trace": [
+          { "type": "cardV2", "payload": { "title": "Pizza", "buttons": [{ "name": "Buy it", "request": { "type": "path-buy", "payload": { "label": "Buy it" } } }] } }
+        ] }"#,
+    );
+    let host = mount_panel();
+    wait_for(&host, "button[data-button]").await;
+    // The bodies the widget posts, from now on.
+    js_sys::Function::new_no_args(
+        "window.__sent = []; const f = window.fetch; window.fetch = (r) => r.clone().text().then(t => { window.__sent.push(t); return f(r); });",
+    )
+    .call0(&wasm_bindgen::JsValue::NULL)
+    .unwrap();
+    click(&host, "button[data-button]");
+    let echo = wait_for(&host, ".parley-bubble--user").await;
+    assert_eq!(echo.text_content().as_deref(), Some("Buy it"));
+    for _ in 0..100 {
+        next_tick().await;
+    }
+    let sent = js_sys::eval("JSON.stringify(window.__sent)")
+        .unwrap()
+        .as_string()
+        .unwrap();
+    assert!(sent.contains(r#"\"type\":\"path-buy\""#), "{sent}");
+}
+
+/// The embed API: a bad option is one console error and mounts nothing; a good `load` mounts
+/// the widget in a Shadow DOM root; `open`, `hide`, `destroy` drive it.
+#[wasm_bindgen_test]
+async fn the_embed_api_loads_into_a_shadow_root() {
+    parley_widget::embed::install();
+    let load = |options: &str| {
+        js_sys::eval(&format!("window.parley.chat.load({options})")).unwrap();
+    };
+    load("{ assistant: { title: 'No project' } }");
+    assert!(
+        document().query_selector(".parley-host").unwrap().is_none(),
+        "nothing mounted"
+    );
+    fake_runtime(
+        200,
+        r#"{ "state": { "stack": [] }, "trace": [{ "type": "text", "payload": { "message": "Hello!", "delay": 0 } }] }"#,
+    );
+    load(
+        "{ verify: { projectID: 'embed-test' }, persistence: 'memory', assistant: { title: 'Embedded', color: '#d9480f' } }",
+    );
+    let host = document()
+        .query_selector(".parley-host")
+        .unwrap()
+        .expect("a host element");
+    assert!(host.has_attribute("data-parley"));
+    let shadow = host.shadow_root().expect("an open shadow root");
+    let root: Element = shadow
+        .query_selector(".parley")
+        .unwrap()
+        .expect("the widget inside");
+    assert!(find(&root, ".parley-launcher").is_some());
+    assert!(
+        document()
+            .query_selector(".parley-host .parley")
+            .unwrap()
+            .is_none(),
+        "the widget is not in the page's own DOM"
+    );
+    js_sys::eval("window.parley.chat.open()").unwrap();
+    let said = wait_for(&root, ".parley-bubble--bot").await;
+    assert_eq!(said.text_content().as_deref(), Some("Hello!"));
+    js_sys::eval("window.parley.chat.hide()").unwrap();
+    next_tick().await;
+    assert!(root.has_attribute("hidden"));
+    js_sys::eval("window.parley.chat.destroy()").unwrap();
+    assert!(document().query_selector(".parley-host").unwrap().is_none());
 }

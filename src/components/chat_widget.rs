@@ -1,10 +1,72 @@
+use leptos::html;
 use leptos::prelude::*;
 
-/// The chat widget: a launcher button and the panel it opens.
+use super::conversation_panel::{ConversationPanel, HostRequests};
+use crate::client::Endpoint;
+use crate::persistence::{Persistence, storage_key};
+
+/// What the host page can change on a mounted widget (`parley.chat.open()`, `hide()`…).
+#[derive(Debug, Clone, Copy)]
+pub struct Controls {
+    pub open: RwSignal<bool>,
+    /// `hide()` takes the whole widget off the page, launcher included; `show()` brings it back.
+    pub visible: RwSignal<bool>,
+    pub host: HostRequests,
+    /// Proactive messages (traces) shown by the launcher while the chat is closed.
+    pub proactive: RwSignal<Vec<crate::json::Json>>,
+}
+
+impl Controls {
+    pub fn new() -> Controls {
+        Controls {
+            open: RwSignal::new(false),
+            visible: RwSignal::new(true),
+            host: HostRequests::new(),
+            proactive: RwSignal::new(Vec::new()),
+        }
+    }
+}
+
+impl Default for Controls {
+    fn default() -> Controls {
+        Controls::new()
+    }
+}
+
+/// Moves focus to the first element `selector` matches under `root`, once it is rendered
+/// (the first opening mounts the panel: it may take a few ticks).
+fn focus_later(root: Option<web_sys::HtmlElement>, selector: &'static str) {
+    fn attempt(root: web_sys::HtmlElement, selector: &'static str, tries: u8) {
+        use wasm_bindgen::JsCast;
+        let target = root
+            .query_selector(selector)
+            .ok()
+            .flatten()
+            .map(JsCast::unchecked_into::<web_sys::HtmlElement>)
+            // Rendered: a hidden panel's input cannot take the focus.
+            .filter(|t| t.offset_parent().is_some());
+        match target {
+            Some(target) => {
+                let _ = target.focus();
+            }
+            None if tries > 0 => set_timeout(
+                move || attempt(root, selector, tries - 1),
+                std::time::Duration::from_millis(16),
+            ),
+            None => {}
+        }
+    }
+    if let Some(root) = root {
+        attempt(root, selector, 30);
+    }
+}
+
+/// The chat widget: a launcher button and the panel it opens (or, embedded, the panel alone).
 ///
-/// The panel is a labelled dialog with a header (title, close button) and the transcript, a
-/// polite `role="log"` live region so that screen readers announce each bot message as it
-/// appears.
+/// The panel is a labelled dialog with a header (title, restart, close) and the conversation,
+/// whose transcript is a polite `role="log"` live region, so that screen readers announce each
+/// bot message as it appears. The conversation starts at the first opening and stays mounted
+/// when the panel closes. Focus moves into the panel on open and back to the launcher on close.
 #[component]
 pub fn ChatWidget(
     /// The assistant's name, shown in the header and used as the panel's accessible name.
@@ -13,59 +75,148 @@ pub fn ChatWidget(
     /// The project's id: it namespaces the saved conversation.
     #[prop(into, optional)]
     project: Option<String>,
+    /// The runtime; by default the page's own origin, stateless, version `development`.
+    #[prop(optional)]
+    endpoint: Option<Endpoint>,
+    /// Where the conversation is saved; by default `localStorage` under the project's key.
+    #[prop(optional)]
+    persistence: Option<Persistence>,
+    /// Fill the parent element, without a launcher, always open.
+    #[prop(optional)]
+    embedded: bool,
+    #[prop(optional)] controls: Option<Controls>,
 ) -> impl IntoView {
-    let key = crate::persistence::storage_key(
-        project.as_deref().unwrap_or("default"),
-        "development",
-        "anonymous",
-    );
-    let persistence = StoredValue::new(crate::persistence::Persistence::local(key));
-    let (open, set_open) = signal(false);
+    let controls = controls.unwrap_or_default();
+    let open = controls.open;
+    if embedded {
+        open.set(true);
+    }
+    let persistence = persistence.unwrap_or_else(|| {
+        Persistence::local(storage_key(
+            project.as_deref().unwrap_or("default"),
+            "development",
+            "anonymous",
+        ))
+    });
+    let started = RwSignal::new(embedded);
     let title = StoredValue::new(title);
+    let root_ref = NodeRef::<html::Div>::new();
+    let launcher_ref = NodeRef::<html::Button>::new();
 
-    view! {
-        <div class="parley">
-            <Show when=move || open.get()>
-                <section
-                    class="parley-panel"
-                    role="dialog"
-                    aria-label=title.get_value()
-                >
-                    <header class="parley-header">
-                        <h2 class="parley-header__title">{title.get_value()}</h2>
+    // What `open` was when last seen: an effect's first run may come after the first click.
+    let was_open = StoredValue::new(open.get_untracked());
+    Effect::new(move |_| {
+        let now_open = open.get();
+        if now_open {
+            started.set(true);
+        }
+        if was_open.get_value() != now_open {
+            was_open.set_value(now_open);
+            crate::events::emit_toggle(root_ref.get_untracked().as_deref(), now_open);
+            if now_open {
+                // The panel may not be rendered yet (the first opening mounts it).
+                let root = root_ref.get_untracked().map(Into::into);
+                focus_later(root, ".parley-composer__input");
+            } else if let Some(launcher) = launcher_ref.get_untracked() {
+                let _ = launcher.focus();
+            }
+        }
+    });
+
+    let panel = move || {
+        let (endpoint, persistence) = (endpoint.clone(), persistence.clone());
+        view! {
+            <section
+                class="parley-panel"
+                role="dialog"
+                aria-label=title.get_value()
+                hidden=move || !open.get()
+            >
+                <header class="parley-header">
+                    <h2 class="parley-header__title">{title.get_value()}</h2>
+                    <button
+                        type="button"
+                        class="parley-header__action"
+                        aria-label="Start a new chat"
+                        title="Start a new chat"
+                        on:click=move |_| controls.host.resets.update(|r| *r += 1)
+                    >
+                        "↻"
+                    </button>
+                    {(!embedded).then(|| view! {
                         <button
                             type="button"
                             class="parley-header__close"
                             aria-label="Close chat"
-                            on:click=move |_| set_open.set(false)
+                            on:click=move |_| open.set(false)
                         >
                             "×"
                         </button>
-                    </header>
-                    <super::conversation_panel::ConversationPanel persistence=persistence.get_value() />
-                </section>
-            </Show>
-            <button
-                type="button"
-                class="parley-launcher"
-                aria-label=move || if open.get() { "Close chat" } else { "Open chat" }
-                aria-expanded=move || open.get().to_string()
-                on:click=move |_| set_open.update(|o| *o = !*o)
-            >
-                // An inline icon, not an emoji: emoji fonts are missing on many systems.
-                <svg
-                    class="parley-launcher__icon"
-                    aria-hidden="true"
-                    viewBox="0 0 24 24"
-                    width="28"
-                    height="28"
+                    })}
+                </header>
+                <ConversationPanel endpoint=endpoint.unwrap_or_else(|| Endpoint {
+                    url: String::new(),
+                    version: "development".to_owned(),
+                    api_key: None,
+                    user: None,
+                }) persistence=persistence host=controls.host />
+            </section>
+        }
+    };
+
+    view! {
+        <div
+            class="parley"
+            class:parley--embedded=embedded
+            hidden=move || !controls.visible.get()
+            node_ref=root_ref
+        >
+            <Show when=move || started.get()>{panel.clone()}</Show>
+            {move || {
+                let messages: Vec<String> = controls.proactive.with(|p| {
+                    crate::turn_view::read_turn(p)
+                        .reveals
+                        .iter()
+                        .filter_map(|r| match &r.bubble {
+                            crate::turn_view::Bubble::Text(blocks) => {
+                                Some(crate::rich_text::plain_text(blocks))
+                            }
+                            _ => None,
+                        })
+                        .collect()
+                });
+                (!open.get() && !messages.is_empty()).then(|| view! {
+                    <div class="parley-proactive" role="status">
+                        {messages.into_iter().map(|m| view! {
+                            <p class="parley-proactive__message" on:click=move |_| open.set(true)>{m}</p>
+                        }).collect_view()}
+                    </div>
+                })
+            }}
+            {(!embedded).then(|| view! {
+                <button
+                    type="button"
+                    class="parley-launcher"
+                    node_ref=launcher_ref
+                    aria-label=move || if open.get() { "Close chat" } else { "Open chat" }
+                    aria-expanded=move || open.get().to_string()
+                    on:click=move |_| open.update(|o| *o = !*o)
                 >
-                    <path
-                        fill="currentColor"
-                        d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z"
-                    />
-                </svg>
-            </button>
+                    // An inline icon, not an emoji: emoji fonts are missing on many systems.
+                    <svg
+                        class="parley-launcher__icon"
+                        aria-hidden="true"
+                        viewBox="0 0 24 24"
+                        width="28"
+                        height="28"
+                    >
+                        <path
+                            fill="currentColor"
+                            d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z"
+                        />
+                    </svg>
+                </button>
+            })}
         </div>
     }
 }

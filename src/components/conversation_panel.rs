@@ -1,12 +1,54 @@
 use leptos::html;
 use leptos::prelude::*;
 
-use super::bubble::BubbleView;
+use super::transcript::Lines;
 use crate::client::{self, Endpoint};
-use crate::conversation::{Conversation, Delivery, Entry, Pending};
+use crate::conversation::{Conversation, Pending};
 use crate::json::{Build, Json, request};
 use crate::persistence::{Persistence, StorageKind};
 use crate::turn_view::ButtonView;
+
+/// What the host page asks of a mounted conversation (`parley.chat.interact`, `reset`).
+#[derive(Debug, Clone, Copy)]
+pub struct HostRequests {
+    /// Requests to send, in order (a custom action's answer, a proactive launch…).
+    pub outbox: RwSignal<Vec<Json>>,
+    /// Bumped to start a new conversation.
+    pub resets: RwSignal<u32>,
+}
+
+impl HostRequests {
+    pub fn new() -> HostRequests {
+        HostRequests {
+            outbox: RwSignal::new(Vec::new()),
+            resets: RwSignal::new(0),
+        }
+    }
+}
+
+impl Default for HostRequests {
+    fn default() -> HostRequests {
+        HostRequests::new()
+    }
+}
+
+/// Whether the user asked the system for less motion (then a turn shows at once).
+fn reduced_motion() -> bool {
+    #[cfg(target_arch = "wasm32")]
+    {
+        web_sys::window()
+            .and_then(|w| {
+                w.match_media("(prefers-reduced-motion: reduce)")
+                    .ok()
+                    .flatten()
+            })
+            .is_some_and(|m| m.matches())
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        false
+    }
+}
 
 /// The conversation inside the chat panel: the banner when the server cannot be reached, the
 /// transcript (a polite `role="log"` live region, so screen readers announce each bot message
@@ -21,11 +63,16 @@ pub fn ConversationPanel(
     /// Where the conversation is saved; by default nowhere (memory).
     #[prop(optional)]
     persistence: Option<Persistence>,
+    /// Requests from the host page.
+    #[prop(optional)]
+    host: Option<HostRequests>,
 ) -> impl IntoView {
+    let host = host.unwrap_or_default();
     let endpoint = StoredValue::new(endpoint.unwrap_or_else(|| Endpoint {
         url: String::new(),
         version: "development".to_owned(),
         api_key: None,
+        user: None,
     }));
     #[cfg_attr(
         not(target_arch = "wasm32"),
@@ -46,19 +93,38 @@ pub fn ConversationPanel(
     let banner = RwSignal::new(None::<String>);
     let draft = RwSignal::new(String::new());
     let log_ref = NodeRef::<html::Div>::new();
+    let scroll_ref = NodeRef::<html::Div>::new();
+    let root_ref = NodeRef::<html::Div>::new();
+    // Seconds of silence before a `no-reply`, from the last turn; bumped `turns` cancels a
+    // waiting timer (anything sent since makes it stale).
+    let no_reply = RwSignal::new(None::<f64>);
+    let turns = StoredValue::new(0u64);
 
     let deliver = move |pending: Pending| {
-        let call = endpoint.with_value(|e| e.stateless(pending.state.as_ref(), &pending.request));
+        let call = endpoint.with_value(|e| e.call(pending.state.as_ref(), &pending.request));
         leptos::task::spawn_local(async move {
             match client::send(&call).await {
                 Ok(answer) => {
                     banner.set(None);
-                    conversation.update(|c| {
-                        c.answered(answer);
-                    });
+                    let mut view = None;
+                    conversation.update(|c| view = Some(c.answered(answer)));
+                    let view = view.unwrap_or_default();
+                    if reduced_motion() {
+                        conversation.update(Conversation::reveal_all);
+                    }
+                    no_reply.set(view.no_reply_secs);
+                    for action in view.actions {
+                        // The flow waits at the action: the host answers with
+                        // `parley.chat.interact({ type: path })`.
+                        crate::events::emit_action(root_ref.get_untracked().as_deref(), &action);
+                    }
                 }
                 Err(error) => {
                     web_sys::console::warn_1(&format!("parley: {error}").into());
+                    crate::events::emit_error(
+                        root_ref.get_untracked().as_deref(),
+                        &error.to_string(),
+                    );
                     banner.set(Some(error.to_string()));
                     conversation.update(Conversation::failed);
                 }
@@ -69,6 +135,8 @@ pub fn ConversationPanel(
         let mut pending = None;
         conversation.update(|c| pending = c.send(request, echo));
         if let Some(pending) = pending {
+            turns.update_value(|t| *t += 1);
+            no_reply.set(None);
             deliver(pending);
         }
     };
@@ -92,22 +160,108 @@ pub fn ConversationPanel(
             Some(text.to_owned()),
         );
     };
-    let new_chat = move |_| {
-        #[cfg(target_arch = "wasm32")]
-        persistence.with_value(Persistence::clear);
-        conversation.update(Conversation::reset);
-        send(request("launch", None), None);
-    };
+    let new_chat = move |_| host.resets.update(|r| *r += 1);
     let can_act = Signal::derive(move || conversation.with(|c| !c.in_flight() && !c.ended));
-    let on_button = Callback::new(move |b: ButtonView| send(b.request, Some(b.label)));
 
-    // Keep the newest message in view.
+    // Reveal a turn line by line, each after its typing delay.
+    let timer_armed = StoredValue::new(false);
     Effect::new(move |_| {
-        conversation.track();
-        if let Some(log) = log_ref.get() {
-            log.set_scroll_top(log.scroll_height());
+        let Some(delay) = conversation.with(Conversation::next_reveal) else {
+            return;
+        };
+        if timer_armed.get_value() {
+            return;
+        }
+        timer_armed.set_value(true);
+        set_timeout(
+            move || {
+                timer_armed.set_value(false);
+                conversation.update(Conversation::reveal_one);
+            },
+            std::time::Duration::from_millis(delay as u64),
+        );
+    });
+
+    // Silence after a turn that asks for a reply: send `no-reply` once its timeout passes.
+    Effect::new(move |_| {
+        let Some(secs) = no_reply.get() else {
+            return;
+        };
+        if conversation.with(|c| c.typing() || c.ended) {
+            return;
+        }
+        let turn = turns.get_value();
+        set_timeout(
+            move || {
+                if turns.get_value() == turn && no_reply.get_untracked().is_some() {
+                    send(request("no-reply", None), None);
+                }
+            },
+            std::time::Duration::from_secs_f64(secs.min(86_400.0)),
+        );
+    });
+
+    // Requests from the host page, in order, one turn at a time.
+    Effect::new(move |_| {
+        let waiting = host.outbox.with(|o| !o.is_empty());
+        if !waiting || conversation.with(Conversation::in_flight) {
+            return;
+        }
+        let mut next = None;
+        host.outbox.update(|o| next = Some(o.remove(0)));
+        if let Some(request) = next {
+            send(request, None);
         }
     });
+
+    // `parley.chat.reset()`: a new conversation.
+    Effect::new(move |previous: Option<u32>| {
+        let resets = host.resets.get();
+        if previous.is_some_and(|p| p != resets) {
+            #[cfg(target_arch = "wasm32")]
+            persistence.with_value(Persistence::clear);
+            conversation.update(Conversation::reset);
+            send(request("launch", None), None);
+        }
+        resets
+    });
+    let on_button = Callback::new(move |b: ButtonView| send(b.request, Some(b.label)));
+
+    // The transcript: lines appended as they are revealed, the newest kept in view.
+    let lines = StoredValue::new_local(Lines::default());
+    Effect::new(move |_| {
+        conversation.with(|c| {
+            if let Some(log) = log_ref.get() {
+                lines.update_value(|l| l.update(&log, c.shown()));
+            }
+        });
+        if let Some(scroll) = scroll_ref.get() {
+            scroll.set_scroll_top(scroll.scroll_height());
+        }
+    });
+    // One listener for every button in the log: card buttons and retries.
+    let on_log_click = move |ev: leptos::ev::MouseEvent| {
+        use wasm_bindgen::JsCast;
+        let Some(target) = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        else {
+            return;
+        };
+        if let Ok(Some(button)) = target.closest("[data-button]") {
+            let index = button
+                .get_attribute("data-button")
+                .and_then(|i| i.parse::<usize>().ok());
+            let chosen = index.and_then(|i| lines.with_value(|l| l.buttons.get(i).cloned()));
+            if let Some(chosen) = chosen
+                && can_act.get_untracked()
+            {
+                on_button.run(chosen);
+            }
+        } else if let Ok(Some(_)) = target.closest("[data-retry]") {
+            retry();
+        }
+    };
 
     // Save every change.
     #[cfg(target_arch = "wasm32")]
@@ -122,36 +276,19 @@ pub fn ConversationPanel(
     }
 
     view! {
-        <div class="parley-conversation">
+        <div class="parley-conversation" node_ref=root_ref>
             {move || banner.get().map(|message| view! {
                 <div class="parley-banner" role="alert">{message}</div>
             })}
-            <div class="parley-transcript" role="log" aria-live="polite" node_ref=log_ref>
-                <For
-                    each=move || conversation.with(|c| c.entries.clone())
-                    key=|entry| (entry.id(), match entry { Entry::User { delivery, .. } => *delivery as u8, Entry::Bot { .. } => 9 })
-                    children=move |entry| match entry {
-                        Entry::Bot { bubble, .. } => view! {
-                            <BubbleView bubble=bubble on_click=on_button enabled=can_act />
-                        }.into_any(),
-                        Entry::User { text, delivery, .. } => view! {
-                            <div class="parley-bubble parley-bubble--user" class:parley-bubble--failed=delivery == Delivery::Failed>
-                                <p class="parley-rich__p">{text}</p>
-                                {(delivery == Delivery::Failed).then(|| view! {
-                                    <button type="button" class="parley-bubble__retry" on:click=move |_| retry()>
-                                        "Not sent. Retry"
-                                    </button>
-                                })}
-                            </div>
-                        }.into_any(),
-                    }
-                />
-                {move || conversation.with(|c| c.in_flight()).then(|| view! {
-                    <div class="parley-typing" aria-label="The assistant is typing"><span></span><span></span><span></span></div>
+            <div class="parley-transcript" node_ref=scroll_ref>
+                <div role="log" aria-live="polite" aria-label="Conversation" node_ref=log_ref
+                    on:click=on_log_click></div>
+                {move || conversation.with(Conversation::typing).then(|| view! {
+                    <div class="parley-typing" role="status" aria-label="The assistant is typing"><span></span><span></span><span></span></div>
                 })}
             </div>
             <div class="parley-choices">
-                {move || conversation.with(|c| c.choices.clone()).into_iter().map(|b| {
+                {move || conversation.with(|c| c.offered().to_vec()).into_iter().map(|b| {
                     let label = b.label.clone();
                     view! {
                         <button type="button" class="parley-button parley-button--choice"
@@ -161,7 +298,7 @@ pub fn ConversationPanel(
                 }).collect_view()}
             </div>
             <Show
-                when=move || !conversation.with(|c| c.ended)
+                when=move || !conversation.with(Conversation::closed)
                 fallback=move || view! {
                     <div class="parley-ended">
                         <p>"The conversation has ended."</p>

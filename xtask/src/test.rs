@@ -134,8 +134,12 @@ fn demo_check(browser: &Browser) -> Result<()> {
     };
     let dom = crate::cmd::output(&mut chromium(&["--dump-dom"]))
         .context("headless Chromium failed to load the demo page")?;
-    if !dom.contains("parley-launcher") {
-        bail!("the demo page loaded but the widget did not mount (no .parley-launcher in the DOM)");
+    // The widget lives in a Shadow DOM root, which --dump-dom does not print; its host element
+    // gets `data-parley` once the widget is mounted.
+    if !dom.contains("data-parley=") {
+        bail!(
+            "the demo page loaded but the widget did not mount (no [data-parley] host in the DOM)"
+        );
     }
     let shot = shots.join("demo.png");
     run(&mut chromium(&[&format!(

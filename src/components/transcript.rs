@@ -1,0 +1,268 @@
+//! The transcript's DOM: each line built once with `createElement` and text nodes (never HTML),
+//! appended as the conversation grows. A `role="log"` region only ever grows at its end, so
+//! an append-only renderer fits it: adding a line costs the same with 10 lines or 1,000, and
+//! it weighs far less in the bundle than a keyed list of Leptos views per bubble kind (the
+//! widget has a 120 KB budget).
+//!
+//! Buttons carry a `data-button` index into [`Lines::buttons`] and retry buttons a
+//! `data-retry`; one click listener on the log reads them (event delegation), so no closure is
+//! made per button. URLs reaching `href`/`src` went through `safety` when the turn was read.
+
+use web_sys::{Document, Element};
+
+use crate::conversation::{Delivery, Entry};
+use crate::rich_text::{Block, Inline};
+use crate::turn_view::{Bubble, ButtonView, CardView};
+
+/// What is on screen: one element per line, and every button offered so far.
+#[derive(Debug, Default)]
+pub struct Lines {
+    shown: Vec<(u64, Option<Delivery>, Element)>,
+    pub buttons: Vec<ButtonView>,
+}
+
+fn element(doc: &Document, tag: &str, class: &str) -> Element {
+    // Creating an element with a fixed, valid tag name does not fail.
+    let el = doc.create_element(tag).expect("a valid tag name");
+    if !class.is_empty() {
+        el.set_class_name(class);
+    }
+    el
+}
+
+fn child(doc: &Document, parent: &Element, tag: &str, class: &str) -> Element {
+    let el = element(doc, tag, class);
+    let _ = parent.append_child(&el);
+    el
+}
+
+fn text(doc: &Document, parent: &Element, text: &str) {
+    let _ = parent.append_child(&doc.create_text_node(text));
+}
+
+fn inlines(doc: &Document, parent: &Element, list: &[Inline]) {
+    for inline in list {
+        match inline {
+            Inline::Text { text: t, marks } => {
+                let mut at = parent.clone();
+                for (on, tag) in [
+                    (marks.bold, "strong"),
+                    (marks.italic, "em"),
+                    (marks.underline, "u"),
+                    (marks.strike, "s"),
+                    (marks.code, "code"),
+                ] {
+                    if on {
+                        at = child(doc, &at, tag, "");
+                    }
+                }
+                text(doc, &at, t);
+            }
+            Inline::Link {
+                href: Some(href),
+                children,
+            } => {
+                let a = child(doc, parent, "a", "parley-rich__link");
+                let _ = a.set_attribute("href", href);
+                let _ = a.set_attribute("target", "_blank");
+                let _ = a.set_attribute("rel", "noopener noreferrer nofollow");
+                inlines(doc, &a, children);
+            }
+            Inline::Link {
+                href: None,
+                children,
+            } => inlines(doc, parent, children),
+            Inline::Break => {
+                child(doc, parent, "br", "");
+            }
+        }
+    }
+}
+
+fn blocks(doc: &Document, parent: &Element, list: &[Block]) {
+    for block in list {
+        match block {
+            Block::Paragraph(content) => {
+                inlines(doc, &child(doc, parent, "p", "parley-rich__p"), content)
+            }
+            Block::List { ordered, items } => {
+                let tag = if *ordered { "ol" } else { "ul" };
+                let list = child(doc, parent, tag, "parley-rich__list");
+                for item in items {
+                    inlines(doc, &child(doc, &list, "li", ""), item);
+                }
+            }
+            Block::Code(code) => {
+                let pre = child(doc, parent, "pre", "parley-rich__code");
+                text(doc, &child(doc, &pre, "code", ""), code);
+            }
+        }
+    }
+}
+
+impl Lines {
+    fn button(&mut self, doc: &Document, parent: &Element, button: &ButtonView) {
+        let el = child(doc, parent, "button", "parley-button");
+        let _ = el.set_attribute("type", "button");
+        let _ = el.set_attribute("data-button", &self.buttons.len().to_string());
+        text(doc, &el, &button.label);
+        self.buttons.push(button.clone());
+    }
+
+    fn card(&mut self, doc: &Document, parent: &Element, card: &CardView) {
+        let article = child(doc, parent, "article", "parley-card");
+        let _ = article.set_attribute("aria-label", &card.title);
+        if let Some(src) = &card.image {
+            let img = child(doc, &article, "img", "parley-card__image");
+            let _ = img.set_attribute("src", src);
+            let _ = img.set_attribute("alt", "");
+            let _ = img.set_attribute("loading", "lazy");
+        }
+        text(
+            doc,
+            &child(doc, &article, "h3", "parley-card__title"),
+            &card.title,
+        );
+        blocks(
+            doc,
+            &child(doc, &article, "div", "parley-card__description"),
+            &card.description,
+        );
+        let row = child(doc, &article, "div", "parley-card__buttons");
+        for b in &card.buttons {
+            self.button(doc, &row, b);
+        }
+    }
+
+    fn bubble(&mut self, doc: &Document, bubble: &Bubble) -> Element {
+        match bubble {
+            Bubble::Text(content) => {
+                let el = element(doc, "div", "parley-bubble parley-bubble--bot");
+                blocks(doc, &el, content);
+                el
+            }
+            Bubble::Speech { text: said, audio } => {
+                let el = element(doc, "div", "parley-bubble parley-bubble--bot");
+                if !said.is_empty() {
+                    text(doc, &child(doc, &el, "p", "parley-rich__p"), said);
+                }
+                if let Some(src) = audio {
+                    let player = child(doc, &el, "audio", "parley-bubble__audio");
+                    let _ = player.set_attribute("controls", "");
+                    let _ = player.set_attribute("preload", "none");
+                    let _ = player.set_attribute("src", src);
+                }
+                el
+            }
+            Bubble::Image { src, width, height } => {
+                let el = element(doc, "div", "parley-bubble parley-bubble--image");
+                let img = child(doc, &el, "img", "parley-bubble__image");
+                let _ = img.set_attribute("src", src);
+                let _ = img.set_attribute("alt", "");
+                let _ = img.set_attribute("loading", "lazy");
+                // The intrinsic size reserves the space before the image loads.
+                if let (Some(w), Some(h)) = (width, height) {
+                    let _ = img.set_attribute("width", &w.to_string());
+                    let _ = img.set_attribute("height", &h.to_string());
+                }
+                el
+            }
+            Bubble::Card(card) => {
+                let el = element(doc, "div", "parley-bubble parley-bubble--card");
+                self.card(doc, &el, card);
+                el
+            }
+            Bubble::Carousel(cards) => {
+                let el = element(doc, "div", "parley-carousel");
+                let _ = el.set_attribute("role", "group");
+                let _ = el.set_attribute("aria-roledescription", "carousel");
+                let _ = el.set_attribute(
+                    "aria-label",
+                    &cards
+                        .iter()
+                        .map(|c| c.title.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                );
+                // Focusable, so the arrow keys scroll it.
+                let _ = el.set_attribute("tabindex", "0");
+                for card in cards {
+                    self.card(doc, &child(doc, &el, "div", "parley-carousel__item"), card);
+                }
+                el
+            }
+        }
+    }
+
+    fn user(doc: &Document, said: &str, delivery: Delivery) -> Element {
+        let failed = delivery == Delivery::Failed;
+        let el = element(
+            doc,
+            "div",
+            if failed {
+                "parley-bubble parley-bubble--user parley-bubble--failed"
+            } else {
+                "parley-bubble parley-bubble--user"
+            },
+        );
+        text(doc, &child(doc, &el, "p", "parley-rich__p"), said);
+        if failed {
+            let retry = child(doc, &el, "button", "parley-bubble__retry");
+            let _ = retry.set_attribute("type", "button");
+            let _ = retry.set_attribute("data-retry", "");
+            text(doc, &retry, "Not sent. Retry");
+        }
+        el
+    }
+
+    /// Brings the log up to date with `entries`: new lines are appended, a user line whose
+    /// delivery changed is replaced, and anything else (a new conversation) starts afresh.
+    pub fn update(&mut self, log: &Element, entries: &[Entry]) {
+        let Some(doc) = log.owner_document() else {
+            return;
+        };
+        let same_start = self.shown.len() <= entries.len()
+            && self
+                .shown
+                .iter()
+                .zip(entries)
+                .all(|((id, _, _), e)| *id == e.id());
+        if !same_start {
+            log.set_text_content(None);
+            self.shown.clear();
+            self.buttons.clear();
+        }
+        for (i, entry) in entries.iter().enumerate() {
+            let delivery = match entry {
+                Entry::User { delivery, .. } => Some(*delivery),
+                Entry::Bot { .. } => None,
+            };
+            if let Some((_, was, el)) = self.shown.get(i) {
+                if *was == delivery {
+                    continue;
+                }
+                if let Entry::User {
+                    text: said,
+                    delivery,
+                    ..
+                } = entry
+                {
+                    let fresh = Self::user(&doc, said, *delivery);
+                    let _ = el.replace_with_with_node_1(&fresh);
+                    self.shown[i] = (entry.id(), Some(*delivery), fresh);
+                }
+                continue;
+            }
+            let el = match entry {
+                Entry::Bot { bubble, .. } => self.bubble(&doc, bubble),
+                Entry::User {
+                    text: said,
+                    delivery,
+                    ..
+                } => Self::user(&doc, said, *delivery),
+            };
+            let _ = log.append_child(&el);
+            self.shown.push((entry.id(), delivery, el));
+        }
+    }
+}

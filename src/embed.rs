@@ -1,0 +1,262 @@
+//! `window.parley.chat`: how a page embeds the widget.
+//!
+//! ```js
+//! window.parley.chat.load({ verify: { projectID: 'pizza' }, url: 'https://chat.example',
+//!   assistant: { title: 'Pizza Palace', color: '#d9480f' } });
+//! ```
+//!
+//! `load` reads the options ([`crate::options`]), makes a host element (in the corner, or inside
+//! `render.target`), gives it a Shadow DOM root with the widget's stylesheet adopted (no
+//! `<style>` element, so a strict CSP needs no `unsafe-inline`), and mounts the widget there:
+//! host CSS does not leak in, ours does not leak out. The other calls drive the mounted widget.
+//! A bad option is one console error naming it, and nothing is mounted.
+
+use std::cell::RefCell;
+
+use js_sys::{Object, Reflect};
+use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+
+use crate::client::Endpoint;
+use crate::components::chat_widget::{ChatWidget, Controls};
+use crate::json::Js;
+use crate::options::{Mode, Options, RenderMode, read_options};
+use crate::persistence::{Persistence, storage_key};
+
+/// The widget's stylesheet, adopted by each Shadow DOM root.
+const STYLESHEET: &str = include_str!("../style/parley.css");
+
+/// The bundle's version: the loader and the app refuse to mix versions.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+struct Mounted {
+    controls: Controls,
+    host: web_sys::Element,
+    // Dropping it unmounts the widget.
+    _handle: Box<dyn std::any::Any>,
+}
+
+thread_local! {
+    static MOUNTED: RefCell<Option<Mounted>> = const { RefCell::new(None) };
+}
+
+fn error(message: &str) {
+    web_sys::console::error_1(&message.into());
+}
+
+fn with_mounted(call: &str, f: impl FnOnce(&Mounted)) {
+    MOUNTED.with(|m| match m.borrow().as_ref() {
+        Some(mounted) => f(mounted),
+        None => error(&format!(
+            "parley.chat.{call}: the chat is not loaded (call parley.chat.load first)"
+        )),
+    });
+}
+
+/// The user id of the stateful flavour: the one given, or one made once and kept.
+fn user_id(options: &Options) -> String {
+    if let Some(id) = &options.user_id {
+        return id.clone();
+    }
+    let key = format!("parley:user:{}", options.project_id);
+    let storage = web_sys::window().and_then(|w| w.local_storage().ok().flatten());
+    if let Some(id) = storage
+        .as_ref()
+        .and_then(|s| s.get_item(&key).ok().flatten())
+    {
+        return id;
+    }
+    let id = format!(
+        "u-{:x}{:x}",
+        (js_sys::Math::random() * 1e15) as u64,
+        js_sys::Date::now() as u64
+    );
+    if let Some(storage) = storage {
+        let _ = storage.set_item(&key, &id);
+    }
+    id
+}
+
+/// The element `render.target` names: an element, or a selector.
+fn target(options: &JsValue, selector: Option<&str>) -> Option<web_sys::Element> {
+    let given = Reflect::get(options, &"render".into())
+        .and_then(|r| Reflect::get(&r, &"target".into()))
+        .ok()?;
+    if let Some(element) = given.dyn_ref::<web_sys::Element>() {
+        return Some(element.clone());
+    }
+    let document = web_sys::window()?.document()?;
+    document.query_selector(selector?).ok().flatten()
+}
+
+fn load(options_value: JsValue) {
+    let options = match read_options(&Js::new(options_value.clone())) {
+        Ok(options) => options,
+        Err(e) => return error(&e.to_string()),
+    };
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    // A second load replaces the first.
+    destroy();
+    let parent = match &options.render {
+        RenderMode::Overlay => document.body().map(Into::into),
+        RenderMode::Embedded { target: selector } => {
+            match target(&options_value, selector.as_deref()) {
+                Some(element) => Some(element),
+                None => {
+                    return error(
+                        "parley.chat.load: the option `render.target` names no element on this page",
+                    );
+                }
+            }
+        }
+    };
+    let Some(parent) = parent else { return };
+    let Ok(host) = document.create_element("div") else {
+        return;
+    };
+    host.set_class_name("parley-host");
+    let init = web_sys::ShadowRootInit::new(web_sys::ShadowRootMode::Open);
+    let Ok(shadow) = host.attach_shadow(&init) else {
+        return error("parley.chat.load: this element cannot hold the chat (no Shadow DOM)");
+    };
+    if let Ok(sheet) = web_sys::CssStyleSheet::new() {
+        let _ = sheet.replace_sync(STYLESHEET);
+        let sheets = js_sys::Array::of1(&sheet);
+        let _ = Reflect::set(&shadow, &"adoptedStyleSheets".into(), &sheets);
+    }
+    let Ok(container) = document.create_element("div") else {
+        return;
+    };
+    if let Some(color) = &options.color {
+        let _ = container.set_attribute("style", &format!("--parley-color-accent:{color}"));
+    }
+    let _ = shadow.append_child(&container);
+    let _ = parent.append_child(&host);
+
+    let controls = Controls::new();
+    controls.open.set(options.autostart);
+    let user = (options.mode == Mode::Stateful).then(|| user_id(&options));
+    let endpoint = Endpoint {
+        url: options.url.clone(),
+        version: options.version.clone(),
+        api_key: options.api_key.clone(),
+        user: user.clone(),
+    };
+    let persistence = Persistence {
+        kind: options.persistence,
+        ..Persistence::local(storage_key(
+            &options.project_id,
+            &options.version,
+            user.as_deref().unwrap_or("anonymous"),
+        ))
+    };
+    let (title, embedded) = (
+        options.title.clone(),
+        matches!(options.render, RenderMode::Embedded { .. }),
+    );
+    let handle = leptos::mount::mount_to(container.unchecked_into(), move || {
+        view! {
+            <ChatWidget title=title endpoint=endpoint persistence=persistence
+                embedded=embedded controls=controls />
+        }
+    });
+    // Marks a mounted widget (what `cargo xtask test` looks for in the page).
+    let _ = host.set_attribute("data-parley", VERSION);
+    MOUNTED.with(|m| {
+        *m.borrow_mut() = Some(Mounted {
+            controls,
+            host,
+            _handle: Box::new(handle),
+        });
+    });
+}
+
+fn destroy() {
+    let mounted = MOUNTED.with(|m| m.borrow_mut().take());
+    if let Some(mounted) = mounted {
+        mounted.host.remove();
+    }
+}
+
+fn interact(request: JsValue) {
+    let request = Js::new(request);
+    let valid = crate::json::Read::field(&request, "type")
+        .and_then(|t| crate::json::Read::text(&t))
+        .is_some();
+    if !valid {
+        return error("parley.chat.interact: the request must be an object with a string `type`");
+    }
+    with_mounted("interact", |m| {
+        m.controls.open.set(true);
+        m.controls.host.outbox.update(|o| o.push(request));
+    });
+}
+
+fn set(object: &Object, name: &str, value: &JsValue) {
+    let _ = Reflect::set(object, &name.into(), value);
+}
+
+fn function0(f: impl Fn() + 'static) -> JsValue {
+    Closure::<dyn Fn()>::new(f).into_js_value()
+}
+
+fn function1(f: impl Fn(JsValue) + 'static) -> JsValue {
+    Closure::<dyn Fn(JsValue)>::new(f).into_js_value()
+}
+
+/// Installs `window.parley.chat` and tells the page (`parley:ready` on `window`).
+pub fn install() {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let chat = Object::new();
+    set(&chat, "version", &VERSION.into());
+    set(&chat, "load", &function1(load));
+    set(&chat, "destroy", &function0(destroy));
+    set(&chat, "interact", &function1(interact));
+    let control = |name: &'static str, f: fn(&Controls)| {
+        set(
+            &chat,
+            name,
+            &function0(move || with_mounted(name, |m| f(&m.controls))),
+        );
+    };
+    control("open", |c| c.open.set(true));
+    control("close", |c| c.open.set(false));
+    control("show", |c| c.visible.set(true));
+    control("hide", |c| c.visible.set(false));
+    control("reset", |c| c.host.resets.update(|r| *r += 1));
+    let proactive = Object::new();
+    // Proactive messages: traces the page shows by the launcher, before any conversation
+    // (`push({ type: 'text', payload: { message } })`, one or several arguments).
+    let push =
+        Closure::<dyn Fn(JsValue, JsValue, JsValue)>::new(|a: JsValue, b: JsValue, c: JsValue| {
+            with_mounted("proactive.push", |m| {
+                let traces: Vec<Js> = [a, b, c]
+                    .into_iter()
+                    .filter(|t| !t.is_undefined())
+                    .map(Js::new)
+                    .collect();
+                m.controls.proactive.update(|p| p.extend(traces));
+            });
+        });
+    set(&proactive, "push", &push.into_js_value());
+    set(
+        &proactive,
+        "clear",
+        &function0(|| with_mounted("proactive.clear", |m| m.controls.proactive.set(Vec::new()))),
+    );
+    set(&chat, "proactive", &proactive);
+    let parley = Reflect::get(&window, &"parley".into())
+        .ok()
+        .filter(JsValue::is_object)
+        .map_or_else(Object::new, JsCast::unchecked_into);
+    set(&parley, "chat", &chat);
+    set(&window, "parley", &parley);
+    if let Ok(event) = web_sys::Event::new("parley:ready") {
+        let _ = window.dispatch_event(&event);
+    }
+}

@@ -1,0 +1,264 @@
+//! The options of `window.parley.chat.load({...})`: Voiceflow's shape (`verify`, `url`,
+//! `versionID`, `userID`, `assistant`, `render`, `autostart`) plus ours (`apiKey`, `mode`,
+//! `persistence`). Plain Rust over [`Json`], tested natively: a bad option gives one error that
+//! names it, and nothing is mounted.
+
+use crate::json::{Json, Read};
+use crate::persistence::StorageKind;
+
+/// Where the widget shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RenderMode {
+    /// A launcher in the corner that opens a panel.
+    Overlay,
+    /// Fills the element a CSS selector names (the embed module also accepts an element).
+    Embedded { target: Option<String> },
+}
+
+/// Which flavour of the Dialog API the widget speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The widget keeps the state (Parley's default).
+    Stateless,
+    /// The runtime keeps the state under a user id (Voiceflow's widget's way).
+    Stateful,
+}
+
+/// The options, read and checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    pub project_id: String,
+    /// The runtime's base URL; empty for the page's own origin.
+    pub url: String,
+    pub version: String,
+    pub api_key: Option<String>,
+    pub mode: Mode,
+    /// The user id: given, or made once and kept with the conversation.
+    pub user_id: Option<String>,
+    pub title: String,
+    pub description: Option<String>,
+    pub image: Option<String>,
+    /// The accent colour (`--parley-color-accent`).
+    pub color: Option<String>,
+    pub render: RenderMode,
+    /// Open the chat at once.
+    pub autostart: bool,
+    pub persistence: StorageKind,
+}
+
+/// A bad option: which one, and what it should be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptionError {
+    pub option: &'static str,
+    pub expected: &'static str,
+}
+
+impl std::fmt::Display for OptionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "parley.chat.load: the option `{}` must be {}",
+            self.option, self.expected
+        )
+    }
+}
+
+fn bad(option: &'static str, expected: &'static str) -> OptionError {
+    OptionError { option, expected }
+}
+
+/// An optional string; present but not a string (or blank) is an error.
+fn text(
+    object: Option<&Json>,
+    key: &str,
+    option: &'static str,
+) -> Result<Option<String>, OptionError> {
+    match object.and_then(|o| o.field(key)) {
+        None => Ok(None),
+        Some(v) => match v.text() {
+            Some(s) if !s.trim().is_empty() => Ok(Some(s)),
+            _ => Err(bad(option, "a non-empty string")),
+        },
+    }
+}
+
+/// A nested options object (`verify`, `assistant`, `render`).
+fn group(options: &Json, key: &str, option: &'static str) -> Result<Option<Json>, OptionError> {
+    match options.field(key) {
+        None => Ok(None),
+        Some(v) if v.is_map() => Ok(Some(v)),
+        Some(_) => Err(bad(option, "an object")),
+    }
+}
+
+/// A colour safe to put in a style property: a hex colour, a name, or `rgb()`/`hsl()`.
+fn is_color(color: &str) -> bool {
+    color.len() <= 64
+        && color.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '#' | '(' | ')' | ',' | '.' | '%' | ' ')
+        })
+}
+
+/// Reads the options object.
+pub fn read_options(options: &Json) -> Result<Options, OptionError> {
+    if !options.is_map() {
+        return Err(bad("(the options)", "an object"));
+    }
+    let verify = group(options, "verify", "verify")?;
+    let project_id = text(verify.as_ref(), "projectID", "verify.projectID")?
+        .ok_or_else(|| bad("verify.projectID", "a non-empty string"))?;
+    let url = text(Some(options), "url", "url")?.unwrap_or_default();
+    let url_ok = url.is_empty()
+        || url.starts_with("https://")
+        || url.starts_with("http://")
+        || (url.starts_with('/') && !url.starts_with("//"));
+    if !url_ok {
+        return Err(bad("url", "an http(s) URL or a path on this site"));
+    }
+    let mode = match text(Some(options), "mode", "mode")?.as_deref() {
+        None | Some("stateless") => Mode::Stateless,
+        Some("stateful") => Mode::Stateful,
+        Some(_) => return Err(bad("mode", "'stateless' or 'stateful'")),
+    };
+    let assistant = group(options, "assistant", "assistant")?;
+    let color = text(assistant.as_ref(), "color", "assistant.color")?;
+    if color.as_deref().is_some_and(|c| !is_color(c)) {
+        return Err(bad("assistant.color", "a CSS colour such as '#3b5bdb'"));
+    }
+    let render = group(options, "render", "render")?;
+    let render = match text(render.as_ref(), "mode", "render.mode")?.as_deref() {
+        None | Some("overlay") => RenderMode::Overlay,
+        Some("embedded") => {
+            // An element is checked by the embed module; here a selector or nothing.
+            let target = render.as_ref().and_then(|r| r.field("target"));
+            let selector = match &target {
+                None => return Err(bad("render.target", "an element or a CSS selector")),
+                Some(t) => t.text(),
+            };
+            RenderMode::Embedded { target: selector }
+        }
+        Some(_) => return Err(bad("render.mode", "'overlay' or 'embedded'")),
+    };
+    let autostart = match options.field("autostart") {
+        None => false,
+        Some(v) => v.flag().ok_or_else(|| bad("autostart", "true or false"))?,
+    };
+    let persistence = match text(Some(options), "persistence", "persistence")?.as_deref() {
+        None | Some("localStorage") => StorageKind::Local,
+        Some("sessionStorage") => StorageKind::Session,
+        Some("memory") => StorageKind::Memory,
+        Some(_) => {
+            return Err(bad(
+                "persistence",
+                "'localStorage', 'sessionStorage' or 'memory'",
+            ));
+        }
+    };
+    Ok(Options {
+        project_id,
+        url,
+        version: text(Some(options), "versionID", "versionID")?
+            .unwrap_or_else(|| "development".to_owned()),
+        api_key: text(Some(options), "apiKey", "apiKey")?,
+        mode,
+        user_id: text(Some(options), "userID", "userID")?,
+        title: text(assistant.as_ref(), "title", "assistant.title")?
+            .unwrap_or_else(|| "Chat".to_owned()),
+        description: text(assistant.as_ref(), "description", "assistant.description")?,
+        image: text(assistant.as_ref(), "image", "assistant.image")?
+            .and_then(|i| crate::safety::safe_image(&i)),
+        color,
+        render,
+        autostart,
+        persistence,
+    })
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn voiceflows_snippet_reads() {
+        let o = read_options(&json!({
+            "verify": { "projectID": "pizza" },
+            "url": "https://runtime.example",
+            "versionID": "production",
+            "assistant": { "title": "Pizza Palace", "color": "#d9480f", "image": "https://x.example/logo.png" }
+        }))
+        .unwrap();
+        assert_eq!(o.project_id, "pizza");
+        assert_eq!(o.url, "https://runtime.example");
+        assert_eq!(o.version, "production");
+        assert_eq!(o.title, "Pizza Palace");
+        assert_eq!(o.color.as_deref(), Some("#d9480f"));
+        assert_eq!(o.render, RenderMode::Overlay);
+        assert_eq!(o.mode, Mode::Stateless);
+        assert_eq!(o.persistence, StorageKind::Local);
+        let embedded = read_options(&json!({
+            "verify": { "projectID": "p" }, "render": { "mode": "embedded", "target": "#chat" },
+            "mode": "stateful", "userID": "u-1", "persistence": "memory", "autostart": true
+        }))
+        .unwrap();
+        assert_eq!(
+            embedded.render,
+            RenderMode::Embedded {
+                target: Some("#chat".into())
+            }
+        );
+        assert_eq!(embedded.mode, Mode::Stateful);
+        assert!(embedded.autostart);
+    }
+
+    #[test]
+    fn a_bad_option_is_named() {
+        let cases = [
+            (json!("pizza"), "(the options)"),
+            (json!({}), "verify.projectID"),
+            (json!({ "verify": "pizza" }), "verify"),
+            (json!({ "verify": { "projectID": 5 } }), "verify.projectID"),
+            (
+                json!({ "verify": { "projectID": "p" }, "url": "javascript:alert(1)" }),
+                "url",
+            ),
+            (
+                json!({ "verify": { "projectID": "p" }, "url": "//evil.example" }),
+                "url",
+            ),
+            (
+                json!({ "verify": { "projectID": "p" }, "mode": "psychic" }),
+                "mode",
+            ),
+            (
+                json!({ "verify": { "projectID": "p" }, "assistant": { "color": "red;}body{display:none" } }),
+                "assistant.color",
+            ),
+            (
+                json!({ "verify": { "projectID": "p" }, "assistant": { "title": "" } }),
+                "assistant.title",
+            ),
+            (
+                json!({ "verify": { "projectID": "p" }, "render": { "mode": "popup" } }),
+                "render.mode",
+            ),
+            (
+                json!({ "verify": { "projectID": "p" }, "render": { "mode": "embedded" } }),
+                "render.target",
+            ),
+            (
+                json!({ "verify": { "projectID": "p" }, "autostart": "yes" }),
+                "autostart",
+            ),
+            (
+                json!({ "verify": { "projectID": "p" }, "persistence": "cookie" }),
+                "persistence",
+            ),
+        ];
+        for (options, option) in cases {
+            let error = read_options(&options).unwrap_err();
+            assert_eq!(error.option, option, "{options}");
+            assert!(error.to_string().contains(option));
+        }
+    }
+}
