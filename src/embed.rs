@@ -153,13 +153,14 @@ fn load(options_value: JsValue) {
             user.as_deref().unwrap_or("anonymous"),
         ))
     };
-    let (title, embedded) = (
+    let (title, image, embedded) = (
         options.title.clone(),
+        options.image.clone(),
         matches!(options.render, RenderMode::Embedded { .. }),
     );
     let handle = leptos::mount::mount_to(container.unchecked_into(), move || {
         view! {
-            <ChatWidget title=title endpoint=endpoint persistence=persistence
+            <ChatWidget title=title image=image.clone() endpoint=endpoint persistence=persistence
                 embedded=embedded controls=controls />
         }
     });

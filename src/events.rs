@@ -4,7 +4,10 @@
 //! - `parley:open`, `parley:close`: the chat opened or closed;
 //! - `parley:action`: a custom action; `detail` is `{ type, paths, trace }`, and the flow
 //!   waits until the page answers with `parley.chat.interact({ type: <one of paths> })`;
-//! - `parley:error`: a request failed; `detail` is `{ message }`.
+//! - `parley:error`: a request failed; `detail` is `{ message }`;
+//! - `parley:message`: the user sent a message (typed, or a button's label); `detail` is
+//!   `{ text }`;
+//! - `parley:trace`: a trace arrived from the runtime; `detail` is the trace.
 //!
 //! Natively (the logic's tests) there is no DOM: these do nothing.
 
@@ -50,6 +53,18 @@ pub fn emit_error(from: Option<&web_sys::HtmlElement>, message: &str) {
 }
 
 #[cfg(target_arch = "wasm32")]
+pub fn emit_message(from: Option<&web_sys::HtmlElement>, text: &str) {
+    let detail = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&detail, &"text".into(), &text.into());
+    emit(from, "parley:message", detail.into());
+}
+
+#[cfg(target_arch = "wasm32")]
+pub fn emit_trace(from: Option<&web_sys::HtmlElement>, trace: &crate::json::Json) {
+    emit(from, "parley:trace", trace.value().clone());
+}
+
+#[cfg(target_arch = "wasm32")]
 pub fn emit_toggle(from: Option<&web_sys::HtmlElement>, open: bool) {
     let name = if open { "parley:open" } else { "parley:close" };
     emit(from, name, wasm_bindgen::JsValue::UNDEFINED);
@@ -60,6 +75,12 @@ pub fn emit_action<T>(_from: Option<&T>, _action: &Action) {}
 
 #[cfg(not(target_arch = "wasm32"))]
 pub fn emit_error<T>(_from: Option<&T>, _message: &str) {}
+
+#[cfg(not(target_arch = "wasm32"))]
+pub fn emit_message<T>(_from: Option<&T>, _text: &str) {}
+
+#[cfg(not(target_arch = "wasm32"))]
+pub fn emit_trace<T>(_from: Option<&T>, _trace: &crate::json::Json) {}
 
 #[cfg(not(target_arch = "wasm32"))]
 pub fn emit_toggle<T>(_from: Option<&T>, _open: bool) {}

@@ -202,6 +202,23 @@ async fn a_failed_send_shows_a_banner_and_keeps_the_message_for_a_retry() {
         "",
         "the composer is cleared: the message lives in the transcript"
     );
+
+    // The server is back: the retry sends the message, which is then marked sent.
+    fake_runtime(
+        200,
+        r#"{ "state": { "stack": [] }, "trace": [{ "type": "text", "payload": { "message": "Got it", "delay": 0 } }] }"#,
+    );
+    click(&host, ".parley-bubble__retry");
+    let answer = wait_for(&host, ".parley-bubble--bot").await;
+    assert_eq!(answer.text_content().as_deref(), Some("Got it"));
+    assert!(find(&host, ".parley-bubble--failed").is_none());
+    assert!(
+        find(&host, ".parley-bubble--user")
+            .unwrap()
+            .text_content()
+            .unwrap()
+            .contains("a large pizza")
+    );
 }
 
 /// Mounts a conversation panel saving under `key` in `localStorage`; the handle unmounts it.
@@ -463,9 +480,35 @@ async fn the_embed_api_loads_into_a_shadow_root() {
             .is_none(),
         "the widget is not in the page's own DOM"
     );
+    js_sys::eval(
+        "window.__events = []; for (const n of ['parley:open', 'parley:trace', 'parley:action']) \
+         window.addEventListener(n, e => window.__events.push(n + ' ' + JSON.stringify(e.detail ?? null)));",
+    )
+    .unwrap();
     js_sys::eval("window.parley.chat.open()").unwrap();
     let said = wait_for(&root, ".parley-bubble--bot").await;
     assert_eq!(said.text_content().as_deref(), Some("Hello!"));
+    // A custom action reaches the page; the page's answer resumes the flow.
+    fake_runtime(
+        200,
+        r#"{ "state": { "stack": [] }, "trace": [{ "type": "pay", "payload": { "amount": 12 }, "paths": [{ "event": { "type": "success" } }, { "event": { "type": "failure" } }] }] }"#,
+    );
+    js_sys::eval(
+        "window.parley.chat.interact({ type: 'event', payload: { event: { name: 'checkout' } } })",
+    )
+    .unwrap();
+    for _ in 0..100 {
+        next_tick().await;
+    }
+    let events = js_sys::eval("window.__events.join('\\n')")
+        .unwrap()
+        .as_string()
+        .unwrap();
+    assert!(events.contains("parley:open"), "{events}");
+    assert!(
+        events.contains(r#"parley:action {"type":"pay","paths":["success","failure"]"#),
+        "{events}"
+    );
     js_sys::eval("window.parley.chat.hide()").unwrap();
     next_tick().await;
     assert!(root.has_attribute("hidden"));

@@ -81,6 +81,9 @@ pub fn ChatWidget(
     /// Where the conversation is saved; by default `localStorage` under the project's key.
     #[prop(optional)]
     persistence: Option<Persistence>,
+    /// The assistant's picture in the header (an already checked URL).
+    #[prop(default = None)]
+    image: Option<String>,
     /// Fill the parent element, without a launcher, always open.
     #[prop(optional)]
     embedded: bool,
@@ -124,7 +127,7 @@ pub fn ChatWidget(
     });
 
     let panel = move || {
-        let (endpoint, persistence) = (endpoint.clone(), persistence.clone());
+        let (endpoint, persistence, image) = (endpoint.clone(), persistence.clone(), image.clone());
         view! {
             <section
                 class="parley-panel"
@@ -133,6 +136,9 @@ pub fn ChatWidget(
                 hidden=move || !open.get()
             >
                 <header class="parley-header">
+                    {image.clone().map(|src| view! {
+                        <img class="parley-header__avatar" src=src alt="" />
+                    })}
                     <h2 class="parley-header__title">{title.get_value()}</h2>
                     <button
                         type="button"

@@ -106,6 +106,9 @@ pub fn ConversationPanel(
             match client::send(&call).await {
                 Ok(answer) => {
                     banner.set(None);
+                    for trace in &answer.traces {
+                        crate::events::emit_trace(root_ref.get_untracked().as_deref(), trace);
+                    }
                     let mut view = None;
                     conversation.update(|c| view = Some(c.answered(answer)));
                     let view = view.unwrap_or_default();
@@ -132,6 +135,9 @@ pub fn ConversationPanel(
         });
     };
     let send = move |request: Json, echo: Option<String>| {
+        if let Some(text) = &echo {
+            crate::events::emit_message(root_ref.get_untracked().as_deref(), text);
+        }
         let mut pending = None;
         conversation.update(|c| pending = c.send(request, echo));
         if let Some(pending) = pending {
@@ -260,6 +266,8 @@ pub fn ConversationPanel(
             }
         } else if let Ok(Some(_)) = target.closest("[data-retry]") {
             retry();
+        } else if let Ok(Some(arrow)) = target.closest("[data-scroll]") {
+            super::transcript::scroll_carousel(&arrow);
         }
     };
 

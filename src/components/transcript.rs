@@ -4,9 +4,9 @@
 //! it weighs far less in the bundle than a keyed list of Leptos views per bubble kind (the
 //! widget has a 120 KB budget).
 //!
-//! Buttons carry a `data-button` index into [`Lines::buttons`] and retry buttons a
-//! `data-retry`; one click listener on the log reads them (event delegation), so no closure is
-//! made per button. URLs reaching `href`/`src` went through `safety` when the turn was read.
+//! Buttons carry a `data-button` index into [`Lines::buttons`], retry buttons a `data-retry`,
+//! a carousel's arrows a `data-scroll` step; one click listener on the log reads them (event
+//! delegation), so no closure is made per button. URLs reaching `href`/`src` went through `safety` when the turn was read.
 
 use web_sys::{Document, Element};
 
@@ -173,7 +173,8 @@ impl Lines {
                 el
             }
             Bubble::Carousel(cards) => {
-                let el = element(doc, "div", "parley-carousel");
+                let wrap = element(doc, "div", "parley-carousel-wrap");
+                let el = child(doc, &wrap, "div", "parley-carousel");
                 let _ = el.set_attribute("role", "group");
                 let _ = el.set_attribute("aria-roledescription", "carousel");
                 let _ = el.set_attribute(
@@ -189,7 +190,19 @@ impl Lines {
                 for card in cards {
                     self.card(doc, &child(doc, &el, "div", "parley-carousel__item"), card);
                 }
-                el
+                if cards.len() > 1 {
+                    let nav = child(doc, &wrap, "div", "parley-carousel__nav");
+                    for (step, label, sign) in
+                        [("-1", "Previous card", "‹"), ("1", "Next card", "›")]
+                    {
+                        let b = child(doc, &nav, "button", "parley-carousel__step");
+                        let _ = b.set_attribute("type", "button");
+                        let _ = b.set_attribute("aria-label", label);
+                        let _ = b.set_attribute("data-scroll", step);
+                        text(doc, &b, sign);
+                    }
+                }
+                wrap
             }
         }
     }
@@ -264,5 +277,25 @@ impl Lines {
             let _ = log.append_child(&el);
             self.shown.push((entry.id(), delivery, el));
         }
+    }
+}
+
+/// Scrolls the carousel an arrow belongs to by about one card.
+pub fn scroll_carousel(arrow: &Element) {
+    // An integer: parsing a float would bring in the float parser (about 15 KB gzip).
+    let step: i32 = arrow
+        .get_attribute("data-scroll")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let scroller = arrow
+        .closest(".parley-carousel-wrap")
+        .ok()
+        .flatten()
+        .and_then(|w| w.query_selector(".parley-carousel").ok().flatten());
+    if let Some(scroller) = scroller {
+        let card = scroller
+            .first_element_child()
+            .map_or(200, |c| c.client_width() + 8);
+        scroller.scroll_by_with_x_and_y(f64::from(step * card), 0.0);
     }
 }
