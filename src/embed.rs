@@ -135,6 +135,7 @@ fn load(options_value: JsValue) {
     }
     let _ = shadow.append_child(&container);
     let _ = parent.append_child(&host);
+    follow_visual_viewport(&container);
 
     let controls = Controls::new();
     controls.open.set(options.autostart);
@@ -173,6 +174,37 @@ fn load(options_value: JsValue) {
             _handle: Box::new(handle),
         });
     });
+}
+
+/// Keeps `--parley-viewport-height` at the visual viewport's height, which shrinks when a
+/// mobile keyboard opens: the full-screen panel stays above the keyboard.
+fn follow_visual_viewport(container: &web_sys::Element) {
+    let Some(viewport) = web_sys::window().and_then(|w| w.visual_viewport()) else {
+        return;
+    };
+    let style = container.clone();
+    let sync = {
+        let viewport = viewport.clone();
+        move || {
+            let height = viewport.height().round() as i32;
+            let current = style.get_attribute("style").unwrap_or_default();
+            let kept: Vec<&str> = current
+                .split(';')
+                .filter(|d| !d.trim().is_empty() && !d.contains("--parley-viewport-height"))
+                .collect();
+            let mut next = kept.join(";");
+            if !next.is_empty() {
+                next.push(';');
+            }
+            let _ = style.set_attribute(
+                "style",
+                &format!("{next}--parley-viewport-height:{height}px"),
+            );
+        }
+    };
+    sync();
+    let listener = Closure::<dyn Fn()>::new(sync).into_js_value();
+    let _ = viewport.add_event_listener_with_callback("resize", listener.unchecked_ref());
 }
 
 fn destroy() {
