@@ -6,6 +6,10 @@
 //!   bounded in time and count), and in the same run a bare axum server answering a fixed turn
 //!   (the `bare_axum` example): the result is a ratio that holds on a noisy machine.
 //! - `engine`: the engine's bench binary (`crates/parley-engine/benches/steps.rs`).
+//! - `widget`: the release bundle's files (raw, gzip -9, brotli -q 11), and in Debian's headless
+//!   Chromium (playwright-core) the time to the launcher painted, from the launcher click to the
+//!   first bot message painted (pacing off, the real release server), and to append one line to
+//!   a restored 1,000-line transcript (`xtask/bench/widget.cjs`).
 
 use std::path::PathBuf;
 
@@ -14,6 +18,7 @@ use serde_json::{Value, json};
 
 use crate::cmd::{cargo, command, root, run};
 use crate::demo::Server;
+use crate::{tools, widget};
 
 fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
@@ -152,5 +157,130 @@ pub(crate) fn engine() -> Result<()> {
         bail!("the engine bench failed");
     }
     println!("written to {}", bench_dir()?.join("engine.json").display());
+    Ok(())
+}
+
+fn brotli_size(path: &std::path::Path) -> Result<u64> {
+    let out = command("brotli")
+        .args(["-c", "-q", "11"])
+        .arg(path)
+        .output()
+        .context("running brotli")?;
+    if !out.status.success() {
+        bail!("brotli failed on {}", path.display());
+    }
+    Ok(out.stdout.len() as u64)
+}
+
+pub(crate) fn widget(runs: u32) -> Result<()> {
+    tools::ensure_widget_toolchain()?;
+    tools::ensure_brotli()?;
+    let browser = tools::ensure_browser()?;
+    let playwright = tools::ensure_playwright()?;
+    widget::build_release()?;
+    let dist = widget::dist_dir();
+    let assets = widget::bundle(&dist)?;
+    let kb = |b: u64| b as f64 / 1000.0;
+    println!(
+        "\n{:<44} {:>9} {:>10} {:>10}",
+        "file", "raw KB", "gzip -9 KB", "brotli KB"
+    );
+    let mut files = Vec::new();
+    let (mut raw, mut gzip, mut brotli) = (0, 0, 0);
+    for asset in &assets {
+        let br = brotli_size(&dist.join(&asset.name))?;
+        println!(
+            "{:<44} {:>9.1} {:>10.1} {:>10.1}",
+            asset.name,
+            kb(asset.raw),
+            kb(asset.gzip),
+            kb(br)
+        );
+        (raw, gzip, brotli) = (raw + asset.raw, gzip + asset.gzip, brotli + br);
+        files.push(
+            json!({ "file": asset.name, "raw": asset.raw, "gzip": asset.gzip, "brotli": br }),
+        );
+    }
+    println!(
+        "{:<44} {:>9.1} {:>10.1} {:>10.1}",
+        "total",
+        kb(raw),
+        kb(gzip),
+        kb(brotli)
+    );
+
+    // The real server (release), serving this build, on a free loopback port.
+    run(cargo().args([
+        "build",
+        "--release",
+        "--locked",
+        "--package",
+        "parley-server",
+        "--bin",
+        "parley",
+    ]))?;
+    let data = bench_dir()?.join("widget-data");
+    if data.exists() {
+        std::fs::remove_dir_all(&data)?;
+    }
+    let server = Server::spawn(
+        command(target_dir().join("release/parley"))
+            .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+            .arg(&data)
+            .arg("--widget-dir")
+            .arg(&dist)
+            .env("RUST_LOG", "warn"),
+    )?;
+    let out = command("node")
+        .arg(root().join("xtask/bench/widget.cjs"))
+        .arg(&server.url)
+        .arg(&browser.chromium)
+        .arg(runs.to_string())
+        .env("NODE_PATH", playwright.join("node_modules"))
+        .output()
+        .context("running node")?;
+    drop(server);
+    if !out.status.success() {
+        bail!(
+            "the browser bench failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let timings: Value =
+        serde_json::from_slice(&out.stdout).context("reading the bench's report")?;
+    println!(
+        "\n{:<44} {:>10} {:>10}   ({runs} runs, headless Chromium)",
+        "timing", "median ms", "p90 ms"
+    );
+    for (name, label) in [
+        ("launcher_painted", "page load to launcher painted"),
+        (
+            "first_message_painted",
+            "launcher click to first bot message",
+        ),
+        ("append_to_10", "one line appended to 10"),
+        ("append_to_1000", "one line appended to 1,000"),
+    ] {
+        println!(
+            "{label:<44} {:>10.1} {:>10.1}",
+            timings[name]["median"].as_f64().unwrap_or(0.0),
+            timings[name]["p90"].as_f64().unwrap_or(0.0)
+        );
+    }
+    let ratio = timings["append_to_1000"]["median"].as_f64().unwrap_or(0.0)
+        / timings["append_to_10"]["median"]
+            .as_f64()
+            .unwrap_or(1.0)
+            .max(f64::MIN_POSITIVE);
+    println!("{:<44} {ratio:>10.2}", "append: 1,000 lines / 10 lines");
+    let report = json!({
+        "bench": "widget",
+        "files": files,
+        "total": { "raw": raw, "gzip": gzip, "brotli": brotli },
+        "timings_ms": timings,
+    });
+    let path = bench_dir()?.join("widget.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&report)?)?;
+    println!("\nwritten to {}", path.display());
     Ok(())
 }

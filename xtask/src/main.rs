@@ -40,7 +40,8 @@ enum Command {
     /// Run everything CI runs: format, lints (native and wasm32), native tests, browser tests,
     /// the release build of the widget with its size budget, and a browser check of the demo.
     Test,
-    /// Measure: `server` (load on loopback against a bare axum baseline), `engine` (turns/s).
+    /// Measure: `server` (load on loopback against a bare axum baseline), `engine` (turns/s),
+    /// `widget` (bundle sizes, first paint, first message, a long transcript).
     /// Figures are printed and written as JSON under target/bench/.
     Bench {
         #[command(subcommand)]
@@ -65,6 +66,12 @@ enum BenchWhat {
     },
     /// The engine's turns per second and blocks per second.
     Engine,
+    /// The bundle's sizes, and the widget's timings in headless Chromium.
+    Widget {
+        /// Page loads measured.
+        #[arg(long, default_value_t = 10)]
+        runs: u32,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -82,6 +89,7 @@ fn main() -> std::process::ExitCode {
                 max_requests,
             }),
             BenchWhat::Engine => bench::engine(),
+            BenchWhat::Widget { runs } => bench::widget(runs),
         },
     };
     match result {

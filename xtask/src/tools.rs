@@ -179,6 +179,45 @@ pub(crate) fn ensure_wasm_opt() -> Result<()> {
     Ok(())
 }
 
+/// The npm `playwright-core` at the pinned version, in its own prefix under target/tools (so
+/// that installing binaryen never prunes it); answers that prefix (node resolves from it).
+pub(crate) fn ensure_playwright() -> Result<PathBuf> {
+    let wanted = pinned_version("playwright-core")?;
+    let dir = npm_tools_dir().join("playwright");
+    let manifest = dir.join("node_modules/playwright-core/package.json");
+    let have = std::fs::read_to_string(&manifest).unwrap_or_default();
+    if have.contains(&format!("\"version\": \"{wanted}\"")) {
+        return Ok(dir);
+    }
+    if output(command("npm").arg("--version")).is_none() {
+        apt_install(
+            &["nodejs", "npm"],
+            "node and npm (to install playwright-core)",
+        )?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    eprintln!("xtask: installing playwright-core {wanted} from the npm registry");
+    run(command("npm")
+        .args([
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--no-save",
+            "--prefix",
+        ])
+        .arg(&dir)
+        .arg(format!("playwright-core@{wanted}")))?;
+    Ok(dir)
+}
+
+/// Debian's `brotli` command, for the bundle's brotli size.
+pub(crate) fn ensure_brotli() -> Result<()> {
+    if output(command("brotli").arg("--version")).is_some() {
+        return Ok(());
+    }
+    apt_install(&["brotli"], "brotli (for the bundle's brotli size)")
+}
+
 pub(crate) fn ensure_browser() -> Result<Browser> {
     let find = |name: &str| output(command("which").arg(name)).map(PathBuf::from);
     if let (Some(chromium), Some(chromedriver)) = (find("chromium"), find("chromedriver")) {

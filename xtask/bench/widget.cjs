@@ -1,0 +1,122 @@
+// `cargo xtask bench widget`: the widget's timings in Debian's headless Chromium, driven by
+// playwright-core (no browser download). Usage: node widget.cjs URL CHROMIUM RUNS
+// Prints one JSON object: each measure's runs, median and p90, in milliseconds.
+//
+// - launcher_painted: from navigation start to the first frame painted after the launcher is in
+//   the page (inside the widget's Shadow DOM);
+// - first_message_painted: from the launcher click to the first frame after the first bot
+//   message, pacing off (prefers-reduced-motion), against the real server;
+// - append_to_10, append_to_1000: with a restored transcript of 10 or 1,000 lines, from
+//   pressing Enter to the frame after the user's line is in the log (their ratio says what a
+//   long transcript costs; both include waiting for two frames).
+'use strict';
+const { chromium } = require('playwright-core');
+
+const [url, executablePath, runsArg] = process.argv.slice(2);
+const runs = Number(runsArg || 10);
+const args = ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'];
+
+// Resolves, in the page, once `find()` returns an element and a frame has been painted after.
+const paintedWhen = (find) => new Promise((resolve) => {
+  const poll = () => {
+    if (find()) requestAnimationFrame(() => requestAnimationFrame(() => resolve(performance.now())));
+    else requestAnimationFrame(poll);
+  };
+  poll();
+});
+
+function stats(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (p) => sorted[Math.min(sorted.length - 1, Math.round((sorted.length - 1) * p))];
+  return { runs: values.map((v) => Math.round(v * 10) / 10), median: at(0.5), p90: at(0.9) };
+}
+
+// A saved conversation of `n` lines, in the widget's schema-2 shape.
+function savedConversation(n) {
+  const entries = [];
+  for (let i = 0; i < n; i++) {
+    entries.push(i % 2
+      ? { user: `message ${i}`, delivery: 'sent' }
+      : { bot: { type: 'text', payload: { message: `Line **${i}** of the history` } } });
+  }
+  return JSON.stringify({ schema: 2, key: 'parley:2:pizza:development:anonymous', savedAt: Date.now(),
+    ended: false, entries, choices: [] });
+}
+
+// With a restored transcript of `lines` lines: from pressing Enter to the frame after the
+// user's line is in the log.
+async function appendTo(browser, lines) {
+  const big = await browser.newContext({ reducedMotion: 'reduce' });
+  const page2 = await big.newPage();
+  const saved = savedConversation(lines);
+  await page2.addInitScript((text) => localStorage.setItem('parley:2:pizza:development:anonymous', text), saved);
+  await page2.goto(url);
+  await page2.waitForFunction(() => {
+    const host = document.querySelector('.parley-host');
+    return host && host.shadowRoot && host.shadowRoot.querySelector('.parley-launcher');
+  });
+  await page2.evaluate(() => document.querySelector('.parley-host').shadowRoot.querySelector('.parley-launcher').click());
+  await page2.waitForFunction((n) => document.querySelector('.parley-host').shadowRoot
+    .querySelectorAll('[role=log] > *').length >= n, lines);
+  const took = await page2.evaluate(async () => {
+    const root = document.querySelector('.parley-host').shadowRoot;
+    const input = root.querySelector('.parley-composer__input');
+    input.value = 'one more';
+    input.dispatchEvent(new Event('input'));
+    await new Promise((r) => requestAnimationFrame(() => r()));
+    const before = root.querySelectorAll('[role=log] > *').length;
+    const t = performance.now();
+    root.querySelector('.parley-composer__send').click();
+    return await new Promise((resolve) => {
+      const poll = () => {
+        if (root.querySelectorAll('[role=log] > *').length > before) {
+          requestAnimationFrame(() => requestAnimationFrame(() => resolve(performance.now() - t)));
+        } else requestAnimationFrame(poll);
+      };
+      poll();
+    });
+  });
+  await big.close();
+  return took;
+}
+
+(async () => {
+  const browser = await chromium.launch({ executablePath, args });
+  const result = { launcher_painted: [], first_message_painted: [], append_to_10: [], append_to_1000: [] };
+  for (let i = 0; i < runs; i++) {
+    const context = await browser.newContext({ reducedMotion: 'reduce' });
+    const page = await context.newPage();
+    await page.addInitScript(() => {
+      window.__launcher = new Promise((resolve) => {
+        const poll = () => {
+          const host = document.querySelector('.parley-host');
+          const found = host && host.shadowRoot && host.shadowRoot.querySelector('.parley-launcher');
+          if (found) requestAnimationFrame(() => requestAnimationFrame(() => resolve(performance.now())));
+          else requestAnimationFrame(poll);
+        };
+        poll();
+      });
+    });
+    await page.goto(url);
+    result.launcher_painted.push(await page.evaluate(() => window.__launcher));
+
+    const shadow = () => document.querySelector('.parley-host').shadowRoot;
+    const clicked = await page.evaluate(() => {
+      const t = performance.now();
+      document.querySelector('.parley-host').shadowRoot.querySelector('.parley-launcher').click();
+      return t;
+    });
+    const painted = await page.evaluate(`(${paintedWhen})(() => (${shadow})().querySelector('.parley-bubble--bot'))`);
+    result.first_message_painted.push(painted - clicked);
+    await context.close();
+
+    for (const lines of [10, 1000]) {
+      result[`append_to_${lines}`].push(await appendTo(browser, lines));
+    }
+  }
+  await browser.close();
+  const report = {};
+  for (const [name, values] of Object.entries(result)) report[name] = stats(values);
+  console.log(JSON.stringify(report));
+})().catch((e) => { console.error(e); process.exit(1); });
