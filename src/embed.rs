@@ -117,7 +117,10 @@ fn load(options_value: JsValue) {
     let Ok(host) = document.create_element("div") else {
         return;
     };
-    host.set_class_name("parley-host");
+    host.set_class_name(match options.render {
+        RenderMode::Overlay => "parley-host",
+        RenderMode::Embedded { .. } => "parley-host parley-host--embedded",
+    });
     let init = web_sys::ShadowRootInit::new(web_sys::ShadowRootMode::Open);
     let Ok(shadow) = host.attach_shadow(&init) else {
         return error("parley.chat.load: this element cannot hold the chat (no Shadow DOM)");
@@ -130,6 +133,7 @@ fn load(options_value: JsValue) {
     let Ok(container) = document.create_element("div") else {
         return;
     };
+    container.set_class_name("parley-root");
     if let Some(color) = &options.color {
         let _ = container.set_attribute("style", &format!("--parley-color-accent:{color}"));
     }

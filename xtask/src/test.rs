@@ -85,6 +85,9 @@ pub(crate) fn main() -> Result<()> {
     step("demo page in headless Chromium", &|| {
         demo_check(&browser).map(|()| None)
     });
+    step("end-to-end (Chromium, real server, real build)", &|| {
+        end_to_end(&browser).map(Some)
+    });
 
     summarise(&steps, started.elapsed())
 }
@@ -153,6 +156,22 @@ fn demo_check(browser: &Browser) -> Result<()> {
     );
     drop(server);
     Ok(())
+}
+
+/// `e2e/run.cjs`: Debian's Chromium through playwright-core against the real `parley` server and
+/// the release build `dist/` (built by the step before); screenshots in `target/screenshots/`.
+fn end_to_end(browser: &Browser) -> Result<Counts> {
+    let playwright = tools::ensure_playwright()?;
+    let parley = build_server()?;
+    run_tests(
+        command("node")
+            .arg(root().join("e2e/run.cjs"))
+            .arg(&parley)
+            .arg(widget::dist_dir())
+            .arg(&browser.chromium)
+            .arg(root().join("target/screenshots"))
+            .env("NODE_PATH", playwright.join("node_modules")),
+    )
 }
 
 fn check_png(path: &Path) -> Result<()> {
