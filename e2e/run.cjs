@@ -77,21 +77,50 @@ async function shot(page, name) {
   await page.screenshot({ path: path.join(shotsDir, `e2e-${name}.png`) });
 }
 
+// axe-core on the widget (its open Shadow DOM included): every violation is a failure.
+const axePath = require.resolve('axe-core/axe.min.js');
+async function accessible(page, when) {
+  if (!(await page.evaluate(() => typeof window.axe !== 'undefined'))) {
+    await page.addScriptTag({ path: axePath });
+  }
+  const violations = await page.evaluate(async () => {
+    const host = document.querySelector('.parley-host');
+    if (!host) return [];
+    const result = await window.axe.run(host, { resultTypes: ['violations'] });
+    return result.violations.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`);
+  });
+  if (violations.length) throw new Error(`axe, ${when}: ${violations.join('; ')}`);
+}
+
+// What the live region holds: a polite log whose text includes `said`.
+async function announced(page, said) {
+  const region = page.locator('[role=log]');
+  if ((await region.getAttribute('aria-live')) !== 'polite') throw new Error('the log is not a polite live region');
+  const text = await region.textContent();
+  if (!text.includes(said)) throw new Error(`the live region does not hold "${said}"`);
+}
+
 const scenarios = [];
 const scenario = (name, f) => scenarios.push({ name, f });
 
 scenario('a whole conversation: NLU, carousel, card, capture, custom action, API call, end, new chat', async ({ page, events }) => {
+  await accessible(page, 'closed');
   await page.click('.parley-launcher');
   await page.waitForSelector('.parley-choices button', WAIT);
+  await accessible(page, 'open');
+  await announced(page, 'What would you like to do?');
   await shot(page, '1-launch');
   await send(page, "I'd like a large pizza please");
   await page.waitForSelector('text=Great, a large pizza. Which one?', WAIT);
   await page.waitForSelector('.parley-carousel', WAIT);
+  await announced(page, 'Great, a large pizza. Which one?');
+  await accessible(page, 'with a carousel');
   await shot(page, '2-carousel');
   await page.click('.parley-carousel button:has-text("Pepperoni")');
   await page.waitForSelector('text=How many large pepperoni pizzas would you like?', WAIT);
   await send(page, '2');
   await page.waitForSelector('.parley-card__title:has-text("Your order")', WAIT);
+  await accessible(page, 'with a card');
   await shot(page, '3-card');
   await page.click('.parley-card button:has-text("Confirm")');
   await page.waitForSelector('text=What name should we put on the order?', WAIT);
@@ -106,6 +135,8 @@ scenario('a whole conversation: NLU, carousel, card, capture, custom action, API
   // The thank-you has variants; the goodbye names the captured customer.
   await page.waitForSelector('text=Enjoy your meal, Dana!', WAIT);
   await page.waitForSelector('text=The conversation has ended.', WAIT);
+  await announced(page, 'Enjoy your meal, Dana!');
+  await accessible(page, 'ended');
   await shot(page, '4-ended');
   const said = await page.textContent(log);
   if (!/about \d+ minutes|estimate/i.test(said)) throw new Error(`no delivery estimate: ${said.slice(-300)}`);
@@ -142,6 +173,7 @@ scenario('the server dies mid-conversation: the message is marked failed; after 
   await send(page, "I'd like a large pizza please");
   await page.waitForSelector('.parley-bubble--failed', WAIT);
   await page.waitForSelector('.parley-banner', WAIT);
+  await accessible(page, 'with a failed message and the banner');
   await shot(page, '5-failed');
   await server.start();
   await page.click('.parley-bubble__retry');
@@ -173,6 +205,7 @@ scenario('embedded mode fills its target, without a launcher', async ({ page }) 
   });
   await page.waitForSelector('#chat .parley-choices button', WAIT);
   if (await page.locator('.parley-launcher').count()) throw new Error('a launcher in embedded mode');
+  await accessible(page, 'embedded');
   const box = await page.locator('#chat .parley-panel').boundingBox();
   if (Math.abs(box.width - 400) > 2 || Math.abs(box.height - 500) > 2) throw new Error(`panel box ${JSON.stringify(box)}`);
   await shot(page, '6-embedded');
@@ -188,6 +221,7 @@ scenario('a narrow mobile viewport: the open panel takes the whole screen', asyn
   }
   const size = await page.locator('.parley-composer__input').evaluate((e) => parseFloat(getComputedStyle(e).fontSize));
   if (size < 16) throw new Error(`input font ${size}px`);
+  await accessible(page, 'full screen on a phone');
   await shot(page, '7-mobile');
 });
 

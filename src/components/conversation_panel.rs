@@ -291,7 +291,8 @@ pub fn ConversationPanel(
             {move || banner.get().map(|message| view! {
                 <div class="parley-banner" role="alert">{message}</div>
             })}
-            <div class="parley-transcript" node_ref=scroll_ref>
+            // Focusable: keyboard users scroll the transcript even when it holds no button.
+            <div class="parley-transcript" tabindex="0" node_ref=scroll_ref>
                 <div role="log" aria-live="polite" aria-label="Conversation" node_ref=log_ref
                     on:click=on_log_click></div>
                 {move || conversation.with(Conversation::typing).then(|| view! {

@@ -179,24 +179,35 @@ pub(crate) fn ensure_wasm_opt() -> Result<()> {
     Ok(())
 }
 
-/// The npm `playwright-core` at the pinned version, in its own prefix under target/tools (so
-/// that installing binaryen never prunes it); answers that prefix (node resolves from it).
+/// The npm `playwright-core` and `axe-core` at the pinned versions, in their own prefix under
+/// target/tools (so that installing binaryen never prunes them); answers that prefix (node
+/// resolves from it).
 pub(crate) fn ensure_playwright() -> Result<PathBuf> {
-    let wanted = pinned_version("playwright-core")?;
     let dir = npm_tools_dir().join("playwright");
-    let manifest = dir.join("node_modules/playwright-core/package.json");
-    let have = std::fs::read_to_string(&manifest).unwrap_or_default();
-    if have.contains(&format!("\"version\": \"{wanted}\"")) {
+    let mut wanted = Vec::new();
+    let mut missing = false;
+    for package in ["playwright-core", "axe-core"] {
+        let version = pinned_version(package)?;
+        let manifest = dir.join("node_modules").join(package).join("package.json");
+        let have = std::fs::read_to_string(&manifest).unwrap_or_default();
+        missing |= !have.contains(&format!("\"version\": \"{version}\""));
+        wanted.push(format!("{package}@{version}"));
+    }
+    if !missing {
         return Ok(dir);
     }
     if output(command("npm").arg("--version")).is_none() {
         apt_install(
             &["nodejs", "npm"],
-            "node and npm (to install playwright-core)",
+            "node and npm (to install playwright-core and axe-core)",
         )?;
     }
     std::fs::create_dir_all(&dir)?;
-    eprintln!("xtask: installing playwright-core {wanted} from the npm registry");
+    eprintln!(
+        "xtask: installing {} from the npm registry",
+        wanted.join(" and ")
+    );
+    // Both in one command: a later `npm install` of one would prune the other.
     run(command("npm")
         .args([
             "install",
@@ -206,7 +217,7 @@ pub(crate) fn ensure_playwright() -> Result<PathBuf> {
             "--prefix",
         ])
         .arg(&dir)
-        .arg(format!("playwright-core@{wanted}")))?;
+        .args(&wanted))?;
     Ok(dir)
 }
 
