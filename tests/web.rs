@@ -515,3 +515,42 @@ async fn the_embed_api_loads_into_a_shadow_root() {
     js_sys::eval("window.parley.chat.destroy()").unwrap();
     assert!(document().query_selector(".parley-host").unwrap().is_none());
 }
+
+/// A turn that asks for a reply within its timeout: silence sends `no-reply`, once.
+#[wasm_bindgen_test]
+async fn silence_sends_no_reply() {
+    fake_runtime(
+        200,
+        r#"{ "state": { "stack": [] }, "trace": [
+          { "type": "text", "payload": { "message": "Still there?", "delay": 0 } },
+          { "type": "no-reply", "payload": { "timeout": 0.3 } }
+        ] }"#,
+    );
+    js_sys::Function::new_no_args(
+        "window.__sent = []; const f = window.fetch; window.fetch = (r) => r.clone().text().then(t => { window.__sent.push(t); return f(r); });",
+    )
+    .call0(&wasm_bindgen::JsValue::NULL)
+    .unwrap();
+    let host = mount_panel();
+    wait_for(&host, ".parley-bubble--bot").await;
+    // Each answer asks again: after two timeouts there are three requests, the last two
+    // `no-reply`, and not more than one per timeout.
+    let mut sent = String::new();
+    for _ in 0..400 {
+        next_tick().await;
+        sent = js_sys::eval("JSON.stringify(window.__sent)")
+            .unwrap()
+            .as_string()
+            .unwrap();
+        if sent.matches("no-reply").count() >= 2 {
+            break;
+        }
+    }
+    assert!(sent.contains(r#"\"type\":\"launch\""#), "{sent}");
+    assert!(sent.matches("no-reply").count() >= 2, "{sent}");
+    let requests = js_sys::eval("window.__sent.length")
+        .unwrap()
+        .as_f64()
+        .unwrap();
+    assert!(requests <= 4.0, "one no-reply per timeout: {sent}");
+}
