@@ -33,7 +33,9 @@ impl Endpoint {
     /// The call for one turn, with a `config` that keeps diagnostics off the wire.
     /// Stateless: `POST {url}/interact` with the state as it was received (opaque).
     /// Stateful: `POST {url}/state/user/{userID}/interact` with the request as `action`.
-    pub fn call(&self, state: Option<&Json>, request: &Json) -> Call {
+    /// `request_id` goes out as `x-parley-request-id` in the stateful flavour: a retry with the
+    /// same id is answered from the runtime's record instead of taking the turn twice.
+    pub fn call(&self, state: Option<&Json>, request: &Json, request_id: &str) -> Call {
         let excluded = EXCLUDED_TYPES.iter().map(|t| Json::of_str(t)).collect();
         let config = (
             "config",
@@ -60,6 +62,9 @@ impl Endpoint {
         if let Some(key) = &self.api_key {
             headers.push(("authorization".to_owned(), key.clone()));
         }
+        if self.user.is_some() {
+            headers.push(("x-parley-request-id".to_owned(), request_id.to_owned()));
+        }
         Call {
             stateful: self.user.is_some(),
             method: "POST",
@@ -78,7 +83,11 @@ fn encode_path(segment: &str) -> String {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
             out.push(b as char);
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            // By hand: a `{:02X}` would bring in the hex formatter for this one use.
+            const HEX: &[u8; 16] = b"0123456789ABCDEF";
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
         }
     }
     out
@@ -177,7 +186,11 @@ pub async fn send(call: &Call) -> Result<Answer, ClientError> {
     use wasm_bindgen_futures::JsFuture;
 
     let unreachable = |e: wasm_bindgen::JsValue| {
-        ClientError::Unreachable(e.as_string().unwrap_or_else(|| format!("{e:?}")))
+        // A network failure is a `TypeError`: its message says why.
+        let message = js_sys::Reflect::get(&e, &"message".into())
+            .ok()
+            .and_then(|m| m.as_string());
+        ClientError::Unreachable(e.as_string().or(message).unwrap_or_default())
     };
     let init = web_sys::RequestInit::new();
     init.set_method(call.method);
@@ -225,7 +238,7 @@ mod tests {
     fn builds_the_stateless_call() {
         let state =
             json!({ "stack": [], "storage": {}, "variables": { "x": 1 }, "signature": "ab" });
-        let call = endpoint().call(Some(&state), &request("text", Some(json!("hi"))));
+        let call = endpoint().call(Some(&state), &request("text", Some(json!("hi"))), "r-1");
         assert_eq!(call.url, "https://runtime.example/interact");
         assert!(
             call.headers
@@ -242,7 +255,7 @@ mod tests {
         );
         assert_eq!(body["request"], json!({ "type": "text", "payload": "hi" }));
         assert_eq!(body["config"]["excludeTypes"][0], "block");
-        let first = endpoint().call(None, &request("launch", None));
+        let first = endpoint().call(None, &request("launch", None), "r-2");
         let body: Value = serde_json::from_str(&first.body).unwrap();
         assert!(body.field("state").is_none());
     }

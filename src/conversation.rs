@@ -46,6 +46,11 @@ pub struct Pending {
     pub request: Json,
     /// The state it was sent with.
     pub state: Option<Json>,
+    /// The conversation it belongs to: an answer for an earlier one (before a reset) is dropped.
+    pub generation: u64,
+    /// Its number: the stateful flavour sends it as `x-parley-request-id`, so a retry of a
+    /// request the runtime did take is answered from its record instead of taken twice.
+    pub number: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -60,6 +65,8 @@ pub struct Conversation {
     /// The typing delays (ms) of the newest bot lines not shown yet: the window reveals them
     /// one by one behind a typing indicator.
     pub unrevealed: std::collections::VecDeque<f64>,
+    /// Bumped by each reset.
+    pub generation: u64,
     next_id: u64,
 }
 
@@ -117,6 +124,8 @@ impl Conversation {
             entry,
             request,
             state: self.state.clone(),
+            generation: self.generation,
+            number: self.id(),
         };
         self.pending = Some(pending.clone());
         Some(pending)
@@ -144,6 +153,8 @@ impl Conversation {
                     entry: Some(id),
                     request: request("text", Some(Json::of_str(&text))),
                     state: self.state.clone(),
+                    generation: self.generation,
+                    number: self.id(),
                 }
             }
         };
@@ -167,7 +178,11 @@ impl Conversation {
     }
 
     /// The runtime answered: keep its state, show its turn.
-    pub fn answered(&mut self, answer: Answer) -> TurnView {
+    pub fn answered(&mut self, answer: Answer, generation: u64) -> TurnView {
+        if generation != self.generation {
+            // The answer to a conversation the user has since started over.
+            return TurnView::default();
+        }
         if let Some(Pending {
             entry: Some(id), ..
         }) = self.pending.take()
@@ -237,7 +252,10 @@ impl Conversation {
     }
 
     /// The request failed: its message is marked, and kept with the request for a retry.
-    pub fn failed(&mut self) {
+    pub fn failed(&mut self, generation: u64) {
+        if generation != self.generation {
+            return;
+        }
         if let Some(Pending {
             entry: Some(id), ..
         }) = &self.pending
@@ -291,13 +309,16 @@ impl Conversation {
             state: saved.state,
             pending: None,
             unrevealed: Default::default(),
+            generation: 0,
             next_id,
         }
     }
 
     /// A new chat: everything forgotten.
     pub fn reset(&mut self) {
+        let generation = self.generation + 1;
         *self = Conversation::default();
+        self.generation = generation;
     }
 }
 
@@ -335,7 +356,7 @@ mod tests {
         c.answered(answer(json!([
             { "type": "text", "payload": { "message": "Hi" } },
             { "type": "choice", "payload": { "buttons": [{ "name": "Order", "request": { "type": "path-a-0", "payload": { "label": "Order" } } }] } }
-        ])));
+        ])), 0);
         assert!(!c.in_flight());
         assert_eq!(c.choices.len(), 1);
         let click = c
@@ -365,7 +386,7 @@ mod tests {
             { "type": "text", "payload": { "message": "Two" } },
             { "type": "text", "payload": { "message": "Three", "delay": 99999 } },
             { "type": "choice", "payload": { "buttons": [{ "name": "Go", "request": { "type": "path-go" } }] } }
-        ])));
+        ])), 0);
         assert_eq!(c.shown().len(), 0);
         assert!(c.typing() && c.offered().is_empty());
         assert_eq!(c.next_reveal(), Some(250.0));
@@ -378,10 +399,13 @@ mod tests {
         assert_eq!(c.next_reveal(), None);
         assert!(!c.typing());
         assert_eq!(c.offered().len(), 1, "quick replies once all is shown");
-        c.answered(answer(json!([
-            { "type": "text", "payload": { "message": "Bye" } },
-            { "type": "end" }
-        ])));
+        c.answered(
+            answer(json!([
+                { "type": "text", "payload": { "message": "Bye" } },
+                { "type": "end" }
+            ])),
+            0,
+        );
         assert!(
             c.ended && !c.closed(),
             "the input closes after the last words"
@@ -391,10 +415,13 @@ mod tests {
         c.ended = false;
 
         // The user typing before the end shows the rest first, then their message.
-        c.answered(answer(json!([
-            { "type": "text", "payload": { "message": "Four" } },
-            { "type": "text", "payload": { "message": "Five" } }
-        ])));
+        c.answered(
+            answer(json!([
+                { "type": "text", "payload": { "message": "Four" } },
+                { "type": "text", "payload": { "message": "Five" } }
+            ])),
+            0,
+        );
         c.reveal_one();
         let (request, echo) = text("hi");
         c.send(request, echo);
@@ -406,12 +433,13 @@ mod tests {
     fn a_failed_send_keeps_the_text_and_retries_the_same_request() {
         let mut c = Conversation::default();
         c.send(launch(), None);
-        c.answered(answer(
-            json!([{ "type": "text", "payload": { "message": "Hi" } }]),
-        ));
+        c.answered(
+            answer(json!([{ "type": "text", "payload": { "message": "Hi" } }])),
+            0,
+        );
         let (request, echo) = text("a large pizza");
         let sent = c.send(request, echo).unwrap();
-        c.failed();
+        c.failed(0);
         assert!(
             matches!(&c.entries[1], Entry::User { text, delivery: Delivery::Failed, .. } if text == "a large pizza")
         );
@@ -419,7 +447,7 @@ mod tests {
         let again = c.retry().unwrap();
         assert_eq!(again, sent, "the very same request and state");
         assert!(c.retry().is_none(), "not while the retry is in flight");
-        c.answered(answer(json!([{ "type": "end" }])));
+        c.answered(answer(json!([{ "type": "end" }])), 0);
         assert!(c.ended);
         assert!(matches!(
             &c.entries[1],
@@ -436,18 +464,31 @@ mod tests {
         // A message that failed before a reload is sent again as the text it shows.
         let mut c2 = Conversation::default();
         c2.send(launch(), None);
-        c2.answered(answer(
-            json!([{ "type": "text", "payload": { "message": "Hi" } }]),
-        ));
+        c2.answered(
+            answer(json!([{ "type": "text", "payload": { "message": "Hi" } }])),
+            0,
+        );
         let (request, echo) = text("veggie");
         c2.send(request.clone(), echo);
-        c2.failed();
+        c2.failed(0);
         let mut reloaded = Conversation::restore(c2.snapshot("k".into(), 2.0));
         let again = reloaded.retry().unwrap();
         assert_eq!(again.request, request);
         assert_eq!(again.state, c2.state);
         assert!(reloaded.in_flight());
         c.reset();
-        assert_eq!(c, Conversation::default());
+        assert_eq!(c.entries, []);
+        assert_eq!(c.state, None);
+        // An answer to the conversation before the reset is dropped.
+        let old = c.generation - 1;
+        c.send(launch(), None);
+        c.answered(
+            answer(json!([{ "type": "text", "payload": { "message": "Old" } }])),
+            old,
+        );
+        assert!(
+            c.entries.is_empty() && c.in_flight(),
+            "the old answer changed nothing"
+        );
     }
 }

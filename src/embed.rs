@@ -22,10 +22,10 @@ use crate::client::Endpoint;
 use crate::components::chat_widget::{ChatWidget, Controls};
 use crate::json::Js;
 use crate::options::{Mode, Options, RenderMode, read_options};
-use crate::persistence::{Persistence, storage_key};
+use crate::persistence::{Persistence, StorageKind, storage_key};
 
-/// The widget's stylesheet, adopted by each Shadow DOM root.
-const STYLESHEET: &str = include_str!("../style/parley.css");
+/// The widget's stylesheet (minified by `build.rs`), adopted by each Shadow DOM root.
+const STYLESHEET: &str = include_str!(concat!(env!("OUT_DIR"), "/parley.min.css"));
 
 /// The bundle's version: the loader and the app refuse to mix versions.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -33,6 +33,8 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 struct Mounted {
     controls: Controls,
     host: web_sys::Element,
+    /// The visual viewport's resize listener, removed on destroy.
+    viewport_listener: Option<JsValue>,
     // Dropping it unmounts the widget.
     _handle: Box<dyn std::any::Any>,
 }
@@ -54,24 +56,31 @@ fn with_mounted(call: &str, f: impl FnOnce(&Mounted)) {
     });
 }
 
-/// The user id of the stateful flavour: the one given, or one made once and kept.
+/// The user id of the stateful flavour: the one given, or one made once (from the browser's
+/// cryptographic generator: with a public key, the id is what keeps a stored conversation to
+/// its user) and kept where the options keep the conversation.
 fn user_id(options: &Options) -> String {
     if let Some(id) = &options.user_id {
         return id.clone();
     }
     let key = format!("parley:user:{}", options.project_id);
-    let storage = web_sys::window().and_then(|w| w.local_storage().ok().flatten());
+    let window = web_sys::window();
+    let storage = window.as_ref().and_then(|w| match options.persistence {
+        StorageKind::Local => w.local_storage().ok().flatten(),
+        StorageKind::Session => w.session_storage().ok().flatten(),
+        StorageKind::Memory => None,
+    });
     if let Some(id) = storage
         .as_ref()
         .and_then(|s| s.get_item(&key).ok().flatten())
     {
         return id;
     }
-    let id = format!(
-        "u-{:x}{:x}",
-        (js_sys::Math::random() * 1e15) as u64,
-        js_sys::Date::now() as u64
-    );
+    let uuid = window
+        .and_then(|w| w.crypto().ok())
+        .map(|c| c.random_uuid())
+        .unwrap_or_default();
+    let id = format!("u-{}", uuid.replace('-', ""));
     if let Some(storage) = storage {
         let _ = storage.set_item(&key, &id);
     }
@@ -98,8 +107,6 @@ fn load(options_value: JsValue) {
     let Some(document) = web_sys::window().and_then(|w| w.document()) else {
         return;
     };
-    // A second load replaces the first.
-    destroy();
     let parent = match &options.render {
         RenderMode::Overlay => document.body().map(Into::into),
         RenderMode::Embedded { target: selector } => {
@@ -114,6 +121,8 @@ fn load(options_value: JsValue) {
         }
     };
     let Some(parent) = parent else { return };
+    // A second load replaces the first (once the new one is known to have a place).
+    destroy();
     let Ok(host) = document.create_element("div") else {
         return;
     };
@@ -139,7 +148,7 @@ fn load(options_value: JsValue) {
     }
     let _ = shadow.append_child(&container);
     let _ = parent.append_child(&host);
-    follow_visual_viewport(&container);
+    let viewport_listener = follow_visual_viewport(&container);
 
     let controls = Controls::new();
     controls.open.set(options.autostart);
@@ -175,6 +184,7 @@ fn load(options_value: JsValue) {
         *m.borrow_mut() = Some(Mounted {
             controls,
             host,
+            viewport_listener,
             _handle: Box::new(handle),
         });
     });
@@ -182,10 +192,8 @@ fn load(options_value: JsValue) {
 
 /// Keeps `--parley-viewport-height` at the visual viewport's height, which shrinks when a
 /// mobile keyboard opens: the full-screen panel stays above the keyboard.
-fn follow_visual_viewport(container: &web_sys::Element) {
-    let Some(viewport) = web_sys::window().and_then(|w| w.visual_viewport()) else {
-        return;
-    };
+fn follow_visual_viewport(container: &web_sys::Element) -> Option<JsValue> {
+    let viewport = web_sys::window().and_then(|w| w.visual_viewport())?;
     let style = container.clone();
     let sync = {
         let viewport = viewport.clone();
@@ -209,11 +217,17 @@ fn follow_visual_viewport(container: &web_sys::Element) {
     sync();
     let listener = Closure::<dyn Fn()>::new(sync).into_js_value();
     let _ = viewport.add_event_listener_with_callback("resize", listener.unchecked_ref());
+    Some(listener)
 }
 
 fn destroy() {
     let mounted = MOUNTED.with(|m| m.borrow_mut().take());
     if let Some(mounted) = mounted {
+        let viewport = web_sys::window().and_then(|w| w.visual_viewport());
+        if let (Some(viewport), Some(listener)) = (viewport, &mounted.viewport_listener) {
+            let _ =
+                viewport.remove_event_listener_with_callback("resize", listener.unchecked_ref());
+        }
         mounted.host.remove();
     }
 }

@@ -534,9 +534,9 @@ async fn silence_sends_no_reply() {
     let host = mount_panel();
     wait_for(&host, ".parley-bubble--bot").await;
     // Each answer asks again: after two timeouts there are three requests, the last two
-    // `no-reply`, and not more than one per timeout.
+    // `no-reply`, and not more than one per timeout (at least a second: 0.3 is raised to 1).
     let mut sent = String::new();
-    for _ in 0..400 {
+    for _ in 0..2500 {
         next_tick().await;
         sent = js_sys::eval("JSON.stringify(window.__sent)")
             .unwrap()

@@ -100,36 +100,50 @@ pub fn ConversationPanel(
     let no_reply = RwSignal::new(None::<f64>);
     let turns = StoredValue::new(0u64);
 
+    // Tells this page load's request numbers apart from another's (the stateful flavour's
+    // `x-parley-request-id` must not repeat across reloads).
+    #[cfg(target_arch = "wasm32")]
+    let nonce = (js_sys::Math::random() * 1e15) as u64;
+    #[cfg(not(target_arch = "wasm32"))]
+    let nonce = 0u64;
+
+    // A request's answer may land after the widget was destroyed (its signals disposed): every
+    // access from here on is a `try_`, which then does nothing.
     let deliver = move |pending: Pending| {
-        let call = endpoint.with_value(|e| e.call(pending.state.as_ref(), &pending.request));
+        let request_id = format!("{nonce}-{}", pending.number);
+        let Some(call) = endpoint
+            .try_with_value(|e| e.call(pending.state.as_ref(), &pending.request, &request_id))
+        else {
+            return;
+        };
+        let generation = pending.generation;
         leptos::task::spawn_local(async move {
+            let root = move || root_ref.try_get_untracked().flatten();
             match client::send(&call).await {
                 Ok(answer) => {
-                    banner.set(None);
+                    banner.try_set(None);
                     for trace in &answer.traces {
-                        crate::events::emit_trace(root_ref.get_untracked().as_deref(), trace);
+                        crate::events::emit_trace(root().as_deref(), trace);
                     }
-                    let mut view = None;
-                    conversation.update(|c| view = Some(c.answered(answer)));
-                    let view = view.unwrap_or_default();
+                    let Some(view) = conversation.try_update(|c| c.answered(answer, generation))
+                    else {
+                        return;
+                    };
                     if reduced_motion() {
-                        conversation.update(Conversation::reveal_all);
+                        conversation.try_update(Conversation::reveal_all);
                     }
-                    no_reply.set(view.no_reply_secs);
+                    no_reply.try_set(view.no_reply_secs);
                     for action in view.actions {
                         // The flow waits at the action: the host answers with
                         // `parley.chat.interact({ type: path })`.
-                        crate::events::emit_action(root_ref.get_untracked().as_deref(), &action);
+                        crate::events::emit_action(root().as_deref(), &action);
                     }
                 }
                 Err(error) => {
                     web_sys::console::warn_1(&format!("parley: {error}").into());
-                    crate::events::emit_error(
-                        root_ref.get_untracked().as_deref(),
-                        &error.to_string(),
-                    );
-                    banner.set(Some(error.to_string()));
-                    conversation.update(Conversation::failed);
+                    crate::events::emit_error(root().as_deref(), &error.to_string());
+                    banner.try_set(Some(error.to_string()));
+                    conversation.try_update(|c| c.failed(generation));
                 }
             }
         });
@@ -181,6 +195,9 @@ pub fn ConversationPanel(
         timer_armed.set_value(true);
         set_timeout(
             move || {
+                if conversation.is_disposed() {
+                    return;
+                }
                 timer_armed.set_value(false);
                 conversation.update(Conversation::reveal_one);
             },
@@ -199,11 +216,15 @@ pub fn ConversationPanel(
         let turn = turns.get_value();
         set_timeout(
             move || {
-                if turns.get_value() == turn && no_reply.get_untracked().is_some() {
+                let still = !turns.is_disposed()
+                    && turns.get_value() == turn
+                    && no_reply.get_untracked().is_some();
+                if still {
                     send(request("no-reply", None), None);
                 }
             },
-            std::time::Duration::from_secs_f64(secs.min(86_400.0)),
+            // At least a second: a runtime asking for 0 s would otherwise make a request loop.
+            std::time::Duration::from_secs_f64(secs.clamp(1.0, 86_400.0)),
         );
     });
 

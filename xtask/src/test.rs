@@ -163,7 +163,7 @@ fn demo_check(browser: &Browser) -> Result<()> {
 fn end_to_end(browser: &Browser) -> Result<Counts> {
     let playwright = tools::ensure_playwright()?;
     let parley = build_server()?;
-    run_tests(
+    let counts = run_tests(
         command("node")
             .arg(root().join("e2e/run.cjs"))
             .arg(&parley)
@@ -171,7 +171,16 @@ fn end_to_end(browser: &Browser) -> Result<Counts> {
             .arg(&browser.chromium)
             .arg(root().join("target/screenshots"))
             .env("NODE_PATH", playwright.join("node_modules")),
-    )
+    )?;
+    // A runner that stopped before its summary must not pass for a clean run.
+    if counts.passed == 0 || counts.failed > 0 {
+        bail!(
+            "the end-to-end run reported {} passed, {} failed",
+            counts.passed,
+            counts.failed
+        );
+    }
+    Ok(counts)
 }
 
 fn check_png(path: &Path) -> Result<()> {

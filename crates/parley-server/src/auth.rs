@@ -43,6 +43,9 @@ impl FromRequestParts<AppState> for Caller {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         };
+        // Keys created or revoked by another process are seen within five seconds, whether
+        // this request carries a key or not.
+        app.keys().keep_fresh().await;
         let key = match header("authorization") {
             None => None,
             Some(key) => match app.keys().verify(&key).await {

@@ -8,8 +8,8 @@
 //! - A **public** key ends up in web pages: it may only interact, only from the project's
 //!   allowed origins, and it is rate limited per key and per client address.
 //! - A **secret** key may do everything: interact and state admin.
-//! - A project with no key at all is open for interact (the demo, a laptop); its state admin
-//!   always needs a secret key.
+//! - A project that never had a key is open for interact (the demo, a laptop); its state admin
+//!   always needs a secret key. Once it has had one, revoking every key does not reopen it.
 //!
 //! The server keeps a snapshot of the keys and reloads it every few seconds (and on an unknown
 //! id), so `parley keys revoke` in another process takes effect within [`REFRESH`].
@@ -152,18 +152,15 @@ pub enum Rejection {
 
 struct Snapshot {
     by_id: HashMap<String, KeyRecord>,
-    /// Projects with at least one live key: they need a key for everything.
+    /// Projects that ever had a key: they need a key for everything. Revoked keys count, so
+    /// that rotating a leaked key (revoke, then create) never leaves the project open.
     locked: HashSet<String>,
     loaded: Instant,
 }
 
 impl Snapshot {
     fn of(keys: Vec<KeyRecord>) -> Snapshot {
-        let locked = keys
-            .iter()
-            .filter(|k| k.revoked_at.is_none())
-            .map(|k| k.project.clone())
-            .collect();
+        let locked = keys.iter().map(|k| k.project.clone()).collect();
         Snapshot {
             by_id: keys.into_iter().map(|k| (k.id.clone(), k)).collect(),
             locked,
@@ -223,6 +220,11 @@ impl Keys {
         let Ok(_one) = self.refreshing.try_lock() else {
             return;
         };
+        self.read_store().await;
+    }
+
+    /// Reads every key from the store (the caller holds `refreshing`).
+    async fn read_store(&self) {
         match self.store.keys().await {
             Ok(keys) => {
                 let fresh = Arc::new(Snapshot::of(keys));
@@ -237,12 +239,20 @@ impl Keys {
         }
     }
 
-    /// Reloads now (after creating or revoking a key in this process).
+    /// Reloads now (after creating or revoking a key in this process); waits for a reload
+    /// already under way rather than skip.
     pub async fn reload(&self) {
-        self.refresh(Duration::ZERO).await;
+        let _one = self.refreshing.lock().await;
+        self.read_store().await;
     }
 
-    /// Whether the project has a live key (then every request needs one).
+    /// Reloads the snapshot if it is older than [`REFRESH`]: every request calls it, with a key
+    /// or without, so a key created or revoked elsewhere takes effect within [`REFRESH`].
+    pub async fn keep_fresh(&self) {
+        self.refresh(REFRESH).await;
+    }
+
+    /// Whether the project ever had a key (then every request needs one).
     pub fn locked(&self, project: &str) -> bool {
         self.current().locked.contains(project)
     }
@@ -251,7 +261,6 @@ impl Keys {
     pub async fn verify(&self, key: &str) -> Result<KeyRecord, Rejection> {
         let key = key.strip_prefix("Bearer ").unwrap_or(key).trim();
         let id = id_of(key).ok_or(Rejection::Invalid)?;
-        self.refresh(REFRESH).await;
         if !self.current().by_id.contains_key(id) {
             self.refresh(MISS_REFRESH).await;
         }
@@ -312,7 +321,10 @@ mod tests {
         assert!(store.revoke_key(&record.id).await.unwrap());
         keys.reload().await;
         assert_eq!(keys.verify(&key).await, Err(Rejection::Invalid));
-        assert!(!keys.locked("p"));
+        assert!(
+            keys.locked("p"),
+            "revoking the last key does not open the project"
+        );
     }
 
     #[tokio::test]

@@ -1366,6 +1366,16 @@ async fn the_keys_command_manages_keys() {
             String::from_utf8(out.stderr).unwrap(),
         )
     };
+    // A server already running, with no key yet: open for interact.
+    let store = parley_server::store::open(None, data.path()).await.unwrap();
+    let state = AppState::new(vec![demo()], Signer::new([9; 32]), store)
+        .await
+        .unwrap();
+    let router = app(state.clone(), &Options { widget_dir: None });
+    let launch = || Some(json!({ "request": { "type": "launch" } }));
+    let (status, _, _) = call(&router, "POST", "/interact", launch(), &[]).await;
+    assert_eq!(status, StatusCode::OK);
+
     let (ok, key, log) = parley(&[
         "keys",
         "create",
@@ -1390,29 +1400,26 @@ async fn the_keys_command_manages_keys() {
     let (ok, _, log) = parley(&["keys", "create", "--project", "pizza", "--scope", "root"]);
     assert!(!ok && log.contains("public"), "{log}");
 
-    let store = parley_server::store::open(None, data.path()).await.unwrap();
-    let state = AppState::new(vec![demo()], Signer::new([9; 32]), store)
-        .await
-        .unwrap();
-    let router = app(state.clone(), &Options { widget_dir: None });
+    // The running server sees the new key within five seconds (no reload asked), and then
+    // refuses keyless requests: no request with a key is needed for that.
+    let mut locked = false;
+    for _ in 0..40 {
+        let (status, _, _) = call(&router, "POST", "/interact", launch(), &[]).await;
+        if status == StatusCode::UNAUTHORIZED {
+            locked = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(
+        locked,
+        "a key created by another process locks the project within 8 s"
+    );
     let auth = [("authorization", key.as_str())];
     let (status, _, body) = call(&router, "GET", "/state/user/ann", None, &auth).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (StatusCode::NOT_FOUND, Some("unknown_user"))
-    );
-    let (status, _, _) = call(
-        &router,
-        "POST",
-        "/interact",
-        Some(json!({ "request": { "type": "launch" } })),
-        &[],
-    )
-    .await;
-    assert_eq!(
-        status,
-        StatusCode::UNAUTHORIZED,
-        "the project has a key now"
     );
 
     let (ok, _, log) = parley(&["keys", "revoke", &id]);
@@ -1422,4 +1429,10 @@ async fn the_keys_command_manages_keys() {
     state.keys().reload().await;
     let (status, _, _) = call(&router, "GET", "/state/user/ann", None, &auth).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, _) = call(&router, "POST", "/interact", launch(), &[]).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "revoking the only key does not reopen the project"
+    );
 }
