@@ -30,6 +30,16 @@ pub struct Call {
 pub const EXCLUDED_TYPES: [&str; 5] = ["block", "debug", "flow", "path", "log"];
 
 impl Endpoint {
+    /// The page's own origin, stateless, version `development`, no key.
+    pub fn same_origin() -> Endpoint {
+        Endpoint {
+            url: String::new(),
+            version: "development".to_owned(),
+            api_key: None,
+            user: None,
+        }
+    }
+
     /// The call for one turn, with a `config` that keeps diagnostics off the wire.
     /// Stateless: `POST {url}/interact` with the state as it was received (opaque).
     /// Stateful: `POST {url}/state/user/{userID}/interact` with the request as `action`.

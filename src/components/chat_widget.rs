@@ -160,12 +160,7 @@ pub fn ChatWidget(
                         </button>
                     })}
                 </header>
-                <ConversationPanel endpoint=endpoint.unwrap_or_else(|| Endpoint {
-                    url: String::new(),
-                    version: "development".to_owned(),
-                    api_key: None,
-                    user: None,
-                }) persistence=persistence host=controls.host />
+                <ConversationPanel endpoint=endpoint.unwrap_or_else(Endpoint::same_origin) persistence=persistence host=controls.host />
             </section>
         }
     };

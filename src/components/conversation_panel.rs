@@ -68,12 +68,7 @@ pub fn ConversationPanel(
     host: Option<HostRequests>,
 ) -> impl IntoView {
     let host = host.unwrap_or_default();
-    let endpoint = StoredValue::new(endpoint.unwrap_or_else(|| Endpoint {
-        url: String::new(),
-        version: "development".to_owned(),
-        api_key: None,
-        user: None,
-    }));
+    let endpoint = StoredValue::new(endpoint.unwrap_or_else(Endpoint::same_origin));
     #[cfg_attr(
         not(target_arch = "wasm32"),
         allow(unused_variables, reason = "natively nothing is stored")

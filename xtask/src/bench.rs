@@ -16,15 +16,9 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
-use crate::cmd::{cargo, command, root, run};
+use crate::cmd::{cargo, command, root, run, target_dir};
 use crate::demo::Server;
 use crate::{tools, widget};
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target"))
-}
 
 fn bench_dir() -> Result<PathBuf> {
     let dir = target_dir().join("bench");
@@ -210,21 +204,13 @@ pub(crate) fn widget(runs: u32) -> Result<()> {
     );
 
     // The real server (release), serving this build, on a free loopback port.
-    run(cargo().args([
-        "build",
-        "--release",
-        "--locked",
-        "--package",
-        "parley-server",
-        "--bin",
-        "parley",
-    ]))?;
+    let parley = crate::demo::build_parley(true)?;
     let data = bench_dir()?.join("widget-data");
     if data.exists() {
         std::fs::remove_dir_all(&data)?;
     }
     let server = Server::spawn(
-        command(target_dir().join("release/parley"))
+        command(&parley)
             .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
             .arg(&data)
             .arg("--widget-dir")

@@ -16,6 +16,13 @@ pub(crate) fn root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The cargo target directory (`CARGO_TARGET_DIR`, or `target/` in the workspace).
+pub(crate) fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+}
+
 /// Where `cargo install` puts binaries.
 pub(crate) fn cargo_bin_dir() -> PathBuf {
     let home = std::env::var_os("CARGO_HOME")

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use crate::cmd::{cargo, command, root, run};
+use crate::cmd::{cargo, command, root, run, target_dir};
 use crate::{tools, widget};
 
 pub(crate) fn main(addr: SocketAddr) -> Result<()> {
@@ -28,20 +28,28 @@ pub(crate) fn main(addr: SocketAddr) -> Result<()> {
     Ok(())
 }
 
-/// Builds the `parley` binary and returns its path.
+/// Builds the `parley` binary (debug) and returns its path.
 pub(crate) fn build_server() -> Result<PathBuf> {
-    run(cargo().args([
+    build_parley(false)
+}
+
+/// Builds the `parley` binary, in the release profile or not, and returns its path.
+pub(crate) fn build_parley(release: bool) -> Result<PathBuf> {
+    let mut build = cargo();
+    build.args([
         "build",
         "--locked",
         "--package",
         "parley-server",
         "--bin",
         "parley",
-    ]))?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target"));
-    Ok(target.join("debug").join("parley"))
+    ]);
+    if release {
+        build.arg("--release");
+    }
+    run(&mut build)?;
+    let profile = if release { "release" } else { "debug" };
+    Ok(target_dir().join(profile).join("parley"))
 }
 
 /// A running `parley serve`, killed when dropped.

@@ -12,7 +12,7 @@
 //! Debian packages are installed with apt-get when we run as root; otherwise we stop and say
 //! what to install.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result, bail};
@@ -151,25 +151,7 @@ pub(crate) fn ensure_wasm_opt() -> Result<()> {
     if have.starts_with(&format!("wasm-opt version {major} ")) {
         return Ok(());
     }
-    if output(command("npm").arg("--version")).is_none() {
-        apt_install(
-            &["nodejs", "npm"],
-            "node and npm (to install binaryen's wasm-opt)",
-        )?;
-    }
-    let dir = npm_tools_dir();
-    std::fs::create_dir_all(&dir)?;
-    eprintln!("xtask: installing binaryen {wanted} (wasm-opt) from the npm registry");
-    run(command("npm")
-        .args([
-            "install",
-            "--no-audit",
-            "--no-fund",
-            "--no-save",
-            "--prefix",
-        ])
-        .arg(&dir)
-        .arg(format!("binaryen@{wanted}")))?;
+    npm_install(&npm_tools_dir(), &[format!("binaryen@{wanted}")])?;
     let have = output(command("wasm-opt").arg("--version")).unwrap_or_default();
     if !have.starts_with(&format!("wasm-opt version {major} ")) {
         bail!(
@@ -196,18 +178,25 @@ pub(crate) fn ensure_playwright() -> Result<PathBuf> {
     if !missing {
         return Ok(dir);
     }
+    npm_install(&dir, &wanted)?;
+    Ok(dir)
+}
+
+/// `npm install` of `packages` (`name@version`) into the prefix `dir`, from the npm registry;
+/// node and npm come from Debian when missing. Packages that share a prefix go in one call: a
+/// later `npm install` of one would prune the others.
+fn npm_install(dir: &Path, packages: &[String]) -> Result<()> {
     if output(command("npm").arg("--version")).is_none() {
         apt_install(
             &["nodejs", "npm"],
-            "node and npm (to install playwright-core and axe-core)",
+            "node and npm (for the npm-packaged tools)",
         )?;
     }
-    std::fs::create_dir_all(&dir)?;
+    std::fs::create_dir_all(dir)?;
     eprintln!(
         "xtask: installing {} from the npm registry",
-        wanted.join(" and ")
+        packages.join(" and ")
     );
-    // Both in one command: a later `npm install` of one would prune the other.
     run(command("npm")
         .args([
             "install",
@@ -216,9 +205,8 @@ pub(crate) fn ensure_playwright() -> Result<PathBuf> {
             "--no-save",
             "--prefix",
         ])
-        .arg(&dir)
-        .args(&wanted))?;
-    Ok(dir)
+        .arg(dir)
+        .args(packages))
 }
 
 /// Debian's `brotli` command, for the bundle's brotli size.

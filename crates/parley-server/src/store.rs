@@ -86,19 +86,8 @@ fn encode(session: &Session) -> Result<String, StoreError> {
 const KEY_COLUMNS: &str = "id, project, scope, name, hash, per_minute, per_client_per_minute, \
                            created_at, revoked_at";
 
-fn scope_name(scope: Scope) -> &'static str {
-    match scope {
-        Scope::Public => "public",
-        Scope::Secret => "secret",
-    }
-}
-
 fn scope_of(name: &str) -> Result<Scope, StoreError> {
-    match name {
-        "public" => Ok(Scope::Public),
-        "secret" => Ok(Scope::Secret),
-        other => Err(err(format!("unknown key scope `{other}` in the database"))),
-    }
+    name.parse().map_err(err)
 }
 
 /// Sessions in a SQLite file.
@@ -262,7 +251,7 @@ impl Store for SqliteStore {
                 params![
                     key.id,
                     key.project,
-                    scope_name(key.scope),
+                    key.scope.to_string(),
                     key.name,
                     key.hash.to_vec(),
                     key.per_minute,
@@ -483,7 +472,7 @@ impl Store for PostgresStore {
                 &[
                     &key.id,
                     &key.project,
-                    &scope_name(key.scope),
+                    &key.scope.to_string(),
                     &key.name,
                     &key.hash.as_slice(),
                     &i64::from(key.per_minute),
