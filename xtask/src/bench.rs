@@ -5,7 +5,9 @@
 //!   `loadgen` example (whole conversations, stateless and stateful, at several concurrencies,
 //!   bounded in time and count), and in the same run a bare axum server answering a fixed turn
 //!   (the `bare_axum` example): the result is a ratio that holds on a noisy machine.
-//! - `engine`: the engine's bench binary (`crates/parley-engine/benches/steps.rs`).
+//! - `engine`: criterion benches of typical turns and the state's JSON
+//!   (`crates/parley-engine/benches/steps.rs`) and of signing and verifying a state
+//!   (`crates/parley-server/benches/signing.rs`), summed up from criterion's estimates.
 //! - `widget`: the release bundle's files (raw, gzip -9, brotli -q 11), and in Debian's headless
 //!   Chromium (playwright-core) the time to the launcher painted, from the launcher click to the
 //!   first bot message painted (pacing off, the real release server), and to append one line to
@@ -134,8 +136,29 @@ pub(crate) fn server(load: &Load) -> Result<()> {
     Ok(())
 }
 
+/// What `bench engine` reports: criterion group/function, label, and the blocks a turn runs
+/// (0 for the non-turn rows).
+const ENGINE_ROWS: [(&str, &str, u32); 11] = [
+    ("turn/launch", "launch (welcome, image, choice)", 5),
+    ("turn/text_nlu_slots", "text with NLU and slots", 3),
+    ("turn/text_no_match", "text, no match", 1),
+    ("turn/button", "button click", 2),
+    ("turn/api_resume", "API result resumes the flow", 4),
+    (
+        "turn/set_condition_chain_100",
+        "100 set + condition blocks",
+        201,
+    ),
+    ("state/serialise", "state JSON: serialise", 0),
+    ("state/parse", "state JSON: parse", 0),
+    ("signing/sign", "state: sign (HMAC-SHA256, with a clone)", 0),
+    ("signing/verify", "state: verify (with a clone)", 0),
+    ("signing/clone_only", "state: the clone alone", 0),
+];
+
 pub(crate) fn engine() -> Result<()> {
-    let out = cargo()
+    let home = target_dir().join("criterion");
+    let status = cargo()
         .args([
             "bench",
             "--locked",
@@ -143,14 +166,61 @@ pub(crate) fn engine() -> Result<()> {
             "parley-engine",
             "--bench",
             "steps",
+            "--package",
+            "parley-server",
+            "--bench",
+            "signing",
         ])
-        .env("PARLEY_BENCH_JSON", bench_dir()?.join("engine.json"))
+        .env("CRITERION_HOME", &home)
         .status()
-        .context("running the engine bench")?;
-    if !out.success() {
-        bail!("the engine bench failed");
+        .context("running the engine benches")?;
+    if !status.success() {
+        bail!("the engine benches failed");
     }
-    println!("written to {}", bench_dir()?.join("engine.json").display());
+    println!(
+        "\n{:<42} {:>10} {:>10} {:>12} {:>12}",
+        "engine (criterion mean)", "µs", "± µs", "per second", "blocks/s"
+    );
+    let mut rows = Vec::new();
+    for (id, label, blocks) in ENGINE_ROWS {
+        let path = home.join(id).join("new/estimates.json");
+        let estimates: Value = serde_json::from_slice(
+            &std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
+        )?;
+        let ns = estimates["mean"]["point_estimate"]
+            .as_f64()
+            .context("criterion's mean")?;
+        let half_width = (estimates["mean"]["confidence_interval"]["upper_bound"]
+            .as_f64()
+            .unwrap_or(ns)
+            - estimates["mean"]["confidence_interval"]["lower_bound"]
+                .as_f64()
+                .unwrap_or(ns))
+            / 2.0;
+        let per_second = 1e9 / ns;
+        let blocks_per_second = f64::from(blocks) * per_second;
+        println!(
+            "{label:<42} {:>10.2} {:>10.2} {per_second:>12.0} {:>12}",
+            ns / 1e3,
+            half_width / 1e3,
+            if blocks > 0 {
+                format!("{blocks_per_second:.0}")
+            } else {
+                "-".to_owned()
+            }
+        );
+        rows.push(json!({
+            "id": id, "label": label, "mean_us": ns / 1e3,
+            "ci95_half_width_us": half_width / 1e3, "per_second": per_second,
+            "blocks": blocks, "blocks_per_second": blocks_per_second,
+        }));
+    }
+    let path = bench_dir()?.join("engine.json");
+    std::fs::write(
+        &path,
+        serde_json::to_string_pretty(&json!({ "bench": "engine", "rows": rows }))?,
+    )?;
+    println!("\nwritten to {}", path.display());
     Ok(())
 }
 

@@ -1,30 +1,15 @@
-//! Engine speed: turns per second and blocks per second for typical turns, and the cost of a
-//! state's JSON round trip. Prints a table; `cargo xtask bench engine` will collect it.
-#![allow(clippy::print_stdout, reason = "a benchmark reports on stdout")]
+//! Engine speed, with criterion: typical turns (`turn/…`, throughput in blocks, so criterion
+//! reports blocks/s; turns/s is one over the time) and the state's JSON round trip
+//! (`state/…`). `cargo xtask bench engine` runs this and the server's signing bench and prints
+//! one table from criterion's estimates.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use parley_engine::{ApiResult, CompiledVersion, Context, Input, Project, compile, step};
 use parley_protocol::{Request, State};
 use serde_json::json;
-
-/// Runs `f` repeatedly for about `budget` and returns the mean time per call.
-fn time(budget: Duration, mut f: impl FnMut()) -> Duration {
-    // Warm up, then measure whole batches so the clock is read rarely.
-    for _ in 0..10 {
-        f();
-    }
-    let mut calls = 0u32;
-    let start = Instant::now();
-    while start.elapsed() < budget {
-        for _ in 0..50 {
-            f();
-        }
-        calls += 50;
-    }
-    start.elapsed() / calls
-}
 
 fn turn(version: &CompiledVersion, state: Option<&State>, input: Input) -> State {
     step(version, state, input, &Context { seed: 1 })
@@ -36,20 +21,15 @@ fn text(t: &str) -> Input {
     Input::Request(Request::text(t))
 }
 
-fn main() {
-    let budget = Duration::from_millis(
-        std::env::var("PARLEY_BENCH_MS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1500),
-    );
+fn turns(c: &mut Criterion) {
     let demo_text = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../examples/projects/pizza/project.json"),
     )
-    .unwrap();
-    let demo = compile(Project::from_json(&demo_text).unwrap()).unwrap();
-    let v = demo.version("development").unwrap();
+    .expect("the demo project is readable");
+    let demo = compile(Project::from_json(&demo_text).expect("the demo parses"))
+        .expect("the demo compiles");
+    let v = demo.version("development").expect("the demo has a development version");
 
     let launched = turn(v, None, Input::Request(Request::launch()));
     let at_quantity = turn(v, Some(&launched), text("I'd like a large pepperoni pizza"));
@@ -57,7 +37,7 @@ fn main() {
     let confirm = serde_json::from_value::<Request>(json!({
         "type": "path-summary-0", "payload": { "label": "Confirm" }
     }))
-    .unwrap();
+    .expect("a button request");
     let mut at_api = turn(v, Some(&at_card), Input::Request(confirm.clone()));
     for input in [
         text("Dana"),
@@ -66,112 +46,66 @@ fn main() {
     ] {
         at_api = turn(v, Some(&at_api), input);
     }
+    let chain = compile(chain_project(100)).expect("the chain compiles");
+    let cv = chain.version("v1").expect("the chain has v1");
 
-    let chain = chain_project(100);
-    let chain = compile(chain).unwrap();
-    let cv = chain.version("v1").unwrap();
-
-    let rows: Vec<(&str, u32, Duration)> = vec![
-        (
-            "launch (welcome, image, choice)",
-            5,
-            time(budget, || {
-                black_box(turn(v, None, Input::Request(Request::launch())));
-            }),
-        ),
-        (
-            "text with NLU and slots",
-            3,
-            time(budget, || {
-                black_box(turn(
-                    v,
-                    Some(&launched),
-                    text("I'd like a large pepperoni pizza"),
-                ));
-            }),
-        ),
-        (
-            "text, no match",
-            1,
-            time(budget, || {
-                black_box(turn(
-                    v,
-                    Some(&launched),
-                    text("what is the capital of France"),
-                ));
-            }),
-        ),
-        (
-            "button click",
-            2,
-            time(budget, || {
-                black_box(turn(v, Some(&at_card), Input::Request(confirm.clone())));
-            }),
-        ),
-        (
-            "API result resumes the flow",
-            4,
-            time(budget, || {
-                let result = ApiResult::Response {
-                    status: 200,
-                    body: r#"{"minutes": 25}"#.into(),
-                };
-                black_box(turn(v, Some(&at_api), Input::ApiResult(result)));
-            }),
-        ),
-        (
-            "100 set + condition blocks",
-            201,
-            time(budget, || {
-                black_box(turn(cv, None, Input::Request(Request::launch())));
-            }),
-        ),
-    ];
-    println!(
-        "{:<36} {:>12} {:>14} {:>14}",
-        "engine turn", "µs/turn", "turns/s", "blocks/s"
-    );
-    for (name, blocks, per) in &rows {
-        let secs = per.as_secs_f64();
-        println!(
-            "{name:<36} {:>12.1} {:>14.0} {:>14.0}",
-            secs * 1e6,
-            1.0 / secs,
-            f64::from(*blocks) / secs
-        );
-    }
-    let state_json = serde_json::to_string(&at_card).unwrap();
-    let ser = time(budget, || {
-        black_box(serde_json::to_string(&at_card).unwrap());
+    let mut group = c.benchmark_group("turn");
+    // Blocks each turn runs: criterion's throughput is then blocks/s.
+    group.throughput(Throughput::Elements(5));
+    group.bench_function("launch", |b| {
+        b.iter(|| turn(v, None, Input::Request(Request::launch())));
     });
-    let de = time(budget, || {
-        black_box(serde_json::from_str::<State>(&state_json).unwrap());
+    group.throughput(Throughput::Elements(3));
+    group.bench_function("text_nlu_slots", |b| {
+        b.iter(|| turn(v, Some(&launched), text(black_box("I'd like a large pepperoni pizza"))));
     });
-    println!(
-        "state JSON ({} bytes): serialise {:.1} µs, parse {:.1} µs",
-        state_json.len(),
-        ser.as_secs_f64() * 1e6,
-        de.as_secs_f64() * 1e6
-    );
-    // `cargo xtask bench engine` asks for the figures as JSON too.
-    if let Some(path) = std::env::var_os("PARLEY_BENCH_JSON") {
-        let turns: Vec<_> = rows
-            .iter()
-            .map(|(name, blocks, per)| {
-                let secs = per.as_secs_f64();
-                json!({ "turn": name, "us_per_turn": secs * 1e6, "turns_per_second": 1.0 / secs,
-                        "blocks_per_second": f64::from(*blocks) / secs })
-            })
-            .collect();
-        let report = json!({
-            "bench": "engine",
-            "turns": turns,
-            "state_json": { "bytes": state_json.len(), "serialise_us": ser.as_secs_f64() * 1e6,
-                            "parse_us": de.as_secs_f64() * 1e6 },
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("text_no_match", |b| {
+        b.iter(|| turn(v, Some(&launched), text(black_box("what is the capital of France"))));
+    });
+    group.throughput(Throughput::Elements(2));
+    group.bench_function("button", |b| {
+        b.iter(|| turn(v, Some(&at_card), Input::Request(confirm.clone())));
+    });
+    group.throughput(Throughput::Elements(4));
+    group.bench_function("api_resume", |b| {
+        b.iter(|| {
+            let result = ApiResult::Response {
+                status: 200,
+                body: r#"{"minutes": 25}"#.into(),
+            };
+            turn(v, Some(&at_api), Input::ApiResult(result))
         });
-        std::fs::write(path, serde_json::to_string_pretty(&report).unwrap()).unwrap();
-    }
+    });
+    group.throughput(Throughput::Elements(201));
+    group.bench_function("set_condition_chain_100", |b| {
+        b.iter(|| turn(cv, None, Input::Request(Request::launch())));
+    });
+    group.finish();
+
+    let state_json = serde_json::to_string(&at_card).expect("a state serialises");
+    let mut group = c.benchmark_group("state");
+    group.throughput(Throughput::Bytes(state_json.len() as u64));
+    group.bench_function("serialise", |b| {
+        b.iter(|| serde_json::to_string(black_box(&at_card)).expect("a state serialises"));
+    });
+    group.bench_function("parse", |b| {
+        b.iter(|| serde_json::from_str::<State>(black_box(&state_json)).expect("a state parses"));
+    });
+    group.finish();
 }
+
+fn config() -> Criterion {
+    // Short runs: the whole bench takes under a minute on two cores; criterion's command-line
+    // options (`-- --measurement-time 10`) still override these.
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(50)
+}
+
+criterion_group! { name = benches; config = config(); targets = turns }
+criterion_main!(benches);
 
 /// A flow of `n` set blocks, each followed by a condition, then a text.
 fn chain_project(n: usize) -> Project {
