@@ -29,7 +29,9 @@ fn turns(c: &mut Criterion) {
     .expect("the demo project is readable");
     let demo = compile(Project::from_json(&demo_text).expect("the demo parses"))
         .expect("the demo compiles");
-    let v = demo.version("development").expect("the demo has a development version");
+    let v = demo
+        .version("development")
+        .expect("the demo has a development version");
 
     let launched = turn(v, None, Input::Request(Request::launch()));
     let at_quantity = turn(v, Some(&launched), text("I'd like a large pepperoni pizza"));
@@ -57,11 +59,23 @@ fn turns(c: &mut Criterion) {
     });
     group.throughput(Throughput::Elements(3));
     group.bench_function("text_nlu_slots", |b| {
-        b.iter(|| turn(v, Some(&launched), text(black_box("I'd like a large pepperoni pizza"))));
+        b.iter(|| {
+            turn(
+                v,
+                Some(&launched),
+                text(black_box("I'd like a large pepperoni pizza")),
+            )
+        });
     });
     group.throughput(Throughput::Elements(1));
     group.bench_function("text_no_match", |b| {
-        b.iter(|| turn(v, Some(&launched), text(black_box("what is the capital of France"))));
+        b.iter(|| {
+            turn(
+                v,
+                Some(&launched),
+                text(black_box("what is the capital of France")),
+            )
+        });
     });
     group.throughput(Throughput::Elements(2));
     group.bench_function("button", |b| {

@@ -35,7 +35,9 @@ fn signing(c: &mut Criterion) {
     let signer = Signer::new([7; 32]);
     let state = demo_state();
     let signed = signer.sign("pizza", "development", state.clone());
-    let bytes = serde_json::to_vec(&state).expect("a state serialises").len();
+    let bytes = serde_json::to_vec(&state)
+        .expect("a state serialises")
+        .len();
 
     let mut group = c.benchmark_group("signing");
     group.throughput(Throughput::Bytes(bytes as u64));
