@@ -103,7 +103,7 @@ fn random_hex(bytes: usize) -> String {
     let mut buffer = vec![0u8; bytes];
     // The OS generator failing leaves no safe way to make a key.
     getrandom::fill(&mut buffer).expect("the operating system's random generator failed");
-    buffer.iter().map(|b| format!("{b:02x}")).collect()
+    crate::signing::to_hex(&buffer)
 }
 
 /// A new key for a project: its record (to store) and the key itself (to show once).

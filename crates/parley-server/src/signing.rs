@@ -71,7 +71,9 @@ impl Signer {
             mac.update(part.as_bytes());
         }
         // serde_json writes maps in key order: the same state always gives the same bytes.
-        mac.update(&serde_json::to_vec(state).unwrap_or_default());
+        // They stream into the MAC: no copy of the state's JSON is made.
+        let mut sink = MacWriter(&mut mac);
+        let _infallible = serde_json::to_writer(&mut sink, state);
         mac
     }
 
@@ -126,8 +128,29 @@ impl Signer {
     }
 }
 
-fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// Feeds what serde_json writes to the MAC.
+struct MacWriter<'a>(&'a mut Hmac<Sha256>);
+
+impl std::io::Write for MacWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Lowercase hex, without a `format!` per byte (signing runs on every stateless turn).
+pub(crate) fn to_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    out
 }
 
 fn from_hex_vec(text: &str) -> Option<Vec<u8>> {
