@@ -4,9 +4,11 @@
 //   node e2e/run.cjs PARLEY_BINARY DIST_DIR CHROMIUM SCREENSHOT_DIR
 //
 // Each scenario starts from a fresh browser context; the server is started (and, for the fault
-// scenario, stopped and restarted on the same port) by this script. Prints one line per
-// scenario and a libtest-style summary (`test result: ok. N passed; M failed`), which
-// `cargo xtask test` counts. Every wait is bounded.
+// scenario, stopped and restarted on the same port) by this script. The XSS corpus
+// (xss-vectors.cjs, through xss.cjs) and the faults the real runtime does not make (slowness,
+// garbage answers, unknown traces) are served by a fake runtime (fake-runtime.cjs) to the widget
+// on the real server's page. Prints one line per scenario and a libtest-style summary
+// (`test result: ok. N passed; M failed`), which `cargo xtask test` counts. Every wait is bounded.
 'use strict';
 const { chromium } = require('playwright-core');
 const { spawn } = require('node:child_process');
@@ -14,10 +16,16 @@ const net = require('node:net');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { isDeepStrictEqual } = require('node:util');
+const vectors = require('./xss-vectors.cjs');
+const xss = require('./xss.cjs');
+const { startFakeRuntime, state } = require('./fake-runtime.cjs');
 
 const [parleyBin, distDir, chromiumPath, shotsDir] = process.argv.slice(2);
 const args = ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'];
+  '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage',
+  // No name resolves: whatever a hostile trace points at, nothing leaves the loopback.
+  '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'];
 const WAIT = { timeout: 15000 };
 
 function freePort() {
@@ -243,6 +251,326 @@ scenario('a narrow mobile viewport: the open panel takes the whole screen', asyn
   await shot(page, '7-mobile');
 });
 
+// The widget against a runtime of the scenario's own (the demo page loads the pizza one).
+async function loadWidget(page, options) {
+  await page.evaluate((o) => {
+    window.parley.chat.destroy();
+    window.parley.chat.load(o);
+  }, options);
+}
+
+// Polls a condition on this side (the fake runtime's records), bounded like every wait.
+async function until(condition, what, timeout = WAIT.timeout) {
+  const end = Date.now() + timeout;
+  while (!condition()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+// Waits until the transcript holds `text` (markers hold braces, which text= selectors mangle).
+async function logHolds(page, text) {
+  await page.waitForFunction((t) => document.querySelector('.parley-host')?.shadowRoot
+    ?.querySelector('[role=log]')?.textContent.includes(t), text, WAIT);
+}
+
+const textTrace = (message) => ({ type: 'text', payload: { message } });
+
+scenario(`XSS: ${vectors.length} vectors through every rendered field: nothing runs, no unsafe URL, no foreign element`, async ({ page, context }) => {
+  const ran = [];
+  await context.exposeBinding('__xss', ({ frame }, id) => { ran.push(`__xss('${id}') ran in ${frame.url().slice(0, 80)}`); });
+  page.on('dialog', (d) => {
+    ran.push(`a ${d.type()} dialog: ${d.message()}`);
+    d.dismiss().catch(() => {});
+  });
+  page.on('popup', (p) => ran.push(`a popup: ${p.url()}`));
+  page.on('framenavigated', (f) => ran.push(`a navigation: ${f.url().slice(0, 80)}`));
+  // Allowed URLs point at 127.0.0.1; anything else is refused before it is sent.
+  await context.route((url) => url.hostname !== '127.0.0.1', (route) => route.abort());
+  // The page's own elements; anything else in the light DOM but the widget's host is foreign.
+  await page.evaluate(() => { window.__initial = new WeakSet(document.querySelectorAll('*')); });
+  const problems = [];
+  const audit = async (when) => {
+    for (const p of await page.evaluate(xss.audit)) problems.push(`${when}: ${p}`);
+  };
+  const missing = [];
+  const batches = xss.plan(vectors, 24);
+  const fake = await startFakeRuntime(({ number }) => ({
+    body: { state: state(number), trace: number < batches.length ? batches[number].traces : [textTrace('{done}')] },
+  }));
+  // Renderings found, by field: each must reach one per vector (the echoes, one per turn).
+  const tally = new Map();
+  const found = (field) => tally.set(field, (tally.get(field) || 0) + 1);
+  let urlsKept = 0;
+  let urlsDropped = 0;
+  try {
+    await loadWidget(page, { verify: { projectID: 'xss' }, url: fake.url, persistence: 'memory', autostart: true });
+    for (const [k, batch] of batches.entries()) {
+      await logHolds(page, batch.end);
+      await audit(`turn ${k}`);
+      // Quick replies go with the next turn: their labels are checked now.
+      const choices = await page.evaluate(() => document.querySelector('.parley-host').shadowRoot
+        .querySelector('.parley-choices').textContent);
+      for (const c of batch.choices) {
+        if (choices.includes(c.name)) found('choice.button');
+        else missing.push(`${c.id} choice.button`);
+      }
+      // The next turn, by each way a user has: a quick reply, a card's button, a carousel's, typing.
+      const { id, payload } = batch.vectors[k % batch.vectors.length];
+      const calls = fake.calls.length;
+      const way = ['choice', 'card', 'carousel', 'typed'][k % 4];
+      let echo;
+      if (way === 'typed') {
+        echo = xss.marker(id, 'typed');
+        await send(page, echo + payload);
+      } else {
+        const where = { choice: '.parley-choices', card: '.parley-bubble--card', carousel: '.parley-carousel' }[way];
+        echo = xss.marker(id, `${way}.button`);
+        await page.locator(`${where} button`, { hasText: echo }).click(WAIT);
+      }
+      await until(() => fake.calls.length > calls, `the request of turn ${k}`);
+      const sent = fake.calls[calls].body.request;
+      const expected = way === 'typed'
+        ? sent.type === 'text' && sent.payload.startsWith(echo)
+        : isDeepStrictEqual(sent, { type: 'xss-next', payload: { label: payload, id, field: way } });
+      if (!expected) problems.push(`turn ${k}: the ${way} sent ${JSON.stringify(sent).slice(0, 200)}`);
+      await logHolds(page, echo);
+      found('user echo');
+    }
+    await logHolds(page, '{done}');
+    await audit('the whole transcript');
+    const shown = await page.evaluate(xss.rendered);
+    for (const { instances } of batches) {
+      for (const i of instances) {
+        if (!shown.log.includes(i.expect)) {
+          missing.push(`${i.id} ${i.field}`);
+          continue;
+        }
+        found(i.field);
+        if (!i.sink) continue;
+        const value = shown.sinks[i.sink][i.marker];
+        if (value === undefined) missing.push(`${i.id} ${i.field} (its element)`);
+        else if (value === null && i.allow) missing.push(`${i.id} ${i.field}: an allowed URL was dropped`);
+        else if (value !== null && !i.allow) problems.push(`${i.id} ${i.field}: kept ${JSON.stringify(value)}`);
+        else if (value === null) urlsDropped += 1;
+        else urlsKept += 1;
+      }
+    }
+    if (shown.widget.includes(':hidden}')) problems.push('a custom action or an unknown trace was rendered');
+    await shot(page, '8-xss-transcript');
+
+    // Proactive messages by the launcher, before any conversation.
+    fake.answer = ({ number }) => ({ body: { state: state(number), trace: [] } });
+    await loadWidget(page, { verify: { projectID: 'xss-proactive' }, url: fake.url, persistence: 'memory' });
+    await page.evaluate((messages) => {
+      for (const message of messages) window.parley.chat.proactive.push({ type: 'text', payload: { message } });
+    }, vectors.map((v) => `${xss.marker(v.id, 'proactive.message')} ${v.payload}`));
+    await page.waitForSelector('.parley-proactive', WAIT);
+    await audit('proactive messages');
+    const proactive = await page.evaluate(() => document.querySelector('.parley-host').shadowRoot
+      .querySelector('.parley-proactive').textContent);
+    for (const v of vectors) {
+      if (proactive.includes(xss.marker(v.id, 'proactive.message'))) found('proactive.message');
+      else missing.push(`${v.id} proactive.message`);
+    }
+
+    // The assistant's title and picture, one load per vector.
+    for (const v of vectors) {
+      const title = xss.marker(v.id, 'assistant.title') + v.payload;
+      await loadWidget(page, { verify: { projectID: 'xss-title' }, url: fake.url, persistence: 'memory', autostart: true,
+        assistant: { title, image: v.payload } });
+      const header = await page.waitForFunction(() => {
+        const root = document.querySelector('.parley-host')?.shadowRoot;
+        const h2 = root?.querySelector('.parley-header__title');
+        return h2 && { title: h2.textContent, avatar: root.querySelector('.parley-header__avatar')?.getAttribute('src') ?? null };
+      }, null, WAIT).then((h) => h.jsonValue());
+      await audit(`assistant ${v.id}`);
+      if (header.title === title) found('assistant.title');
+      else missing.push(`${v.id} assistant.title`);
+      const allow = xss.allowed.image(v.payload);
+      if (header.avatar === null && allow) missing.push(`${v.id} assistant.image: an allowed URL was dropped`);
+      else if (header.avatar !== null && !allow) problems.push(`${v.id} assistant.image: kept ${JSON.stringify(header.avatar)}`);
+      else {
+        found('assistant.image');
+        if (allow) urlsKept += 1;
+        else urlsDropped += 1;
+      }
+    }
+  } finally {
+    await fake.close();
+  }
+  // An image's error handler would run after its load failed: give it the time to.
+  await page.waitForTimeout(300);
+  if (page.frames().length !== 1) problems.push(`${page.frames().length - 1} frame(s) on the page`);
+  const failures = [...ran, ...problems,
+    ...(missing.length ? [`${missing.length} vector × field renderings missing: ${missing.slice(0, 12).join(', ')}`] : [])];
+  if (failures.length) throw new Error(`${failures.length} problem(s): ${failures.slice(0, 20).join('; ')}`);
+  // Not vacuous: every field rendered every vector (a miss above would have said which).
+  const fields = [...new Set(batches[0].instances.map((i) => i.field)),
+    'choice.button', 'proactive.message', 'assistant.title', 'assistant.image'];
+  const short = fields.filter((field) => tally.get(field) !== vectors.length);
+  if (short.length || tally.get('user echo') !== batches.length) {
+    throw new Error(`renderings by field: ${JSON.stringify([...tally])}`);
+  }
+  const kinds = new Set(vectors.map((v) => v.kind)).size;
+  // The custom action's and unknown traces' three fields render nothing, by design.
+  return `${vectors.length} vectors in ${kinds} classes x ${fields.length + 3} fields: `
+    + `${vectors.length * fields.length} renderings checked and ${batches.length} echoes of clicked or typed vectors, `
+    + `${urlsKept} allowed URLs kept, ${urlsDropped} unsafe URLs dropped`;
+});
+
+scenario('a slow server: the typing indicator shows, a second Enter or click sends nothing, then the answer shows', async ({ page }) => {
+  const fake = await startFakeRuntime(({ body, number }) => {
+    const { type, payload } = body.request;
+    return {
+      delayMs: payload === 'hello' ? 2000 : 0,
+      body: { state: state(number), trace: [textTrace(type === 'text' ? `You said: ${payload}` : 'Hello! Say something.')] },
+    };
+  });
+  try {
+    await loadWidget(page, { verify: { projectID: 'slow' }, url: fake.url, persistence: 'memory', autostart: true });
+    await page.waitForSelector('text=Hello! Say something.', WAIT);
+    await send(page, 'hello');
+    await page.waitForSelector('.parley-typing', { state: 'visible', timeout: 1000 });
+    if (!(await page.locator('.parley-composer__send').isDisabled())) throw new Error('Send is enabled while waiting');
+    // A second message while the first is out: Enter, then a (forced) click on the disabled Send.
+    await send(page, 'hello again');
+    await page.click('.parley-composer__send', { force: true, timeout: 1000 });
+    await shot(page, '9-slow');
+    if (!(await page.locator('.parley-typing').isVisible())) throw new Error('the typing indicator went before the answer');
+    await accessible(page, 'waiting for a slow answer');
+    await page.waitForSelector('text=You said: hello', WAIT);
+    await page.waitForSelector('.parley-typing', { state: 'detached', ...WAIT });
+    const texts = fake.requests().filter((r) => r.type === 'text');
+    if (texts.length !== 1) throw new Error(`${texts.length} text requests: ${JSON.stringify(texts)}`);
+    // The second message was neither sent nor lost: it waits in the input, and goes now.
+    const kept = await page.inputValue('.parley-composer__input');
+    if (kept !== 'hello again') throw new Error(`the input holds "${kept}"`);
+    await page.press('.parley-composer__input', 'Enter');
+    await page.waitForSelector('text=You said: hello again', WAIT);
+  } finally {
+    await fake.close();
+  }
+});
+
+scenario('a server answering 500, invalid JSON, then wrong types: the message fails clearly, nothing is lost, the retry goes through', async ({ page, events }) => {
+  const faults = [
+    { status: 500, body: { code: 'internal', message: 'the runtime broke' }, says: 'refused the message (500 internal: the runtime broke)' },
+    { status: 200, body: '{"trace": [', says: 'not understood (not JSON)' },
+    { status: 200, body: '{"trace": "nope", "state": 3}', says: 'not understood (no state)' },
+    // A good state with a bad trace list: the state must not be taken either.
+    { status: 200, body: { state: state(99), trace: 'nope' }, says: 'not understood (no trace list)' },
+  ];
+  let fault = null;
+  const fake = await startFakeRuntime(({ body, number }) => fault || {
+    body: { state: state(number), trace: [textTrace(body.request.type === 'launch' ? 'Welcome.' : `Got it: ${body.request.payload}`)] },
+  });
+  const key = 'parley:2:faults:development:anonymous';
+  const stored = () => page.evaluate((k) => JSON.parse(localStorage.getItem(k)), key);
+  try {
+    await loadWidget(page, { verify: { projectID: 'faults' }, url: fake.url, autostart: true });
+    await page.waitForSelector('text=Welcome.', WAIT);
+    const before = (await stored()).state;
+    if (!isDeepStrictEqual(before, state(0))) throw new Error(`stored state ${JSON.stringify(before)}`);
+    for (const [i, f] of faults.entries()) {
+      fault = f;
+      const calls = fake.calls.length;
+      if (i === 0) await send(page, 'my order 42');
+      else await page.click('.parley-bubble__retry', WAIT);
+      await until(() => fake.calls.length > calls, `call ${calls}`);
+      await page.waitForFunction((says) => document.querySelector('.parley-host').shadowRoot
+        .querySelector('.parley-banner')?.textContent.includes(says), f.says, WAIT);
+      await page.waitForSelector('.parley-bubble--failed:has-text("my order 42") .parley-bubble__retry', WAIT);
+      if ((await lines(page)) !== 2) throw new Error(`after fault ${i}: ${await lines(page)} lines`);
+      const now = (await stored()).state;
+      if (!isDeepStrictEqual(now, before)) throw new Error(`after fault ${i} the stored state is ${JSON.stringify(now)}`);
+      // The same request, with the same state, every time.
+      const sent = fake.calls[calls].body;
+      if (!isDeepStrictEqual(sent.request, { type: 'text', payload: 'my order 42' }) || !isDeepStrictEqual(sent.state, before)) {
+        throw new Error(`attempt ${i} sent ${JSON.stringify(sent)}`);
+      }
+    }
+    await announced(page, 'my order 42');
+    await accessible(page, 'a failed message after a garbage answer');
+    await shot(page, '10-faults');
+    fault = null;
+    await page.click('.parley-bubble__retry', WAIT);
+    await page.waitForSelector('text=Got it: my order 42', WAIT);
+    if (await page.locator('.parley-bubble--failed, .parley-banner').count()) throw new Error('still failed');
+    const after = (await stored()).state;
+    if (!isDeepStrictEqual(after, state(faults.length + 1))) throw new Error(`the new state was not stored: ${JSON.stringify(after)}`);
+    const errors = (await events()).filter((e) => e.startsWith('parley:error'));
+    if (errors.length !== faults.length) throw new Error(`${errors.length} parley:error events`);
+  } finally {
+    await fake.close();
+  }
+});
+
+scenario('unknown trace types among known ones: the known render in order, the rest are skipped, no console error', async ({ page }) => {
+  const consoleErrors = [];
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  // One blue pixel, shown 96 px wide.
+  const png = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR42mOwjr4NAAJGAXIE1Xa3AAAAAElFTkSuQmCC';
+  const first = [
+    textTrace('First, a **known** text.'),
+    { type: 'completion', payload: { state: 'start', content: 'STREAMED must not show' } },
+    { type: 'knowledgeBase', payload: { query: { output: 'KB must not show' }, chunks: [] } },
+    { type: 'brand-new-thing', payload: { message: 'UNKNOWN must not show' } },
+    { type: 'visual', payload: { visualType: 'image', image: png, dimensions: { width: 96, height: 96 } } },
+    // Known types with the wrong shape, and traces without a usable type.
+    { type: 'carousel', payload: { layout: 'Carousel', cards: 'oops' } },
+    { type: 'text', payload: 'MALFORMED must not show' },
+    { payload: { message: 'UNTYPED must not show' } },
+    { type: 42, payload: { message: 'NUMBER-TYPED must not show' } },
+    { type: 'debug', payload: { message: 'DEBUG must not show' } },
+    { type: 'cardV2', payload: { title: 'A known card', description: { text: 'With a description.' },
+      buttons: [{ name: 'Fine', request: { type: 'fine' } }] } },
+    textTrace('Last, another known text.'),
+    { type: 'choice', payload: { buttons: [{ name: 'Go on', request: { type: 'go-on' } }] } },
+    { type: 'x-telemetry' },
+  ];
+  const fake = await startFakeRuntime(({ body, number }) => ({
+    body: { state: state(number), trace: body.request.type === 'launch' ? first : [textTrace('Still going.')] },
+  }));
+  try {
+    await loadWidget(page, { verify: { projectID: 'unknown' }, url: fake.url, persistence: 'memory', autostart: true });
+    await page.waitForSelector('.parley-choices button:has-text("Go on")', WAIT);
+    const shown = await page.evaluate(() => [...document.querySelector('.parley-host').shadowRoot
+      .querySelectorAll('[role=log] > *')].map((e) => `${e.className.replace('parley-bubble ', '')}: ${e.textContent}`));
+    const want = ['parley-bubble--bot: First, a known text.', 'parley-bubble--image: ',
+      'parley-bubble--card: A known cardWith a description.Fine', 'parley-bubble--bot: Last, another known text.'];
+    if (!isDeepStrictEqual(shown, want)) throw new Error(`the transcript: ${JSON.stringify(shown)}`);
+    await accessible(page, 'after unknown traces');
+    await shot(page, '11-unknown-traces');
+    await page.click('.parley-choices button:has-text("Go on")');
+    await page.waitForSelector('text=Still going.', WAIT);
+    if (!isDeepStrictEqual(fake.requests()[1], { type: 'go-on' })) throw new Error(`sent ${JSON.stringify(fake.requests()[1])}`);
+    if (consoleErrors.length) throw new Error(`console errors: ${consoleErrors.join('; ')}`);
+  } finally {
+    await fake.close();
+  }
+});
+
+scenario("no-reply: after the demo's 60 s of silence (on a fake clock) the widget sends one no-reply, and the flow prompts", async ({ page }) => {
+  const sent = [];
+  page.on('request', (r) => { if (r.url().endsWith('/interact')) sent.push(r.postDataJSON().request.type); });
+  // The widget's timers must run on the fake clock from the start: install it, then reload.
+  await page.clock.install();
+  await page.reload();
+  await page.click('.parley-launcher');
+  await page.waitForSelector('.parley-choices button', WAIT);
+  await page.clock.runFor(59000);
+  // Real time for a request the fake minute might have started to be reported.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  if (sent.includes('no-reply')) throw new Error('no-reply before the timeout');
+  await page.clock.runFor(2000);
+  await page.waitForSelector('text=Still there? Take your time.', WAIT);
+  await announced(page, 'Still there? Take your time.');
+  if (sent.filter((t) => t === 'no-reply').length !== 1) throw new Error(`sent: ${sent}`);
+  await accessible(page, 'after a no-reply');
+  await shot(page, '12-no-reply');
+});
+
 (async () => {
   fs.mkdirSync(shotsDir, { recursive: true });
   const port = (await portIsFree(8080)) ? 8080 : await freePort();
@@ -273,10 +601,11 @@ scenario('a narrow mobile viewport: the open panel takes the whole screen', asyn
     try {
       await page.goto(`http://127.0.0.1:${port}/`);
       await page.waitForSelector('.parley-launcher', WAIT);
-      await f({ page, context, server, events: () => page.evaluate(() => window.__events) });
+      // A scenario may say what it covered: it goes on its line.
+      const note = await f({ page, context, server, events: () => page.evaluate(() => window.__events) });
       if (errors.length) throw new Error(`errors on the page: ${errors.join('; ')}`);
       passed += 1;
-      console.log(`test ${name} ... ok (${Date.now() - started} ms)`);
+      console.log(`test ${name} ... ok (${Date.now() - started} ms${note ? `; ${note}` : ''})`);
     } catch (e) {
       failed += 1;
       console.log(`test ${name} ... FAILED\n    ${String(e.stack || e).split('\n').slice(0, 4).join('\n    ')}`);
