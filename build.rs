@@ -1,65 +1,23 @@
-//! Minifies `style/parley.css` into `OUT_DIR` for the widget to embed (`src/embed.rs` adopts it
-//! in each Shadow DOM root): the bundle is counted in bytes, and half of the stylesheet is
-//! comments and indentation. Conservative: comments go, whitespace runs become one space, and
-//! the space after `{ } ; ,` and before `{ }` goes; text inside quotes is kept as it is.
+//! Minifies the widget's stylesheets into `OUT_DIR` for `src/embed.rs` to embed (each Shadow DOM
+//! root adopts them): the bundle is counted in bytes, and half of a stylesheet is comments and
+//! indentation. `style/parley.css` is the app's; `style/launcher.css` (the root's tokens and the
+//! launcher) belongs to the starters (the loader, the npm module), which hand it to the app as
+//! `window.parley.launcherSheet`, so a release bundle carries it once. Debug builds (`trunk
+//! serve`, which has no starter) embed it too.
 
-fn minify(css: &str) -> String {
-    let mut out = String::with_capacity(css.len());
-    let mut chars = css.chars().peekable();
-    let mut quote: Option<char> = None;
-    while let Some(c) = chars.next() {
-        if let Some(q) = quote {
-            out.push(c);
-            if c == q {
-                quote = None;
-            }
-            continue;
-        }
-        match c {
-            '"' | '\'' => {
-                quote = Some(c);
-                out.push(c);
-            }
-            '/' if chars.peek() == Some(&'*') => {
-                chars.next();
-                let mut last = ' ';
-                for d in chars.by_ref() {
-                    if last == '*' && d == '/' {
-                        break;
-                    }
-                    last = d;
-                }
-            }
-            c if c.is_whitespace() => {
-                let after_punct =
-                    matches!(out.chars().last(), None | Some('{' | '}' | ';' | ',' | ' '));
-                let before_punct = matches!(chars.peek(), Some('{' | '}'));
-                if !after_punct && !before_punct {
-                    out.push(' ');
-                }
-            }
-            '{' | '}' => {
-                while out.ends_with(' ') {
-                    out.pop();
-                }
-                if c == '}' && out.ends_with(';') {
-                    out.pop();
-                }
-                out.push(c);
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
+include!("style/minify.rs");
 
 fn main() {
-    println!("cargo::rerun-if-changed=style/parley.css");
-    let css = std::fs::read_to_string("style/parley.css").expect("style/parley.css");
+    println!("cargo::rerun-if-changed=style/minify.rs");
     let out = std::env::var("OUT_DIR").expect("OUT_DIR");
-    std::fs::write(
-        std::path::Path::new(&out).join("parley.min.css"),
-        minify(&css),
-    )
-    .expect("writing the minified stylesheet");
+    for name in ["launcher", "parley"] {
+        let file = format!("style/{name}.css");
+        println!("cargo::rerun-if-changed={file}");
+        let css = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{file}: {e}"));
+        std::fs::write(
+            std::path::Path::new(&out).join(format!("{name}.min.css")),
+            minify(&css),
+        )
+        .expect("writing a minified stylesheet");
+    }
 }

@@ -1,13 +1,15 @@
 // End-to-end: Debian's Chromium (through playwright-core, no browser download) against the real
 // `parley` server serving the real release build of the widget, on loopback.
 //
-//   node e2e/run.cjs PARLEY_BINARY DIST_DIR CHROMIUM SCREENSHOT_DIR
+//   node e2e/run.cjs PARLEY_BINARY DIST_DIR CHROMIUM SCREENSHOT_DIR NPM_TARBALL
 //
 // Each scenario starts from a fresh browser context; the server is started (and, for the fault
 // scenario, stopped and restarted on the same port) by this script. The XSS corpus
 // (xss-vectors.cjs, through xss.cjs) and the faults the real runtime does not make (slowness,
 // garbage answers, unknown traces) are served by a fake runtime (fake-runtime.cjs) to the widget
-// on the real server's page. Prints one line per scenario and a libtest-style summary
+// on the real server's page. The example hosts (examples/hosts/, through hosts.cjs) are served
+// from another origin under a strict CSP: the script tag, the embedded mode, and the npm package
+// built by Vite from the packed tarball. Prints one line per scenario and a libtest-style summary
 // (`test result: ok. N passed; M failed`), which `cargo xtask test` counts. Every wait is bounded.
 'use strict';
 const { chromium } = require('playwright-core');
@@ -20,8 +22,9 @@ const { isDeepStrictEqual } = require('node:util');
 const vectors = require('./xss-vectors.cjs');
 const xss = require('./xss.cjs');
 const { startFakeRuntime, state } = require('./fake-runtime.cjs');
+const { examples, startHost, buildViteExample } = require('./hosts.cjs');
 
-const [parleyBin, distDir, chromiumPath, shotsDir] = process.argv.slice(2);
+const [parleyBin, distDir, chromiumPath, shotsDir, npmTarball] = process.argv.slice(2);
 const args = ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage',
   // No name resolves: whatever a hostile trace points at, nothing leaves the loopback.
@@ -551,6 +554,199 @@ scenario('unknown trace types among known ones: the known render in order, the r
   }
 });
 
+// axe-core on a page whose CSP refuses inline scripts: served from the page's own origin.
+async function accessibleUnderCsp(page, host, when) {
+  if (!(await page.evaluate(() => typeof window.axe !== 'undefined'))) {
+    await page.route(`${host.url}/__axe.js`, (route) => route.fulfill({ path: axePath, contentType: 'text/javascript' }));
+    await page.addScriptTag({ url: `${host.url}/__axe.js` });
+  }
+  await accessible(page, when);
+}
+
+// What the page's CSP refused (recorded by the init script) and what it wrote as console errors.
+async function refused(page) {
+  return page.evaluate(() => window.__csp);
+}
+function consoleErrors(page) {
+  const errors = [];
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('response', (r) => { if (r.status() >= 400) errors.push(`${r.status()} for ${r.url()}`); });
+  return errors;
+}
+// The app's files (the wasm-bindgen glue and the wasm, hashed names) as the page requests them.
+function appFetches(page) {
+  const urls = [];
+  page.on('request', (r) => { if (/parley-widget-[^/]*(\.js|_bg\.wasm)$/.test(r.url())) urls.push(r.url()); });
+  return urls;
+}
+// The demo conversation up to the carousel, whose pictures come from the runtime's server.
+async function orderUpToCarousel(page) {
+  await page.waitForSelector('.parley-choices button', WAIT);
+  await send(page, "I'd like a large pizza please");
+  await page.waitForSelector('.parley-carousel', WAIT);
+  await page.waitForFunction(() => [...document.querySelector('.parley-host').shadowRoot
+    .querySelectorAll('.parley-carousel img')].some((i) => i.complete && i.naturalWidth > 0), null, WAIT);
+}
+async function noRefusals(page, errors) {
+  const csp = await refused(page);
+  if (csp.length) throw new Error(`the CSP refused: ${csp.join('; ')}`);
+  if (errors.length) throw new Error(`console errors: ${errors.join('; ')}`);
+}
+
+scenario("the script tag on another origin under a strict CSP: the launcher is painted at once, the app fetched on hover, the chat works (CORS)", async ({ page, parley }) => {
+  const host = await startHost(path.join(examples, 'script-tag'), { parleyOrigin: parley });
+  const errors = consoleErrors(page);
+  const fetched = appFetches(page);
+  const interacts = [];
+  page.on('request', (r) => { if (r.url().endsWith('/interact')) interacts.push(r.headers().origin); });
+  // The example's own call, with `preload: 'interaction'`: the app waits for a gesture.
+  await page.route(`${host.url}/chat.js`, async (route) => {
+    const response = await route.fetch();
+    const body = (await response.text()).replace('verify: {', "preload: 'interaction', verify: {");
+    await route.fulfill({ response, body });
+  });
+  try {
+    const started = Date.now();
+    await page.goto(`${host.url}/`);
+    await page.waitForSelector('.parley-launcher', WAIT);
+    const painted = Date.now() - started;
+    // The page's `assistant.color`, on the loader's launcher and then on the app's.
+    const accent = () => page.locator('.parley-launcher').evaluate((b) => getComputedStyle(b).backgroundColor);
+    if ((await accent()) !== 'rgb(194, 65, 12)') throw new Error(`the loader's launcher is ${await accent()}`);
+    await page.waitForTimeout(300);
+    if (fetched.length) throw new Error(`the app was fetched before any gesture: ${fetched}`);
+    await accessibleUnderCsp(page, host, 'the loader\'s launcher');
+    await page.hover('.parley-launcher');
+    await until(() => fetched.length === 2, 'the app fetched on hover');
+    if (!fetched.every((u) => u.startsWith(parley))) throw new Error(`fetched from ${fetched}`);
+    await page.click('.parley-launcher');
+    await orderUpToCarousel(page);
+    // The host's `button { background: hotpink }` stays out of the Shadow DOM.
+    const bg = await page.locator('.parley-choices button, .parley-carousel button').first()
+      .evaluate((b) => getComputedStyle(b).backgroundColor);
+    if (bg === 'rgb(255, 105, 180)') throw new Error('the host page\'s CSS reached the widget');
+    await page.click('.parley-carousel button:has-text("Pepperoni")');
+    await page.waitForSelector('text=How many large pepperoni pizzas would you like?', WAIT);
+    if ((await accent()) !== 'rgb(194, 65, 12)') throw new Error(`the app's launcher is ${await accent()}`);
+    await accessibleUnderCsp(page, host, 'open on another origin');
+    await shot(page, '13-script-tag-other-origin');
+    if (!interacts.length || !interacts.every((o) => o === host.url)) throw new Error(`interact origins: ${interacts}`);
+    await noRefusals(page, errors);
+    return `launcher painted ${painted} ms after navigation; app fetched on hover`;
+  } finally {
+    await host.close();
+  }
+});
+
+scenario('the embedded example on another origin under a strict CSP: the chat fills its section, open from the start', async ({ page, parley }) => {
+  const host = await startHost(path.join(examples, 'embedded'), { parleyOrigin: parley });
+  const errors = consoleErrors(page);
+  try {
+    await page.goto(`${host.url}/`);
+    await page.waitForSelector('#chat .parley-choices button', WAIT);
+    if (await page.locator('.parley-launcher').count()) throw new Error('a launcher in embedded mode');
+    const target = await page.locator('#chat').boundingBox();
+    const panel = await page.locator('#chat .parley-panel').boundingBox();
+    if (Math.abs(target.width - panel.width) > 2 || Math.abs(target.height - panel.height) > 2) {
+      throw new Error(`panel ${JSON.stringify(panel)} in ${JSON.stringify(target)}`);
+    }
+    // The page themes the widget through its tokens, from its own stylesheet.
+    const header = await page.locator('#chat .parley-header').evaluate((h) => getComputedStyle(h).backgroundColor);
+    if (header !== 'rgb(11, 114, 133)') throw new Error(`the page's accent did not reach the widget: ${header}`);
+    await send(page, 'when are you open?');
+    await page.waitForSelector('text=/from 11 am to 11 pm/', WAIT);
+    await accessibleUnderCsp(page, host, 'embedded on another origin');
+    await shot(page, '14-embedded-example');
+    await noRefusals(page, errors);
+  } finally {
+    await host.close();
+  }
+});
+
+scenario('the npm package (the packed tarball) in a page built by Vite, on another origin under a strict CSP; a second version on the page is refused', async ({ page, context, parley }) => {
+  const built = buildViteExample(npmTarball, parley);
+  const host = await startHost(built.dir, { parleyOrigin: parley });
+  // (Away from the demo page this scenario started on first: its own app's fetch is not counted.)
+  await page.goto('about:blank');
+  const errors = consoleErrors(page);
+  const fetched = [];
+  page.on('request', (r) => { if (r.url().endsWith('.wasm')) fetched.push(r.url()); });
+  try {
+    await page.goto(`${host.url}/`);
+    await page.waitForSelector('.parley-launcher', WAIT);
+    if (!fetched.length || !fetched.every((u) => u.startsWith(host.url))) throw new Error(`the wasm came from ${fetched}`);
+    const loader = await page.evaluate(() => window.parley.loader);
+    if (loader !== built.version) throw new Error(`window.parley.loader is ${loader}, the package ${built.version}`);
+    // The page's own button calls the package's open().
+    await page.click('#open-chat');
+    await orderUpToCarousel(page);
+    await accessibleUnderCsp(page, host, 'the npm package');
+    await shot(page, '15-npm-vite');
+    await noRefusals(page, errors);
+
+    // Another version already on the page: the package refuses, saying which.
+    const other = await context.newPage();
+    await other.addInitScript(() => { window.parley = { loader: '0.0.1' }; });
+    const otherErrors = consoleErrors(other);
+    await other.goto(`${host.url}/`);
+    await until(() => otherErrors.length > 0, 'the refusal');
+    const want = `package ${built.version} not started: loader 0.0.1 is already on this page`;
+    if (!otherErrors.some((e) => e.includes(want))) throw new Error(`errors: ${otherErrors}`);
+    if (await other.locator('.parley-host').count()) throw new Error('mounted beside another version');
+    await other.close();
+    return `parley-chat ${built.version} installed from ${path.basename(npmTarball)}`;
+  } finally {
+    await host.close();
+    built.cleanup();
+  }
+});
+
+scenario("the demo page under CSP script-src 'self' 'wasm-unsafe-eval' (no 'unsafe-inline'): nothing is refused", async ({ page, parley }) => {
+  const errors = consoleErrors(page);
+  const csp = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
+    + `img-src 'self' http://127.0.0.1:8080 data:; object-src 'none'; base-uri 'none'`;
+  await page.route(`${parley}/`, async (route) => {
+    const response = await route.fetch();
+    await route.fulfill({ response, headers: { ...response.headers(), 'content-security-policy': csp } });
+  });
+  await page.reload();
+  await page.click('.parley-launcher');
+  await orderUpToCarousel(page);
+  await page.click('.parley-carousel button:has-text("Margherita")');
+  await send(page, '1');
+  await page.waitForSelector('.parley-card__title:has-text("Your order")', WAIT);
+  const header = await page.evaluate(() => document.querySelector('.parley-host') && document.contentType);
+  if (!header) throw new Error('no widget');
+  await shot(page, '16-strict-csp');
+  await noRefusals(page, errors);
+  // Not vacuous: the same policy refuses an inline script.
+  await page.evaluate(() => { const s = document.createElement('script'); s.textContent = 'window.__inline = 1'; document.head.append(s); });
+  if (await page.evaluate(() => window.__inline)) throw new Error('the policy let an inline script run');
+  if (!(await refused(page)).some((v) => v.startsWith('script-src'))) throw new Error('the inline script was not reported');
+});
+
+scenario('a loader and an app of different builds: the app refuses to start, both say why, nothing is mounted', async ({ page, parley }) => {
+  const errors = consoleErrors(page);
+  const version = await page.evaluate(() => window.parley.loader);
+  if (!/^\d+\.\d+\.\d+/.test(version || '')) throw new Error(`the loader reports version ${version}`);
+  // The same loader, saying it is of another build (its version is a string literal, in quotes).
+  await page.route(`${parley}/parley.js`, async (route) => {
+    const response = await route.fetch();
+    const text = await response.text();
+    const body = text.split(`"${version}"`).join('"0.0.9"').split(`'${version}'`).join("'0.0.9'");
+    if (body === text) throw new Error('no version in the loader');
+    await route.fulfill({ response, body });
+  });
+  await page.reload();
+  await page.click('.parley-launcher');
+  await until(() => errors.length >= 2, 'two console errors');
+  const want = [`app ${version} cannot start under loader 0.0.9: serve both from one build`, 'the chat could not start'];
+  for (const w of want) {
+    if (!errors.some((e) => e.includes(w))) throw new Error(`no "${w}" in ${errors}`);
+  }
+  if (await page.locator('.parley-panel').count()) throw new Error('a panel opened');
+});
+
 scenario("no-reply: after the demo's 60 s of silence (on a fake clock) the widget sends one no-reply, and the flow prompts", async ({ page }) => {
   const sent = [];
   page.on('request', (r) => { if (r.url().endsWith('/interact')) sent.push(r.postDataJSON().request.type); });
@@ -589,6 +785,9 @@ scenario("no-reply: after the demo's 60 s of silence (on a fake clock) the widge
     if (!running()) await server.start();
     const context = await browser.newContext({ reducedMotion: 'reduce', viewport: { width: 1024, height: 800 } });
     await context.addInitScript(() => {
+      // CSP refusals, as the page sees them (an init script is not subject to the page's CSP).
+      window.__csp = [];
+      document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
       window.__events = [];
       for (const n of ['parley:open', 'parley:close', 'parley:action', 'parley:error']) {
         addEventListener(n, (e) => window.__events.push(`${n} ${JSON.stringify(e.detail ?? null)}`));
@@ -602,7 +801,7 @@ scenario("no-reply: after the demo's 60 s of silence (on a fake clock) the widge
       await page.goto(`http://127.0.0.1:${port}/`);
       await page.waitForSelector('.parley-launcher', WAIT);
       // A scenario may say what it covered: it goes on its line.
-      const note = await f({ page, context, server, events: () => page.evaluate(() => window.__events) });
+      const note = await f({ page, context, server, parley: `http://127.0.0.1:${port}`, events: () => page.evaluate(() => window.__events) });
       if (errors.length) throw new Error(`errors on the page: ${errors.join('; ')}`);
       passed += 1;
       console.log(`test ${name} ... ok (${Date.now() - started} ms${note ? `; ${note}` : ''})`);

@@ -24,8 +24,39 @@ use crate::json::Js;
 use crate::options::{Mode, Options, RenderMode, read_options};
 use crate::persistence::{Persistence, StorageKind, storage_key};
 
-/// The widget's stylesheet (minified by `build.rs`), adopted by each Shadow DOM root.
+/// The widget's stylesheet (minified by `build.rs`), adopted by each Shadow DOM root after the
+/// launcher's (the root's tokens and the launcher), which the starter hands over as
+/// `window.parley.launcherSheet`: the loader has painted the launcher with it already.
 const STYLESHEET: &str = include_str!(concat!(env!("OUT_DIR"), "/parley.min.css"));
+
+/// Without a starter (`trunk serve`'s debug build) the app brings the launcher's styles itself.
+#[cfg(debug_assertions)]
+const LAUNCHER_STYLESHEET: &str = include_str!(concat!(env!("OUT_DIR"), "/launcher.min.css"));
+
+/// The stylesheets of a Shadow DOM root: the starter's launcher sheet, then the app's.
+fn stylesheets() -> js_sys::Array {
+    let sheets = js_sys::Array::new();
+    let sheet = |css: &str| {
+        let sheet = web_sys::CssStyleSheet::new().ok()?;
+        let _ = sheet.replace_sync(css);
+        Some(JsValue::from(sheet))
+    };
+    let given = web_sys::window()
+        .and_then(|w| Reflect::get(&w, &"parley".into()).ok())
+        .and_then(|p| Reflect::get(&p, &"launcherSheet".into()).ok())
+        .filter(|s| s.is_instance_of::<web_sys::CssStyleSheet>());
+    #[cfg(debug_assertions)]
+    let given = given.or_else(|| sheet(LAUNCHER_STYLESHEET));
+    if let Some(launcher) = given {
+        sheets.push(&launcher);
+    } else {
+        error("parley: no launcher styles (start the app with parley.js or the npm package)");
+    }
+    if let Some(own) = sheet(STYLESHEET) {
+        sheets.push(&own);
+    }
+    sheets
+}
 
 /// The bundle's version: the loader and the app refuse to mix versions.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -134,21 +165,20 @@ fn load(options_value: JsValue) {
     let Ok(shadow) = host.attach_shadow(&init) else {
         return error("parley.chat.load: this element cannot hold the chat (no Shadow DOM)");
     };
-    if let Ok(sheet) = web_sys::CssStyleSheet::new() {
-        let _ = sheet.replace_sync(STYLESHEET);
-        let sheets = js_sys::Array::of1(&sheet);
-        let _ = Reflect::set(&shadow, &"adoptedStyleSheets".into(), &sheets);
-    }
+    let _ = Reflect::set(&shadow, &"adoptedStyleSheets".into(), &stylesheets());
     let Ok(container) = document.create_element("div") else {
         return;
     };
     container.set_class_name("parley-root");
+    // Through the CSSOM, not a `style` attribute: a CSP without `'unsafe-inline'` in
+    // `style-src` blocks the attribute.
+    let style = container.unchecked_ref::<web_sys::HtmlElement>().style();
     if let Some(color) = &options.color {
-        let _ = container.set_attribute("style", &format!("--parley-color-accent:{color}"));
+        let _ = style.set_property("--parley-color-accent", color);
     }
     let _ = shadow.append_child(&container);
     let _ = parent.append_child(&host);
-    let viewport_listener = follow_visual_viewport(&container);
+    let viewport_listener = follow_visual_viewport(style);
 
     let controls = Controls::new();
     controls.open.set(options.autostart);
@@ -192,26 +222,13 @@ fn load(options_value: JsValue) {
 
 /// Keeps `--parley-viewport-height` at the visual viewport's height, which shrinks when a
 /// mobile keyboard opens: the full-screen panel stays above the keyboard.
-fn follow_visual_viewport(container: &web_sys::Element) -> Option<JsValue> {
+fn follow_visual_viewport(style: web_sys::CssStyleDeclaration) -> Option<JsValue> {
     let viewport = web_sys::window().and_then(|w| w.visual_viewport())?;
-    let style = container.clone();
     let sync = {
         let viewport = viewport.clone();
         move || {
             let height = viewport.height().round() as i32;
-            let current = style.get_attribute("style").unwrap_or_default();
-            let kept: Vec<&str> = current
-                .split(';')
-                .filter(|d| !d.trim().is_empty() && !d.contains("--parley-viewport-height"))
-                .collect();
-            let mut next = kept.join(";");
-            if !next.is_empty() {
-                next.push(';');
-            }
-            let _ = style.set_attribute(
-                "style",
-                &format!("{next}--parley-viewport-height:{height}px"),
-            );
+            let _ = style.set_property("--parley-viewport-height", &format!("{height}px"));
         }
     };
     sync();
@@ -258,11 +275,25 @@ fn function1(f: impl Fn(JsValue) + 'static) -> JsValue {
     Closure::<dyn Fn(JsValue)>::new(f).into_js_value()
 }
 
-/// Installs `window.parley.chat` and tells the page (`parley:ready` on `window`).
+/// Installs `window.parley.chat` and tells the page (`parley:ready` on `window`). Started by
+/// the loader (`loader/parley.js`), it first checks that the loader is of the same build.
 pub fn install() {
     let Some(window) = web_sys::window() else {
         return;
     };
+    let parley = Reflect::get(&window, &"parley".into())
+        .ok()
+        .filter(JsValue::is_object)
+        .map_or_else(Object::new, JsCast::unchecked_into);
+    if let Some(loader) = Reflect::get(&parley, &"loader".into())
+        .ok()
+        .and_then(|l| l.as_string())
+        .filter(|l| l != VERSION)
+    {
+        return error(&format!(
+            "parley: app {VERSION} cannot start under loader {loader}: serve both from one build"
+        ));
+    }
     let chat = Object::new();
     set(&chat, "version", &VERSION.into());
     set(&chat, "load", &function1(load));
@@ -301,10 +332,6 @@ pub fn install() {
         &function0(|| with_mounted("proactive.clear", |m| m.controls.proactive.set(Vec::new()))),
     );
     set(&chat, "proactive", &proactive);
-    let parley = Reflect::get(&window, &"parley".into())
-        .ok()
-        .filter(JsValue::is_object)
-        .map_or_else(Object::new, JsCast::unchecked_into);
     set(&parley, "chat", &chat);
     set(&window, "parley", &parley);
     if let Ok(event) = web_sys::Event::new("parley:ready") {

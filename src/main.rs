@@ -7,3 +7,7 @@ fn main() {
     #[cfg(target_arch = "wasm32")]
     parley_widget::embed::install();
 }
+
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();

@@ -309,7 +309,8 @@ pub(crate) fn widget(runs: u32) -> Result<()> {
         "timing", "median ms", "p90 ms"
     );
     for (name, label) in [
-        ("launcher_painted", "page load to launcher painted"),
+        ("launcher_painted", "page load to launcher painted (loader)"),
+        ("app_ready", "page load to app ready (parley:ready)"),
         (
             "first_message_painted",
             "launcher click to first bot message",

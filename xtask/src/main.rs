@@ -3,6 +3,8 @@
 //! - `cargo xtask demo`: installs what is missing, builds the widget, starts the server and
 //!   prints the URL.
 //! - `cargo xtask test`: everything CI runs (`.ci/run` calls exactly this), with a summary.
+//! - `cargo xtask dist`: the release bundle (loader, hashed app files, demo page) in `dist/` and
+//!   the npm package in `npm/`.
 //!
 //! Key decision: a fresh machine needs only Rust and the package registries. Every tool is
 //! installed from crates.io or Debian's packages by [`tools`], at the versions pinned in the
@@ -37,6 +39,9 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: SocketAddr,
     },
+    /// Build the release bundle into dist/ (loader, hashed glue and wasm, demo page) and the npm
+    /// package into npm/.
+    Dist,
     /// Run everything CI runs: format, lints (native and wasm32), native tests, browser tests,
     /// the release build of the widget with its size budget, and a browser check of the demo.
     Test,
@@ -78,6 +83,7 @@ fn main() -> std::process::ExitCode {
     let result = match Cli::parse().command {
         Command::Demo { addr } => demo::main(addr),
         Command::Test => test::main(),
+        Command::Dist => tools::ensure_widget_toolchain().and_then(|()| widget::dist()),
         Command::Bench { what } => match what {
             BenchWhat::Server {
                 concurrency,

@@ -77,9 +77,10 @@ pub(crate) fn main() -> Result<()> {
     step("browser tests (headless Chromium)", &|| {
         browser_tests(&browser).map(Some)
     });
-    step("widget release build and size budget", &|| {
+    step("widget release build, size budgets, npm package", &|| {
         widget::build_release()?;
         widget::report_size(&widget::bundle(&widget::dist_dir())?)?;
+        widget::npm_package()?;
         Ok(None)
     });
     step("demo page in headless Chromium", &|| {
@@ -159,7 +160,9 @@ fn demo_check(browser: &Browser) -> Result<()> {
 }
 
 /// `e2e/run.cjs`: Debian's Chromium through playwright-core against the real `parley` server and
-/// the release build `dist/` (built by the step before); screenshots in `target/screenshots/`.
+/// the release build `dist/` and the npm tarball (built by the step before); the example hosts
+/// on another origin (the Vite one installs the tarball and Vite from npm); screenshots in
+/// `target/screenshots/`.
 fn end_to_end(browser: &Browser) -> Result<Counts> {
     let playwright = tools::ensure_playwright()?;
     let parley = build_server()?;
@@ -170,6 +173,7 @@ fn end_to_end(browser: &Browser) -> Result<Counts> {
             .arg(widget::dist_dir())
             .arg(&browser.chromium)
             .arg(root().join("target/screenshots"))
+            .arg(widget::npm_tarball())
             .env("NODE_PATH", playwright.join("node_modules")),
     )?;
     // A runner that stopped before its summary must not pass for a clean run.

@@ -1,4 +1,7 @@
-//! Building the widget with trunk, and measuring what a page fetches for it.
+//! Building the widget's release bundle (`cargo xtask dist`): trunk builds the app (the
+//! wasm-bindgen glue and the wasm, with hashed names), then the loader (`loader/parley.js`) gets
+//! the version, those names and the launcher's styles, and the demo page replaces trunk's (which
+//! has an inline script, refused by a strict CSP). And measuring what a page fetches.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -6,6 +9,9 @@ use std::process::Stdio;
 use anyhow::{Context, Result, bail};
 
 use crate::cmd::{command, root, run};
+
+#[path = "../../style/minify.rs"]
+mod css;
 
 /// The size budget from the design's quality bars: everything the page fetches for a working
 /// widget (JS glue + wasm + CSS), gzip -9.
@@ -15,9 +21,152 @@ pub(crate) fn dist_dir() -> PathBuf {
     root().join("dist")
 }
 
-/// `trunk build --release`: the size-oriented `wasm-release` profile, then wasm-opt.
+/// The loader's own budget (issue #8): it is what every page of a site fetches at once.
+pub(crate) const LOADER_BUDGET_GZIP_BYTES: u64 = 5_000;
+
+/// The names trunk gave the app's files in `dist/` (content-hashed): the glue, the wasm.
+pub(crate) struct AppFiles {
+    pub(crate) glue: String,
+    pub(crate) wasm: String,
+}
+
+fn app_files(dist: &Path) -> Result<AppFiles> {
+    let find = |suffix: &str| -> Result<String> {
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(dist)? {
+            let name = entry?.file_name().to_string_lossy().into_owned();
+            if name.starts_with("parley-widget-") && name.ends_with(suffix) {
+                names.push(name);
+            }
+        }
+        match names.as_slice() {
+            [one] => Ok(one.clone()),
+            _ => bail!("expected one parley-widget-*{suffix} in dist/, found {names:?}"),
+        }
+    };
+    Ok(AppFiles {
+        glue: find(".js")?,
+        wasm: find("_bg.wasm")?,
+    })
+}
+
+/// Fills the version, the app's file names and the launcher's styles (a single-quoted string)
+/// into a template (the loader, the npm module).
+fn fill(template: &str, app: &AppFiles) -> Result<String> {
+    let launcher_css = css::minify(&std::fs::read_to_string(root().join("style/launcher.css"))?);
+    Ok(template
+        .replace("__PARLEY_VERSION__", env!("CARGO_PKG_VERSION"))
+        .replace("__PARLEY_GLUE__", &app.glue)
+        .replace("__PARLEY_WASM__", &app.wasm)
+        .replace(
+            "__PARLEY_LAUNCHER_CSS__",
+            &launcher_css.replace('\\', "\\\\").replace('\'', "\\'"),
+        ))
+}
+
+/// The release bundle in `dist/`: `trunk build --release` (the size-oriented `wasm-release`
+/// profile, then wasm-opt), terser over the glue, then the loader (filled in and minified) and
+/// the demo page.
 pub(crate) fn build_release() -> Result<()> {
-    run(command("trunk").args(["build", "--release", "--locked"]))
+    let dist = dist_dir();
+    // trunk keeps files it did not write; old hashed files would make two apps.
+    if dist.exists() {
+        std::fs::remove_dir_all(&dist).with_context(|| format!("removing {}", dist.display()))?;
+    }
+    run(command("trunk").args(["build", "--release", "--locked"]))?;
+    let app = app_files(&dist)?;
+    // The file keeps trunk's name: terser is deterministic, so the hash still names the content.
+    let glue = dist.join(&app.glue);
+    minify_js(&glue, &glue, true)?;
+    let loader = fill(
+        &std::fs::read_to_string(root().join("loader/parley.js"))?,
+        &app,
+    )?;
+    let filled = crate::cmd::target_dir().join("parley-loader.js");
+    std::fs::write(&filled, loader)?;
+    minify_js(&filled, &dist.join("parley.js"), false)?;
+    for page in ["index.html", "demo.js"] {
+        std::fs::copy(root().join("loader").join(page), dist.join(page))?;
+    }
+    Ok(())
+}
+
+/// terser (compress, mangle) from `input` to `output`; an ES module or a classic script.
+fn minify_js(input: &Path, output: &Path, module: bool) -> Result<()> {
+    let terser = crate::tools::ensure_terser()?;
+    let mut cmd = command(terser);
+    cmd.arg(input)
+        .args(["--compress", "passes=2", "--mangle", "--output"])
+        .arg(output);
+    if module {
+        cmd.arg("--module");
+    }
+    run(&mut cmd).with_context(|| format!("minifying {}", input.display()))
+}
+
+/// `cargo xtask dist`: the bundle, its sizes against the budgets, and the npm package, packed.
+pub(crate) fn dist() -> Result<()> {
+    build_release()?;
+    let assets = bundle(&dist_dir())?;
+    report_size(&assets)?;
+    let tarball = npm_package()?;
+    println!("npm package: {}", tarball.display());
+    Ok(())
+}
+
+/// The npm package's source folder.
+pub(crate) fn npm_dir() -> PathBuf {
+    root().join("npm")
+}
+
+/// Builds the npm package from `dist/` into `npm/dist/` (the module with the app's file names
+/// filled in, and the app's files under `assets/`) and packs it with `npm pack` into
+/// `target/npm/`; answers the tarball's path.
+pub(crate) fn npm_package() -> Result<PathBuf> {
+    let npm = npm_dir();
+    let manifest = std::fs::read_to_string(npm.join("package.json"))?;
+    let version = format!("\"version\": \"{}\"", env!("CARGO_PKG_VERSION"));
+    if !manifest.contains(&version) {
+        bail!("npm/package.json must say {version}, the workspace's version");
+    }
+    let app = app_files(&dist_dir())?;
+    let out = npm.join("dist");
+    if out.exists() {
+        std::fs::remove_dir_all(&out)?;
+    }
+    std::fs::create_dir_all(out.join("assets"))?;
+    for name in [&app.glue, &app.wasm] {
+        std::fs::copy(dist_dir().join(name), out.join("assets").join(name))?;
+    }
+    let module = fill(&std::fs::read_to_string(npm.join("src/index.js"))?, &app)?;
+    std::fs::write(out.join("index.js"), module)?;
+    let packed = crate::cmd::target_dir().join("npm");
+    std::fs::create_dir_all(&packed)?;
+    let name = crate::cmd::output(
+        command("npm")
+            .args(["pack", "--silent", "--pack-destination"])
+            .arg(&packed)
+            .current_dir(&npm),
+    )
+    .context("npm pack failed")?;
+    let tarball = npm_tarball();
+    if packed.join(name.trim()) != tarball || !tarball.is_file() {
+        bail!(
+            "npm pack wrote {:?}, not {}",
+            name.trim(),
+            tarball.display()
+        );
+    }
+    Ok(tarball)
+}
+
+/// Where [`npm_package`] packs the package.
+pub(crate) fn npm_tarball() -> PathBuf {
+    crate::cmd::target_dir().join("npm").join(concat!(
+        "parley-chat-",
+        env!("CARGO_PKG_VERSION"),
+        ".tgz"
+    ))
 }
 
 /// One file of the bundle.
@@ -28,7 +177,8 @@ pub(crate) struct Asset {
     pub(crate) gzip: u64,
 }
 
-/// The JS, wasm and CSS files trunk wrote to `dist/`, with their sizes.
+/// What a page fetches for a working widget (the loader, the glue, the wasm; `parley*` files in
+/// `dist/`), with their sizes.
 pub(crate) fn bundle(dist: &Path) -> Result<Vec<Asset>> {
     let mut assets = Vec::new();
     for entry in std::fs::read_dir(dist).with_context(|| format!("reading {}", dist.display()))? {
@@ -37,7 +187,10 @@ pub(crate) fn bundle(dist: &Path) -> Result<Vec<Asset>> {
             path.extension().and_then(|e| e.to_str()),
             Some("js" | "wasm" | "css")
         );
-        if !is_asset || !path.is_file() {
+        let ours = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("parley"));
+        if !is_asset || !ours || !path.is_file() {
             continue;
         }
         assets.push(Asset {
@@ -91,6 +244,22 @@ pub(crate) fn report_size(assets: &[Asset]) -> Result<u64> {
         kb(BUDGET_GZIP_BYTES),
         100.0 * gzip as f64 / BUDGET_GZIP_BYTES as f64
     );
+    let loader = assets
+        .iter()
+        .find(|a| a.name == "parley.js")
+        .context("no loader (parley.js) in the bundle")?;
+    println!(
+        "loader: {:.1} KB of {:.1} KB gzip -9",
+        kb(loader.gzip),
+        kb(LOADER_BUDGET_GZIP_BYTES)
+    );
+    if loader.gzip > LOADER_BUDGET_GZIP_BYTES {
+        bail!(
+            "the loader is {:.1} KB gzip -9, over its {:.1} KB budget",
+            kb(loader.gzip),
+            kb(LOADER_BUDGET_GZIP_BYTES)
+        );
+    }
     if gzip > BUDGET_GZIP_BYTES {
         bail!(
             "the widget bundle is {:.1} KB gzip -9, over the {:.1} KB budget",

@@ -441,10 +441,42 @@ async fn not_found() -> ApiError {
 }
 
 /// The widget's files; a path that names no file is a JSON 404 like every other error.
+///
+/// A site of any origin may load them (the loader is a classic script, but it imports the glue
+/// as a module and fetches the wasm, both of which need CORS): they are public and carry no
+/// credentials, so `Access-Control-Allow-Origin: *`. Files with a content hash in their name
+/// (`parley-widget-<hash>…`) never change and are cached for a year; the rest (the loader, the
+/// pages) are revalidated on each use, so a new release reaches a site at once.
 fn static_files(dir: &Path) -> Router {
     let not_found = || async {
         let body = ErrorBody::new("not_found", "there is nothing at this address");
         (StatusCode::NOT_FOUND, axum::Json(body))
     };
-    Router::new().fallback_service(ServeDir::new(dir).not_found_service(get(not_found)))
+    let cors = CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([Method::GET, Method::HEAD]);
+    Router::new()
+        .fallback_service(ServeDir::new(dir).not_found_service(get(not_found)))
+        .layer(axum::middleware::map_response(cache_control))
+        .layer(cors)
+}
+
+async fn cache_control(uri: axum::http::Uri, mut response: Response) -> Response {
+    let hashed = uri
+        .path()
+        .rsplit('/')
+        .next()
+        .is_some_and(|name| name.starts_with("parley-widget-"));
+    let value = if hashed {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    if response.status().is_success() {
+        response.headers_mut().insert(
+            axum::http::header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static(value),
+        );
+    }
+    response
 }

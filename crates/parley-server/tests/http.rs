@@ -31,6 +31,12 @@ async fn server_with(projects: Vec<CompiledProject>) -> Server {
     let widget = tempfile::tempdir().unwrap();
     std::fs::write(widget.path().join("index.html"), INDEX).unwrap();
     std::fs::write(widget.path().join("parley.css"), ".parley{}").unwrap();
+    std::fs::write(widget.path().join("parley.js"), "/* loader */").unwrap();
+    std::fs::write(
+        widget.path().join("parley-widget-0123abcd_bg.wasm"),
+        b"\0asm",
+    )
+    .unwrap();
     let data = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&data.path().join("sessions.sqlite")).unwrap();
     let state = AppState::new(projects, Signer::new([9; 32]), Arc::new(store))
@@ -243,6 +249,56 @@ async fn serves_the_built_widget_and_json_404s() {
         (StatusCode::NOT_FOUND, "application/json")
     );
     assert_eq!(body["code"], "not_found");
+}
+
+/// A site of another origin loads the widget's files: CORS for everyone (they are public), a
+/// year of cache for the hashed files, revalidation for the loader.
+#[tokio::test]
+async fn widget_files_load_from_any_origin_with_cache_headers() {
+    let s = server().await;
+    for (path, cache) in [
+        ("/parley.js", "no-cache"),
+        (
+            "/parley-widget-0123abcd_bg.wasm",
+            "public, max-age=31536000, immutable",
+        ),
+    ] {
+        let request = Request::builder()
+            .uri(path)
+            .header("origin", "https://shop.example")
+            .body(Body::empty())
+            .unwrap();
+        let response = s.router.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        assert_eq!(header("access-control-allow-origin").as_deref(), Some("*"));
+        assert_eq!(header("cache-control").as_deref(), Some(cache), "{path}");
+    }
+    let (status, content_type, _) = call(
+        &s.router,
+        "GET",
+        "/parley-widget-0123abcd_bg.wasm",
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (status, content_type.as_str()),
+        (StatusCode::OK, "application/wasm")
+    );
+    // A missing file is not cached.
+    let request = Request::builder()
+        .uri("/parley-widget-gone.js")
+        .body(Body::empty())
+        .unwrap();
+    let response = s.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(response.headers().get("cache-control").is_none());
 }
 
 #[tokio::test]

@@ -1,0 +1,171 @@
+// Parley's loader: the one script a site adds. It defines `window.parley.chat` at once (calls
+// made before the app arrives are queued), paints the launcher, and fetches the app (the
+// wasm-bindgen glue and the wasm, hashed names) on the first hover, focus or click of the
+// launcher, or when the browser is idle (`preload: 'idle' | 'interaction' | 'eager'`). The
+// embedded mode has no launcher to wait on: it fetches at once. `cargo xtask dist` fills in the
+// version and the file names, and minifies it with terser.
+(function () {
+  'use strict';
+  var VERSION = '__PARLEY_VERSION__';
+  var GLUE = '__PARLEY_GLUE__';
+  var WASM = '__PARLEY_WASM__';
+  // style/launcher.css, minified: the root's tokens and the launcher.
+  var CSS = '__PARLEY_LAUNCHER_CSS__';
+  var w = window;
+  var doc = document;
+  var parley = w.parley = w.parley || {};
+  if (parley.loader) {
+    if (parley.loader !== VERSION) {
+      console.error('parley: loader ' + VERSION + ' not started: loader ' + parley.loader + ' is already on this page');
+    }
+    return;
+  }
+  parley.loader = VERSION;
+  // The launcher's styles, for the painted launcher and for the app (which does not carry them).
+  var sheet = parley.launcherSheet = new CSSStyleSheet();
+  sheet.replaceSync(CSS);
+  var script = doc.currentScript;
+  var base = new URL('.', script && script.src ? script.src : location.href).href;
+  var app = null;
+  var starting = null;
+  var options = null;
+  var painted = null;
+  var wantOpen = false;
+  var queue = [];
+
+  function fail(message) {
+    console.error('parley: ' + message);
+  }
+
+  // Fetches and starts the app once; a failed fetch may be tried again by the next gesture.
+  function start() {
+    if (starting) return starting;
+    starting = import(base + GLUE)
+      .then(function (glue) { return glue.default({ module_or_path: base + WASM }); })
+      .then(function () {
+        var real = parley.chat;
+        if (real === chat) {
+          throw new Error('the app did not start (see the error above)');
+        }
+        parley.chat = chat;
+        if (!real || real.version !== VERSION) {
+          throw new Error('loader ' + VERSION + ' cannot drive app ' + (real && real.version) + ': serve both from one build');
+        }
+        app = real;
+        if (options) app.load(options);
+        unpaint();
+        queue.splice(0).forEach(function (call) { call(); });
+        if (wantOpen) app.open();
+      })
+      .catch(function (e) {
+        starting = null;
+        fail('the chat could not start from ' + base + ': ' + (e && e.message ? e.message : e));
+        if (painted) painted.button.removeAttribute('aria-busy');
+      });
+    return starting;
+  }
+
+  function unpaint() {
+    if (painted) painted.host.remove();
+    painted = null;
+  }
+
+  // The launcher as the app draws it (src/components/chat_widget.rs): same host, Shadow DOM,
+  // classes and icon. Constant markup, nothing from the page or the network.
+  var LAUNCHER = '<div class="parley"><button type="button" class="parley-launcher" aria-label="Open chat" aria-expanded="false">'
+    + '<svg class="parley-launcher__icon" aria-hidden="true" viewBox="0 0 24 24" width="28" height="28">'
+    + '<path fill="currentColor" d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z"/></svg></button></div>';
+
+  function paint(o) {
+    unpaint();
+    var host = doc.createElement('div');
+    host.className = 'parley-host';
+    host.setAttribute('data-parley-loader', VERSION);
+    var shadow = host.attachShadow({ mode: 'open' });
+    shadow.adoptedStyleSheets = [sheet];
+    var root = doc.createElement('div');
+    root.className = 'parley-root';
+    var color = o.assistant && o.assistant.color;
+    if (typeof color === 'string') root.style.setProperty('--parley-color-accent', color);
+    root.innerHTML = LAUNCHER;
+    shadow.appendChild(root);
+    var button = root.querySelector('button');
+    button.addEventListener('click', function () {
+      wantOpen = true;
+      button.setAttribute('aria-busy', 'true');
+      start();
+    });
+    if (o.preload !== 'eager') {
+      button.addEventListener('pointerenter', start);
+      button.addEventListener('focus', start);
+    }
+    doc.body.appendChild(host);
+    painted = { host: host, button: button };
+  }
+
+  function load(o) {
+    if (app) return app.load(o);
+    if (!o || typeof o !== 'object') return fail('parley.chat.load: the options must be an object');
+    var preload = o.preload === undefined ? 'idle' : o.preload;
+    if (['idle', 'interaction', 'eager'].indexOf(preload) < 0) {
+      return fail("parley.chat.load: `preload` must be 'idle', 'interaction' or 'eager'");
+    }
+    // The runtime defaults to the server that served this script (the app's own default is
+    // the page's origin, which is another server when the page is not parley's).
+    if (o.url === undefined) {
+      o = Object.assign({}, o, { url: base.replace(/\/$/, '') });
+    }
+    options = o;
+    // Nothing to wait for: the embedded mode has no launcher, autostart opens at once.
+    var embedded = o.render && o.render.mode === 'embedded';
+    if (embedded || o.autostart === true || preload === 'eager') return start();
+    var go = function () {
+      paint(o);
+      if (preload === 'idle') {
+        if (w.requestIdleCallback) w.requestIdleCallback(start, { timeout: 4000 });
+        else setTimeout(start, 1000);
+      }
+    };
+    if (doc.body) go();
+    else doc.addEventListener('DOMContentLoaded', go);
+  }
+
+  // Every call before the app is there waits in the queue; `open` also fetches the app.
+  function later(name) {
+    return function () {
+      var args = arguments;
+      if (app) return app[name].apply(app, args);
+      if (name === 'open') {
+        wantOpen = true;
+        start();
+      } else if (name === 'close') {
+        wantOpen = false;
+      } else if (name === 'destroy') {
+        options = null;
+        wantOpen = false;
+        queue.length = 0;
+        unpaint();
+      } else {
+        queue.push(function () { app[name].apply(app, args); });
+      }
+    };
+  }
+
+  function laterProactive(name) {
+    return function () {
+      var args = arguments;
+      if (app) return app.proactive[name].apply(app.proactive, args);
+      queue.push(function () { app.proactive[name].apply(app.proactive, args); });
+    };
+  }
+
+  var chat = {
+    version: VERSION,
+    load: load,
+    proactive: { push: laterProactive('push'), clear: laterProactive('clear') },
+  };
+  ['open', 'close', 'show', 'hide', 'interact', 'reset', 'destroy'].forEach(function (name) {
+    chat[name] = later(name);
+  });
+  parley.chat = chat;
+})();
