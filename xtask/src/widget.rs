@@ -74,10 +74,16 @@ pub(crate) fn build_release() -> Result<()> {
         std::fs::remove_dir_all(&dist).with_context(|| format!("removing {}", dist.display()))?;
     }
     run(command("trunk").args(["build", "--release", "--locked"]))?;
-    let app = app_files(&dist)?;
-    // The file keeps trunk's name: terser is deterministic, so the hash still names the content.
-    let glue = dist.join(&app.glue);
+    let trunk = app_files(&dist)?;
+    let glue = dist.join(&trunk.glue);
     minify_js(&glue, &glue, true)?;
+    // trunk's hashes are of cargo's output, taken before wasm-opt (and terser): a new wasm-opt
+    // flag would give new content under the old name, which is cached as immutable. So the
+    // files are named by a hash of what is served.
+    let app = AppFiles {
+        glue: name_by_content(&dist, &trunk.glue, ".js")?,
+        wasm: name_by_content(&dist, &trunk.wasm, "_bg.wasm")?,
+    };
     let loader = fill(
         &std::fs::read_to_string(root().join("loader/parley.js"))?,
         &app,
@@ -89,6 +95,18 @@ pub(crate) fn build_release() -> Result<()> {
         std::fs::copy(root().join("loader").join(page), dist.join(page))?;
     }
     Ok(())
+}
+
+/// Renames `dist/name` to `parley-widget-<16 hex digits of its SHA-256><suffix>`; answers the
+/// new name.
+fn name_by_content(dist: &Path, name: &str, suffix: &str) -> Result<String> {
+    use sha2::Digest;
+    let bytes = std::fs::read(dist.join(name))?;
+    let digest = sha2::Sha256::digest(&bytes);
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let renamed = format!("parley-widget-{hex}{suffix}");
+    std::fs::rename(dist.join(name), dist.join(&renamed))?;
+    Ok(renamed)
 }
 
 /// terser (compress, mangle) from `input` to `output`; an ES module or a classic script.
