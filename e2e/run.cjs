@@ -630,6 +630,14 @@ scenario("the script tag on another origin under a strict CSP: the launcher is p
     if ((await accent()) !== 'rgb(194, 65, 12)') throw new Error(`the app's launcher is ${await accent()}`);
     await accessibleUnderCsp(page, host, 'open on another origin');
     await shot(page, '13-script-tag-other-origin');
+    // A second load once the app is there: `url` still defaults to the loader's server.
+    const before = interacts.length;
+    await page.evaluate(() => {
+      window.parley.chat.destroy();
+      window.parley.chat.load({ verify: { projectID: 'pizza' }, persistence: 'memory', autostart: true });
+    });
+    await page.waitForSelector('.parley-choices button', WAIT);
+    if (interacts.length <= before) throw new Error('the second load reached no runtime');
     if (!interacts.length || !interacts.every((o) => o === host.url)) throw new Error(`interact origins: ${interacts}`);
     await noRefusals(page, errors);
     return `launcher painted ${painted} ms after navigation; app fetched on hover`;

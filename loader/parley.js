@@ -104,7 +104,6 @@
   }
 
   function load(o) {
-    if (app) return app.load(o);
     if (!o || typeof o !== 'object') return fail('parley.chat.load: the options must be an object');
     var preload = o.preload === undefined ? 'idle' : o.preload;
     if (['idle', 'interaction', 'eager'].indexOf(preload) < 0) {
@@ -115,6 +114,7 @@
     if (o.url === undefined) {
       o = Object.assign({}, o, { url: base.replace(/\/$/, '') });
     }
+    if (app) return app.load(o);
     options = o;
     // Nothing to wait for: the embedded mode has no launcher, autostart opens at once.
     var embedded = o.render && o.render.mode === 'embedded';

@@ -183,12 +183,14 @@ impl Store for SqliteStore {
         let (project, user) = (project.to_owned(), user.to_owned());
         let row: Option<(String, Revision)> = self
             .with(move |c| {
-                c.query_row(
+                c.prepare_cached(
                     "SELECT session, revision FROM sessions WHERE project = ?1 AND user_id = ?2",
-                    params![project, user],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
                 )
-                .optional()
+                .and_then(|mut select| {
+                    select
+                        .query_row(params![project, user], |row| Ok((row.get(0)?, row.get(1)?)))
+                        .optional()
+                })
                 .map_err(err)
             })
             .await?;
@@ -206,18 +208,21 @@ impl Store for SqliteStore {
         let text = encode(session)?;
         let (project, user) = (project.to_owned(), user.to_owned());
         self.with(move |c| {
+            // Cached statements: perf showed SQLite parsing the same SQL on every turn.
             let changed = match expected {
-                None => c.execute(
-                    "INSERT INTO sessions (project, user_id, session, revision)
-                     VALUES (?1, ?2, ?3, 1) ON CONFLICT (project, user_id) DO NOTHING",
-                    params![project, user, text],
-                ),
-                Some(revision) => c.execute(
-                    "UPDATE sessions SET session = ?3, revision = revision + 1,
-                         updated_at = unixepoch()
-                     WHERE project = ?1 AND user_id = ?2 AND revision = ?4",
-                    params![project, user, text, revision],
-                ),
+                None => c
+                    .prepare_cached(
+                        "INSERT INTO sessions (project, user_id, session, revision)
+                         VALUES (?1, ?2, ?3, 1) ON CONFLICT (project, user_id) DO NOTHING",
+                    )
+                    .and_then(|mut insert| insert.execute(params![project, user, text])),
+                Some(revision) => c
+                    .prepare_cached(
+                        "UPDATE sessions SET session = ?3, revision = revision + 1,
+                             updated_at = unixepoch()
+                         WHERE project = ?1 AND user_id = ?2 AND revision = ?4",
+                    )
+                    .and_then(|mut update| update.execute(params![project, user, text, revision])),
             }
             .map_err(err)?;
             match changed {

@@ -15,6 +15,10 @@ use parley_server::store::Store;
 use parley_server::turn::{shape, take_turn};
 use parley_server::{AppState, BUNDLED_DEMO, Options, app, run};
 
+/// mimalloc instead of glibc's malloc: allocation was a fifth of the server's CPU under load.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(name = "parley", version, about = "Parley's dialog runtime")]
 struct Cli {
