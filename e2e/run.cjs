@@ -174,6 +174,7 @@ scenario('a reload in the middle of a conversation restores it, and it goes on',
     .querySelectorAll('[role=log] > *').length === n, before, WAIT);
   await send(page, 'veggie');
   await page.waitForSelector('text=How many large veggie pizzas would you like?', WAIT);
+  await shot(page, '2b-after-reload');
 });
 
 scenario('garbage in localStorage before load: discarded with a warning, the chat works', async ({ page, context }) => {
@@ -193,6 +194,7 @@ scenario('garbage in localStorage before load: discarded with a warning, the cha
   }
   const saved = await page.evaluate(() => localStorage.getItem('parley:2:pizza:development:anonymous'));
   if (!saved || !saved.startsWith('{"schema":2')) throw new Error(`not rewritten: ${saved}`);
+  await shot(page, '2c-garbage-storage');
 });
 
 scenario('the server dies mid-conversation: the message is marked failed; after a restart the retry goes on', async ({ page, server }) => {
@@ -221,6 +223,7 @@ scenario('stateful mode: the runtime keeps the state under a user id', async ({ 
   await send(page, "I'd like a large pizza please");
   await page.waitForSelector('text=Great, a large pizza. Which one?', WAIT);
   if (!urls.some((u) => /\/state\/user\/u-[0-9a-f]+\/interact$/.test(u))) throw new Error(`no stateful call: ${urls}`);
+  await shot(page, '5b-stateful');
 });
 
 scenario('embedded mode fills its target, without a launcher', async ({ page }) => {
@@ -753,6 +756,7 @@ scenario('a loader and an app of different builds: the app refuses to start, bot
     if (!errors.some((e) => e.includes(w))) throw new Error(`no "${w}" in ${errors}`);
   }
   if (await page.locator('.parley-panel').count()) throw new Error('a panel opened');
+  await shot(page, '17-version-mismatch');
 });
 
 scenario("no-reply: after the demo's 60 s of silence (on a fake clock) the widget sends one no-reply, and the flow prompts", async ({ page }) => {

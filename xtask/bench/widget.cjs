@@ -9,6 +9,9 @@
 // - first_message_painted: from a click on the launcher as soon as it is painted (so it
 //   includes fetching and starting the app, unless idle time already did) to the first frame
 //   after the first bot message, pacing off (prefers-reduced-motion), against the real server;
+// - click_waiting_for_app, click_launch_request, click_rest: that click's time split into waiting
+//   for the app (if it was not there yet), the launch request (resource timing), and the rest
+//   (mounting the panel, rendering the first turn);
 // - append_to_10, append_to_1000: with a restored transcript of 10 or 1,000 lines, from
 //   pressing Enter to the frame after the user's line is in the log (their ratio says what a
 //   long transcript costs; both include waiting for two frames).
@@ -86,7 +89,8 @@ async function appendTo(browser, lines) {
 
 (async () => {
   const browser = await chromium.launch({ executablePath, args });
-  const result = { launcher_painted: [], app_ready: [], first_message_painted: [], append_to_10: [], append_to_1000: [] };
+  const result = { launcher_painted: [], app_ready: [], first_message_painted: [], click_waiting_for_app: [],
+    click_launch_request: [], click_rest: [], append_to_10: [], append_to_1000: [] };
   for (let i = 0; i < runs; i++) {
     const context = await browser.newContext({ reducedMotion: 'reduce' });
     const page = await context.newPage();
@@ -113,7 +117,19 @@ async function appendTo(browser, lines) {
     });
     const painted = await page.evaluate(`(${paintedWhen})(() => (${shadow})().querySelector('.parley-bubble--bot'))`);
     result.first_message_painted.push(painted - clicked);
-    result.app_ready.push(await page.evaluate(() => window.__ready));
+    const ready = await page.evaluate(() => window.__ready);
+    result.app_ready.push(ready);
+    // Where the click's time went: waiting for the app (fetch, compile, start), the launch
+    // request (resource timing of the first /interact), and the rest (mounting, rendering).
+    const launch = await page.evaluate(() => {
+      const call = performance.getEntriesByType('resource').find((e) => e.name.endsWith('/interact'));
+      return call ? { start: call.startTime, end: call.responseEnd } : null;
+    });
+    const waitedForApp = Math.max(0, ready - clicked);
+    const request = launch ? launch.end - launch.start : 0;
+    result.click_waiting_for_app.push(waitedForApp);
+    result.click_launch_request.push(request);
+    result.click_rest.push(Math.max(0, painted - clicked - waitedForApp - request));
     await context.close();
 
     for (const lines of [10, 1000]) {

@@ -315,6 +315,9 @@ pub(crate) fn widget(runs: u32) -> Result<()> {
             "first_message_painted",
             "launcher click to first bot message",
         ),
+        ("click_waiting_for_app", "  of which waiting for the app"),
+        ("click_launch_request", "  of which the launch request"),
+        ("click_rest", "  of which mounting and rendering"),
         ("append_to_10", "one line appended to 10"),
         ("append_to_1000", "one line appended to 1,000"),
     ] {

@@ -119,9 +119,22 @@ struct Span {
 
 type Vector = BTreeMap<String, f64>;
 
+/// A vector over the training terms by id (an id is a term's rank in the sorted term list), sorted
+/// by id: comparing two is a merge of integers, where comparing two `Vector`s looked up every
+/// term by string (perf: string compares were a third of a text turn).
+type Sparse = Vec<(u32, f64)>;
+
+/// A text read by [`Nlu::analyse`]: what [`Nlu::best`] picks from.
+#[derive(Debug)]
+pub(crate) struct Analysis {
+    toks: Vec<Token>,
+    /// The score of each intent, in the model's order; empty when no term weighs anything.
+    scores: Vec<f64>,
+}
+
 struct IntentModel {
     name: String,
-    utterances: Vec<Vector>,
+    utterances: Vec<Sparse>,
     /// (slot name, entity name), in declaration order.
     slots: Vec<(String, String)>,
 }
@@ -135,6 +148,9 @@ pub(crate) struct Nlu {
     /// Entities used by some slot: their mentions become features.
     slot_entities: BTreeSet<String>,
     idf: BTreeMap<String, f64>,
+    /// Each training term's id (its rank in `idf`'s order), and whether it is a stopword.
+    term_ids: BTreeMap<String, u32>,
+    stopword: Vec<bool>,
     /// Words of the training set, for typo correction.
     vocabulary: BTreeSet<String>,
     unknown_weight: f64,
@@ -261,6 +277,8 @@ impl Nlu {
             entities,
             slot_entities,
             idf: BTreeMap::new(),
+            term_ids: BTreeMap::new(),
+            stopword: Vec::new(),
             vocabulary: BTreeSet::new(),
             unknown_weight: 1.0,
             threshold: version.settings.nlu_threshold,
@@ -319,8 +337,14 @@ impl Nlu {
         // A word never seen in training counts like a rare one, halved: it makes a sentence
         // less like any intent without drowning the words that are known.
         nlu.unknown_weight = 0.5 * (((n + 1.0) / 1.0).ln() + 1.0);
+        (nlu.term_ids, nlu.stopword) = nlu
+            .idf
+            .keys()
+            .enumerate()
+            .map(|(id, t)| ((t.clone(), id as u32), t.starts_with('~')))
+            .unzip();
         for (i, terms) in documents {
-            let vector = nlu.vector(&terms);
+            let vector = nlu.sparse(&nlu.vector(&terms));
             nlu.intents[i].utterances.push(vector);
         }
         nlu
@@ -328,22 +352,46 @@ impl Nlu {
 
     /// The intent the text means, among `only` when given.
     pub(crate) fn classify(&self, text: &str, only: Option<&[&str]>) -> Option<Match> {
+        self.best(&self.analyse(text), only)
+    }
+
+    /// Reads a text once: its tokens and its score for every intent. A turn that asks twice
+    /// (the buttons' intents first, then all of them) reads it once (perf: classifying was half
+    /// of a text turn, done twice).
+    pub(crate) fn analyse(&self, text: &str) -> Analysis {
         let toks = self.corrected(tokens(text));
         let query = self.vector(&self.terms(&toks, true));
         if query.is_empty() {
-            return None;
+            return Analysis {
+                toks,
+                scores: Vec::new(),
+            };
         }
+        // Terms never seen in training weigh in the query's norm (above) but match nothing.
+        let query = self.sparse(&query);
+        let scores = self
+            .intents
+            .iter()
+            .map(|intent| {
+                intent
+                    .utterances
+                    .iter()
+                    .filter(|u| self.shares_content(&query, u))
+                    .map(|u| cosine(&query, u))
+                    .fold(0.0, f64::max)
+            })
+            .collect();
+        Analysis { toks, scores }
+    }
+
+    /// The best intent of an analysed text, among `only` when given, with its slots.
+    pub(crate) fn best(&self, analysis: &Analysis, only: Option<&[&str]>) -> Option<Match> {
+        let toks = &analysis.toks;
         let mut best: Option<(f64, &IntentModel)> = None;
-        for intent in &self.intents {
+        for (intent, &score) in self.intents.iter().zip(&analysis.scores) {
             if only.is_some_and(|only| !only.contains(&intent.name.as_str())) {
                 continue;
             }
-            let score = intent
-                .utterances
-                .iter()
-                .filter(|u| shares_content(&query, u))
-                .map(|u| cosine(&query, u))
-                .fold(0.0, f64::max);
             if best.is_none_or(|(b, _)| score > b) {
                 best = Some((score, intent));
             }
@@ -352,7 +400,7 @@ impl Nlu {
         if confidence < self.threshold {
             return None;
         }
-        let spans = self.spans(&toks, None);
+        let spans = self.spans(toks, None);
         let mut slots = BTreeMap::new();
         let mut used = BTreeSet::new();
         for (slot, entity) in &intent.slots {
@@ -502,6 +550,19 @@ impl Nlu {
     }
 
     /// A normalised TF-IDF vector (sublinear term frequency).
+    /// The training terms of `v`, by id (in id order, since ids follow the terms' order).
+    fn sparse(&self, v: &Vector) -> Sparse {
+        v.iter()
+            .filter_map(|(t, x)| self.term_ids.get(t).map(|&id| (id, *x)))
+            .collect()
+    }
+
+    /// Whether two vectors share a term other than a stopword.
+    fn shares_content(&self, a: &Sparse, b: &Sparse) -> bool {
+        let mut shared = Shared::new(a, b);
+        shared.any(|(id, _, _)| !self.stopword[id as usize])
+    }
+
     fn vector(&self, terms: &[String]) -> Vector {
         let mut tf: BTreeMap<String, f64> = BTreeMap::new();
         for t in terms {
@@ -539,16 +600,40 @@ impl Span {
 
 /// Whether two vectors share a term that is not a function word: "what is your …" alone says
 /// nothing about the intent.
-fn shares_content(a: &Vector, b: &Vector) -> bool {
-    a.keys().any(|t| !t.starts_with('~') && b.contains_key(t))
+/// The terms two sparse vectors share, in id order, with both weights: a merge of the two.
+struct Shared<'a> {
+    a: &'a [(u32, f64)],
+    b: &'a [(u32, f64)],
 }
 
-fn cosine(a: &Vector, b: &Vector) -> f64 {
-    let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
-    small
-        .iter()
-        .filter_map(|(t, x)| large.get(t).map(|y| x * y))
-        .sum()
+impl<'a> Shared<'a> {
+    fn new(a: &'a Sparse, b: &'a Sparse) -> Self {
+        Shared { a, b }
+    }
+}
+
+impl Iterator for Shared<'_> {
+    type Item = (u32, f64, f64);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while let (Some(&(i, x)), Some(&(j, y))) = (self.a.first(), self.b.first()) {
+            match i.cmp(&j) {
+                std::cmp::Ordering::Less => self.a = &self.a[1..],
+                std::cmp::Ordering::Greater => self.b = &self.b[1..],
+                std::cmp::Ordering::Equal => {
+                    self.a = &self.a[1..];
+                    self.b = &self.b[1..];
+                    return Some((i, x, y));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// The dot product of two unit vectors: summed in term order, as before they had ids.
+fn cosine(a: &Sparse, b: &Sparse) -> f64 {
+    Shared::new(a, b).map(|(_, x, y)| x * y).sum()
 }
 
 /// Splits an utterance into literal text (`Ok`) and `{slot}` names (`Err`).

@@ -80,8 +80,16 @@ pub(crate) struct Runner<'v> {
     traces: Vec<Trace>,
     budget: u32,
     effect: Option<Effect>,
-    /// The NLU's reading of the turn's text: several steps of a turn ask for it.
-    classified: std::cell::RefCell<Option<(String, Option<crate::Match>)>>,
+    /// The NLU's reading of the turn's text (its scores for every intent), and the best match
+    /// over all intents: several steps of a turn ask for them.
+    analysed: std::cell::RefCell<Option<Analysed>>,
+}
+
+#[derive(Debug)]
+struct Analysed {
+    text: String,
+    analysis: crate::nlu::Analysis,
+    best: Option<crate::Match>,
 }
 
 /// Runs one turn. See the module docs.
@@ -101,7 +109,7 @@ pub fn step(
         traces: Vec::new(),
         budget: version.settings().step_budget,
         effect: None,
-        classified: std::cell::RefCell::new(None),
+        analysed: std::cell::RefCell::new(None),
     };
     rt.session.book.turn += 1;
     let request = match input {
@@ -534,17 +542,28 @@ impl<'v> Runner<'v> {
         }
     }
 
+    /// The NLU's reading of the text, once per turn, for `f`.
+    fn with_analysis<R>(&self, text: &str, f: impl FnOnce(&Analysed) -> R) -> R {
+        let mut cache = self.analysed.borrow_mut();
+        let analysed = match cache.take() {
+            Some(cached) if cached.text == text => cached,
+            _ => {
+                let nlu = self.v.nlu();
+                let analysis = nlu.analyse(text);
+                let best = nlu.best(&analysis, None);
+                Analysed {
+                    text: text.to_owned(),
+                    analysis,
+                    best,
+                }
+            }
+        };
+        f(cache.insert(analysed))
+    }
+
     /// What the NLU makes of the text, over all intents; computed once per turn.
     fn classify(&self, text: &str) -> Option<crate::Match> {
-        let mut cache = self.classified.borrow_mut();
-        match cache.as_ref() {
-            Some((cached, found)) if cached == text => found.clone(),
-            _ => {
-                let found = self.v.nlu().classify(text, None);
-                *cache = Some((text.to_owned(), found.clone()));
-                found
-            }
-        }
+        self.with_analysis(text, |a| a.best.clone())
     }
 
     // ---- what blocks use ----
@@ -666,7 +685,8 @@ impl<'v> Runner<'v> {
         if intents.is_empty() {
             return None;
         }
-        let m = self.v.nlu().classify(text, Some(intents))?;
+        let nlu = self.v.nlu();
+        let m = self.with_analysis(text, |a| nlu.best(&a.analysis, Some(intents)))?;
         self.fill_slots(&m.intent, &m.slots);
         Some(m.intent)
     }
