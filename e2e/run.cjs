@@ -600,6 +600,8 @@ scenario("the script tag on another origin under a strict CSP: the launcher is p
   const host = await startHost(path.join(examples, 'script-tag'), { parleyOrigin: parley });
   const errors = consoleErrors(page);
   const fetched = appFetches(page);
+  const encodings = [];
+  page.on('response', (r) => { if (/(_bg\.wasm|\.js)$/.test(r.url()) && r.url().startsWith(parley)) encodings.push(`${r.url().split('/').pop()}: ${r.headers()['content-encoding']}`); });
   const interacts = [];
   page.on('request', (r) => { if (r.url().endsWith('/interact')) interacts.push(r.headers().origin); });
   // The example's own call, with `preload: 'interaction'`: the app waits for a gesture.
@@ -643,7 +645,9 @@ scenario("the script tag on another origin under a strict CSP: the launcher is p
     if (interacts.length <= before) throw new Error('the second load reached no runtime');
     if (!interacts.length || !interacts.every((o) => o === host.url)) throw new Error(`interact origins: ${interacts}`);
     await noRefusals(page, errors);
-    return `launcher painted ${painted} ms after navigation; app fetched on hover`;
+    // The loader, the glue and the wasm come compressed (the bundle's precompressed twins).
+    if (encodings.length < 3 || !encodings.every((e) => / (br|gzip)$/.test(e))) throw new Error(`transfer encodings: ${encodings}`);
+    return `launcher painted ${painted} ms after navigation; app fetched on hover; ${encodings.join(', ')}`;
   } finally {
     await host.close();
   }

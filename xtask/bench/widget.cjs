@@ -12,6 +12,8 @@
 // - click_waiting_for_app, click_launch_request, click_rest: that click's time split into waiting
 //   for the app (if it was not there yet), the launch request (resource timing), and the rest
 //   (mounting the panel, rendering the first turn);
+// - slow_launcher_painted, slow_app_ready: the first two over an emulated slow link (150 ms,
+//   1.6 Mbit/s), where the app's 100 KB take a while and the loader's launcher does not wait;
 // - append_to_10, append_to_1000: with a restored transcript of 10 or 1,000 lines, from
 //   pressing Enter to the frame after the user's line is in the log (their ratio says what a
 //   long transcript costs; both include waiting for two frames).
@@ -90,7 +92,8 @@ async function appendTo(browser, lines) {
 (async () => {
   const browser = await chromium.launch({ executablePath, args });
   const result = { launcher_painted: [], app_ready: [], first_message_painted: [], click_waiting_for_app: [],
-    click_launch_request: [], click_rest: [], append_to_10: [], append_to_1000: [] };
+    click_launch_request: [], click_rest: [], slow_launcher_painted: [], slow_app_ready: [],
+    append_to_10: [], append_to_1000: [] };
   for (let i = 0; i < runs; i++) {
     const context = await browser.newContext({ reducedMotion: 'reduce' });
     const page = await context.newPage();
@@ -131,6 +134,27 @@ async function appendTo(browser, lines) {
     result.click_launch_request.push(request);
     result.click_rest.push(Math.max(0, painted - clicked - waitedForApp - request));
     await context.close();
+
+    // The same page over a slow link (Chrome's "Fast 3G": 150 ms latency, 1.6 Mbit/s down, on
+    // loopback through DevTools' throttling): what the loader is for.
+    const slow = await browser.newContext({ reducedMotion: 'reduce' });
+    const slowPage = await slow.newPage();
+    const cdp = await slow.newCDPSession(slowPage);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: false, latency: 150, downloadThroughput: 1.6e6 / 8, uploadThroughput: 0.75e6 / 8,
+    });
+    await slowPage.addInitScript(() => {
+      window.__ready = new Promise((resolve) => addEventListener('parley:ready', () => resolve(performance.now())));
+    });
+    await slowPage.addInitScript(`window.__launcher = (${paintedWhen})(() => {
+      const host = document.querySelector('.parley-host');
+      return host && host.shadowRoot && host.shadowRoot.querySelector('.parley-launcher');
+    })`);
+    await slowPage.goto(url);
+    result.slow_launcher_painted.push(await slowPage.evaluate(() => window.__launcher));
+    result.slow_app_ready.push(await slowPage.evaluate(() => window.__ready));
+    await slow.close();
 
     for (const lines of [10, 1000]) {
       result[`append_to_${lines}`].push(await appendTo(browser, lines));

@@ -318,6 +318,11 @@ pub(crate) fn widget(runs: u32) -> Result<()> {
         ("click_waiting_for_app", "  of which waiting for the app"),
         ("click_launch_request", "  of which the launch request"),
         ("click_rest", "  of which mounting and rendering"),
+        (
+            "slow_launcher_painted",
+            "slow link: page load to launcher painted",
+        ),
+        ("slow_app_ready", "slow link: page load to app ready"),
         ("append_to_10", "one line appended to 10"),
         ("append_to_1000", "one line appended to 1,000"),
     ] {

@@ -227,7 +227,7 @@ pub(crate) fn ensure_brotli() -> Result<()> {
     if output(command("brotli").arg("--version")).is_some() {
         return Ok(());
     }
-    apt_install(&["brotli"], "brotli (for the bundle's brotli size)")
+    apt_install(&["brotli"], "brotli (the bundle's precompressed files)")
 }
 
 pub(crate) fn ensure_browser() -> Result<Browser> {

@@ -94,6 +94,22 @@ pub(crate) fn build_release() -> Result<()> {
     for page in ["index.html", "demo.js"] {
         std::fs::copy(root().join("loader").join(page), dist.join(page))?;
     }
+    precompress(&dist, &[&app.glue, &app.wasm, "parley.js"])
+}
+
+/// Writes `.br` (brotli -q 11) and `.gz` (gzip -9) twins of `files`, which the server sends to
+/// browsers that accept them: what a page downloads is then the size the budget counts.
+fn precompress(dist: &Path, files: &[&str]) -> Result<()> {
+    crate::tools::ensure_brotli()?;
+    for file in files {
+        let path = dist.join(file);
+        run(command("gzip")
+            .args(["-9", "--no-name", "--keep", "--force"])
+            .arg(&path))?;
+        run(command("brotli")
+            .args(["-q", "11", "--keep", "--force"])
+            .arg(&path))?;
+    }
     Ok(())
 }
 

@@ -37,6 +37,11 @@ async fn server_with(projects: Vec<CompiledProject>) -> Server {
         b"\0asm",
     )
     .unwrap();
+    std::fs::write(
+        widget.path().join("parley-widget-0123abcd_bg.wasm.br"),
+        b"BROTLI",
+    )
+    .unwrap();
     let data = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&data.path().join("sessions.sqlite")).unwrap();
     let state = AppState::new(projects, Signer::new([9; 32]), Arc::new(store))
@@ -291,6 +296,20 @@ async fn widget_files_load_from_any_origin_with_cache_headers() {
         (status, content_type.as_str()),
         (StatusCode::OK, "application/wasm")
     );
+    // A browser that takes brotli gets the precompressed twin, as such.
+    let request = Request::builder()
+        .uri("/parley-widget-0123abcd_bg.wasm")
+        .header("accept-encoding", "gzip, deflate, br")
+        .body(Body::empty())
+        .unwrap();
+    let response = s.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-encoding"], "br");
+    assert_eq!(response.headers()["content-type"], "application/wasm");
+    let body = axum::body::to_bytes(response.into_body(), 1024)
+        .await
+        .unwrap();
+    assert_eq!(&body[..], b"BROTLI");
     // A missing file is not cached.
     let request = Request::builder()
         .uri("/parley-widget-gone.js")
