@@ -174,6 +174,7 @@ scenario('a reload in the middle of a conversation restores it, and it goes on',
     .querySelectorAll('[role=log] > *').length === n, before, WAIT);
   await send(page, 'veggie');
   await page.waitForSelector('text=How many large veggie pizzas would you like?', WAIT);
+  await accessible(page, 'after a reload');
   await shot(page, '2b-after-reload');
 });
 
@@ -194,6 +195,7 @@ scenario('garbage in localStorage before load: discarded with a warning, the cha
   }
   const saved = await page.evaluate(() => localStorage.getItem('parley:2:pizza:development:anonymous'));
   if (!saved || !saved.startsWith('{"schema":2')) throw new Error(`not rewritten: ${saved}`);
+  await accessible(page, 'after garbage in storage');
   await shot(page, '2c-garbage-storage');
 });
 
@@ -223,6 +225,7 @@ scenario('stateful mode: the runtime keeps the state under a user id', async ({ 
   await send(page, "I'd like a large pizza please");
   await page.waitForSelector('text=Great, a large pizza. Which one?', WAIT);
   if (!urls.some((u) => /\/state\/user\/u-[0-9a-f]+\/interact$/.test(u))) throw new Error(`no stateful call: ${urls}`);
+  await accessible(page, 'stateful');
   await shot(page, '5b-stateful');
 });
 
@@ -405,6 +408,9 @@ scenario(`XSS: ${vectors.length} vectors through every rendered field: nothing r
   } finally {
     await fake.close();
   }
+  // Last, as axe is a script of its own that the audits above would count as foreign: the
+  // widget, with the last hostile title and picture, is still accessible.
+  await accessible(page, 'after hostile traces');
   // An image's error handler would run after its load failed: give it the time to.
   await page.waitForTimeout(300);
   if (page.frames().length !== 1) problems.push(`${page.frames().length - 1} frame(s) on the page`);
@@ -732,6 +738,7 @@ scenario("the demo page under CSP script-src 'self' 'wasm-unsafe-eval' (no 'unsa
   await page.waitForSelector('.parley-card__title:has-text("Your order")', WAIT);
   const header = await page.evaluate(() => document.querySelector('.parley-host') && document.contentType);
   if (!header) throw new Error('no widget');
+  await accessibleUnderCsp(page, { url: parley }, 'under the strict CSP');
   await shot(page, '16-strict-csp');
   await noRefusals(page, errors);
   // Not vacuous: the same policy refuses an inline script.
@@ -760,6 +767,8 @@ scenario('a loader and an app of different builds: the app refuses to start, bot
     if (!errors.some((e) => e.includes(w))) throw new Error(`no "${w}" in ${errors}`);
   }
   if (await page.locator('.parley-panel').count()) throw new Error('a panel opened');
+  // What is left is the loader's launcher: it too must pass.
+  await accessible(page, 'the loader\'s launcher, the app refused');
   await shot(page, '17-version-mismatch');
 });
 
