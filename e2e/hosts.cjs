@@ -76,11 +76,12 @@ async function startHost(dir, { parleyOrigin, csp = strictCsp(parleyOrigin) }) {
 }
 
 // Copies examples/hosts/vite to a fresh folder, points its `parley-chat` dependency at the
-// packed tarball, installs (the npm registry: vite; the tarball: parley-chat) and runs
-// `vite build` with the runtime's address. Answers the built folder.
+// packed tarball, installs (the npm registry: vite, typescript; the tarball: parley-chat),
+// type-checks the page's TypeScript against the package's types, and runs `vite build` with the
+// runtime's address. Answers the built folder.
 function buildViteExample(tarball, parleyOrigin) {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-vite-'));
-  for (const name of ['package.json', 'index.html', 'main.js', 'vite.config.js']) {
+  for (const name of ['package.json', 'index.html', 'main.ts', 'tsconfig.json', 'vite.config.js']) {
     fs.copyFileSync(path.join(examples, 'vite', name), path.join(work, name));
   }
   const manifest = JSON.parse(fs.readFileSync(path.join(work, 'package.json'), 'utf8'));
@@ -93,6 +94,12 @@ function buildViteExample(tarball, parleyOrigin) {
   const installed = JSON.parse(fs.readFileSync(path.join(work, 'node_modules/parley-chat/package.json'), 'utf8'));
   if (fs.existsSync(path.join(work, 'node_modules/parley-chat/src'))) {
     throw new Error('parley-chat was installed with its source folder, not as the packed package');
+  }
+  // The package's types, as a TypeScript user meets them (strict, the declaration file checked).
+  try {
+    run(path.join(work, 'node_modules/.bin/tsc'), ['--noEmit', '-p', 'tsconfig.json']);
+  } catch (e) {
+    throw new Error(`tsc: ${String(e.stdout || '')}${String(e.stderr || '')}`);
   }
   run(path.join(work, 'node_modules/.bin/vite'), ['build', '--logLevel', 'warn'], { VITE_PARLEY_URL: parleyOrigin });
   return { dir: path.join(work, 'dist'), version: installed.version, cleanup: () => fs.rmSync(work, { recursive: true, force: true }) };

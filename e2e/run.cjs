@@ -684,7 +684,7 @@ scenario('the embedded example on another origin under a strict CSP: the chat fi
   }
 });
 
-scenario('the npm package (the packed tarball) in a page built by Vite, on another origin under a strict CSP; a second version on the page is refused', async ({ page, context, parley }) => {
+scenario('the npm package (the packed tarball) in a TypeScript page type-checked with tsc and built by Vite, on another origin under a strict CSP; a second version on the page is refused', async ({ page, context, parley }) => {
   const built = buildViteExample(npmTarball, parley);
   const host = await startHost(built.dir, { parleyOrigin: parley });
   // (Away from the demo page this scenario started on first: its own app's fetch is not counted.)
