@@ -747,7 +747,7 @@ scenario("the demo page under CSP script-src 'self' 'wasm-unsafe-eval' (no 'unsa
   if (!(await refused(page)).some((v) => v.startsWith('script-src'))) throw new Error('the inline script was not reported');
 });
 
-scenario('a loader and an app of different builds: the app refuses to start, both say why, nothing is mounted', async ({ page, parley }) => {
+scenario('a loader and an app of different builds: the app refuses to start, both say why (and parley:error), nothing is mounted', async ({ page, parley, events }) => {
   const errors = consoleErrors(page);
   const version = await page.evaluate(() => window.parley.loader);
   if (!/^\d+\.\d+\.\d+/.test(version || '')) throw new Error(`the loader reports version ${version}`);
@@ -767,6 +767,8 @@ scenario('a loader and an app of different builds: the app refuses to start, bot
     if (!errors.some((e) => e.includes(w))) throw new Error(`no "${w}" in ${errors}`);
   }
   if (await page.locator('.parley-panel').count()) throw new Error('a panel opened');
+  const told = (await events()).filter((e) => e.startsWith('parley:error') && e.includes('the chat could not start'));
+  if (told.length !== 1) throw new Error(`parley:error events: ${told}`);
   // What is left is the loader's launcher: it too must pass.
   await accessible(page, 'the loader\'s launcher, the app refused');
   await shot(page, '17-version-mismatch');

@@ -59,7 +59,10 @@
       })
       .catch(function (e) {
         starting = null;
-        fail('the chat could not start from ' + base + ': ' + (e && e.message ? e.message : e));
+        var message = 'the chat could not start from ' + base + ': ' + (e && e.message ? e.message : e);
+        fail(message);
+        // The page hears of it as of any other failure of the chat's.
+        w.dispatchEvent(new CustomEvent('parley:error', { detail: { message: message } }));
         if (painted) painted.button.removeAttribute('aria-busy');
       });
     return starting;
