@@ -7,7 +7,7 @@ const http = require('node:http');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { execFileSync } = require('node:child_process');
+const { spawnSync } = require('node:child_process');
 
 const examples = path.join(__dirname, '..', 'examples', 'hosts');
 // What the example pages name as the runtime (`cargo xtask demo`'s address).
@@ -87,21 +87,23 @@ function buildViteExample(tarball, parleyOrigin) {
   const manifest = JSON.parse(fs.readFileSync(path.join(work, 'package.json'), 'utf8'));
   manifest.dependencies['parley-chat'] = `file:${path.resolve(tarball)}`;
   fs.writeFileSync(path.join(work, 'package.json'), JSON.stringify(manifest, null, 2));
-  const run = (cmd, args, env = {}) => execFileSync(cmd, args, {
-    cwd: work, stdio: ['ignore', 'pipe', 'pipe'], timeout: 300000, env: { ...process.env, ...env },
-  });
+  // Runs a command; answers what it printed (stdout and stderr), or throws with it.
+  const run = (cmd, args, env = {}) => {
+    const r = spawnSync(cmd, args, { cwd: work, timeout: 300000, env: { ...process.env, ...env }, encoding: 'utf8' });
+    const said = `${r.stdout || ''}${r.stderr || ''}`;
+    if (r.status !== 0) throw new Error(`${path.basename(cmd)} ${args[0]} failed (${r.status ?? r.error}): ${said.slice(0, 800)}`);
+    return said;
+  };
   run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error']);
   const installed = JSON.parse(fs.readFileSync(path.join(work, 'node_modules/parley-chat/package.json'), 'utf8'));
   if (fs.existsSync(path.join(work, 'node_modules/parley-chat/src'))) {
     throw new Error('parley-chat was installed with its source folder, not as the packed package');
   }
   // The package's types, as a TypeScript user meets them (strict, the declaration file checked).
-  try {
-    run(path.join(work, 'node_modules/.bin/tsc'), ['--noEmit', '-p', 'tsconfig.json']);
-  } catch (e) {
-    throw new Error(`tsc: ${String(e.stdout || '')}${String(e.stderr || '')}`);
-  }
-  run(path.join(work, 'node_modules/.bin/vite'), ['build', '--logLevel', 'warn'], { VITE_PARLEY_URL: parleyOrigin });
+  run(path.join(work, 'node_modules/.bin/tsc'), ['--noEmit', '-p', 'tsconfig.json']);
+  // Warnings count: an asset the bundler cannot resolve is only a warning to Vite.
+  const built = run(path.join(work, 'node_modules/.bin/vite'), ['build', '--logLevel', 'warn'], { VITE_PARLEY_URL: parleyOrigin, NO_COLOR: '1' });
+  if (String(built).trim()) throw new Error(`vite build said: ${String(built).trim().slice(0, 600)}`);
   return { dir: path.join(work, 'dist'), version: installed.version, cleanup: () => fs.rmSync(work, { recursive: true, force: true }) };
 }
 

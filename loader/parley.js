@@ -32,15 +32,18 @@
   var painted = null;
   var wantOpen = false;
   var queue = [];
+  // Failed starts: a retry imports the glue under a new URL (a failed module fetch stays failed
+  // for the document), and after a failure only a click or `open()` tries again.
+  var failures = 0;
 
   function fail(message) {
     console.error('parley: ' + message);
   }
 
-  // Fetches and starts the app once; a failed fetch may be tried again by the next gesture.
+  // Fetches and starts the app once; after a failure, a click or `open()` tries again.
   function start() {
     if (starting) return starting;
-    starting = import(base + GLUE)
+    starting = import(base + GLUE + (failures ? '?retry=' + failures : ''))
       .then(function (glue) { return glue.default({ module_or_path: base + WASM }); })
       .then(function () {
         var real = parley.chat;
@@ -56,9 +59,12 @@
         unpaint();
         queue.splice(0).forEach(function (call) { call(); });
         if (wantOpen) app.open();
+        // Now the chat is loaded and every queued call made: the page may drive it.
+        w.dispatchEvent(new Event('parley:ready'));
       })
       .catch(function (e) {
         starting = null;
+        failures += 1;
         var message = 'the chat could not start from ' + base + ': ' + (e && e.message ? e.message : e);
         fail(message);
         // The page hears of it as of any other failure of the chat's.
@@ -98,9 +104,10 @@
       button.setAttribute('aria-busy', 'true');
       start();
     });
+    var early = function () { if (!failures) start(); };
     if (o.preload !== 'eager') {
-      button.addEventListener('pointerenter', start);
-      button.addEventListener('focus', start);
+      button.addEventListener('pointerenter', early);
+      button.addEventListener('focus', early);
     }
     doc.body.appendChild(host);
     painted = { host: host, button: button };
@@ -123,6 +130,8 @@
     var embedded = o.render && o.render.mode === 'embedded';
     if (embedded || o.autostart === true || preload === 'eager') return start();
     var go = function () {
+      // A later `load()` or a `destroy()` came before the page's body: this one is void.
+      if (options !== o) return;
       paint(o);
       if (preload === 'idle') {
         if (w.requestIdleCallback) w.requestIdleCallback(start, { timeout: 4000 });
@@ -149,6 +158,7 @@
         queue.length = 0;
         unpaint();
       } else {
+        if (painted && (name === 'hide' || name === 'show')) painted.host.hidden = name === 'hide';
         queue.push(function () { app[name].apply(app, args); });
       }
     };

@@ -276,7 +276,9 @@ fn function1(f: impl Fn(JsValue) + 'static) -> JsValue {
 }
 
 /// Installs `window.parley.chat` and tells the page (`parley:ready` on `window`). Started by
-/// the loader (`loader/parley.js`), it first checks that the loader is of the same build.
+/// a starter (the loader `loader/parley.js`, the npm module), it first checks that the starter
+/// is of the same build, and leaves `parley:ready` to it: the starter sends it once it has
+/// loaded the chat and replayed the calls it queued, so a listener finds the chat ready.
 pub fn install() {
     let Some(window) = web_sys::window() else {
         return;
@@ -285,11 +287,10 @@ pub fn install() {
         .ok()
         .filter(JsValue::is_object)
         .map_or_else(Object::new, JsCast::unchecked_into);
-    if let Some(loader) = Reflect::get(&parley, &"loader".into())
+    let starter = Reflect::get(&parley, &"loader".into())
         .ok()
-        .and_then(|l| l.as_string())
-        .filter(|l| l != VERSION)
-    {
+        .and_then(|l| l.as_string());
+    if let Some(loader) = starter.as_deref().filter(|l| *l != VERSION) {
         return error(&format!(
             "parley: app {VERSION} cannot start under loader {loader}: serve both from one build"
         ));
@@ -334,7 +335,9 @@ pub fn install() {
     set(&chat, "proactive", &proactive);
     set(&parley, "chat", &chat);
     set(&window, "parley", &parley);
-    if let Ok(event) = web_sys::Event::new("parley:ready") {
+    if starter.is_none()
+        && let Ok(event) = web_sys::Event::new("parley:ready")
+    {
         let _ = window.dispatch_event(&event);
     }
 }

@@ -26,11 +26,13 @@ function start() {
     parley.launcherSheet.replaceSync('__PARLEY_LAUNCHER_CSS__');
     const glue = await import('./assets/__PARLEY_GLUE__');
     await glue.default({ module_or_path: new URL('./assets/__PARLEY_WASM__', import.meta.url) });
-    const chat = parley.chat;
-    if (!chat || chat.version !== VERSION) {
-      throw new Error(`parley: package ${VERSION} cannot drive app ${chat && chat.version}: the app did not start (see the error above)`);
+    const app = parley.chat;
+    if (!app || app.version !== VERSION) {
+      throw new Error(`parley: package ${VERSION} cannot drive app ${app && app.version}: the app did not start (see the error above)`);
     }
-    return chat;
+    // The app leaves `parley:ready` to its starter.
+    window.dispatchEvent(new Event('parley:ready'));
+    return app;
   })();
   // A failed fetch may be tried again by the next call.
   starting.catch(() => { starting = null; });
@@ -40,10 +42,10 @@ function start() {
 /** The bundle's version. */
 export const version = VERSION;
 
-/** Fetches and starts the app once, then loads the chat with `options`; resolves to the chat. */
+/** Fetches and starts the app once, then loads the chat with `options`; resolves to the chat
+ * (this module's, whose calls return promises as `index.d.ts` says). */
 export async function load(options) {
-  const chat = await start();
-  chat.load(options);
+  (await start()).load(options);
   return chat;
 }
 

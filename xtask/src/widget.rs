@@ -14,7 +14,7 @@ use crate::cmd::{command, root, run};
 mod css;
 
 /// The size budget from the design's quality bars: everything the page fetches for a working
-/// widget (JS glue + wasm + CSS), gzip -9.
+/// widget (the loader, the JS glue and the wasm, which holds the CSS), gzip -9.
 pub(crate) const BUDGET_GZIP_BYTES: u64 = 120_000;
 
 pub(crate) fn dist_dir() -> PathBuf {
@@ -80,9 +80,18 @@ pub(crate) fn build_release() -> Result<()> {
     // trunk's hashes are of cargo's output, taken before wasm-opt (and terser): a new wasm-opt
     // flag would give new content under the old name, which is cached as immutable. So the
     // files are named by a hash of what is served.
+    let wasm = name_by_content(&dist, &trunk.wasm, "_bg.wasm")?;
+    // The glue's default wasm path (used when none is given) names wasm-bindgen's file; bundlers
+    // resolve it (`new URL(…, import.meta.url)`), so it must name the file that ships.
+    let text = std::fs::read_to_string(&glue)?;
+    let default = "\"parley-widget_bg.wasm\"";
+    if text.matches(default).count() != 1 {
+        bail!("expected the glue to name {default} once, as its default wasm path");
+    }
+    std::fs::write(&glue, text.replace(default, &format!("\"{wasm}\"")))?;
     let app = AppFiles {
         glue: name_by_content(&dist, &trunk.glue, ".js")?,
-        wasm: name_by_content(&dist, &trunk.wasm, "_bg.wasm")?,
+        wasm,
     };
     let loader = fill(
         &std::fs::read_to_string(root().join("loader/parley.js"))?,

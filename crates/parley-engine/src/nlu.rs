@@ -549,7 +549,6 @@ impl Nlu {
         terms
     }
 
-    /// A normalised TF-IDF vector (sublinear term frequency).
     /// The training terms of `v`, by id (in id order, since ids follow the terms' order).
     fn sparse(&self, v: &Vector) -> Sparse {
         v.iter()
@@ -557,12 +556,14 @@ impl Nlu {
             .collect()
     }
 
-    /// Whether two vectors share a term other than a stopword.
+    /// Whether two vectors share a term that is not a function word: "what is your …" alone
+    /// says nothing about the intent.
     fn shares_content(&self, a: &Sparse, b: &Sparse) -> bool {
         let mut shared = Shared::new(a, b);
         shared.any(|(id, _, _)| !self.stopword[id as usize])
     }
 
+    /// A normalised TF-IDF vector (sublinear term frequency).
     fn vector(&self, terms: &[String]) -> Vector {
         let mut tf: BTreeMap<String, f64> = BTreeMap::new();
         for t in terms {
@@ -598,8 +599,6 @@ impl Span {
     }
 }
 
-/// Whether two vectors share a term that is not a function word: "what is your …" alone says
-/// nothing about the intent.
 /// The terms two sparse vectors share, in id order, with both weights: a merge of the two.
 struct Shared<'a> {
     a: &'a [(u32, f64)],

@@ -480,9 +480,17 @@ async fn cache_control(uri: axum::http::Uri, mut response: Response) -> Response
         "no-cache"
     };
     if response.status().is_success() {
-        response.headers_mut().insert(
+        let headers = response.headers_mut();
+        headers.insert(
             axum::http::header::CACHE_CONTROL,
             axum::http::HeaderValue::from_static(value),
+        );
+        // The body depends on Accept-Encoding (the `.br` / `.gz` twins): a shared cache must
+        // not hand a brotli body to a browser that did not ask for one. (tower-http 0.6's
+        // ServeDir does not say so itself.)
+        headers.append(
+            axum::http::header::VARY,
+            axum::http::HeaderValue::from_static("accept-encoding"),
         );
     }
     response

@@ -166,15 +166,32 @@ impl SqliteStore {
     /// for its milliseconds. Bench: 13.7k -> 18.9k stateful req/s at 16 conversations, p99
     /// 4.9 -> 4.5 ms. (A checkpointer thread of its own, tried, starved: under steady writes
     /// its PASSIVE checkpoints never caught up and the WAL grew to 660 MB in 12 s.)
-    async fn with<T>(
+    ///
+    /// When the connection is busy (another request's statement, or SQLite waiting up to
+    /// `busy_timeout` on another process's write lock: `parley keys create` on the same data
+    /// directory), the wait goes to a blocking thread, so that the runtime's workers never queue
+    /// on the lock and the server keeps answering.
+    async fn with<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let mut connection = self
-            .connection
-            .lock()
-            .map_err(|_| err("a previous use panicked"))?;
-        f(&mut connection)
+        // (The guard must be gone before the `.await` below: the future is sent between threads.)
+        let f = match self.connection.try_lock() {
+            Ok(mut connection) => return f(&mut connection),
+            Err(std::sync::TryLockError::Poisoned(_)) => {
+                return Err(err("a previous use panicked"));
+            }
+            Err(std::sync::TryLockError::WouldBlock) => f,
+        };
+        let connection = self.connection.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut connection = connection
+                .lock()
+                .map_err(|_| err("a previous use panicked"))?;
+            f(&mut connection)
+        })
+        .await
+        .map_err(err)?
     }
 }
 

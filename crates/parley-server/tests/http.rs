@@ -305,6 +305,15 @@ async fn widget_files_load_from_any_origin_with_cache_headers() {
     let response = s.router.clone().oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["content-encoding"], "br");
+    assert!(
+        response
+            .headers()
+            .get_all("vary")
+            .iter()
+            .any(|v| v.to_str().unwrap().contains("accept-encoding")),
+        "{:?}",
+        response.headers()
+    );
     assert_eq!(response.headers()["content-type"], "application/wasm");
     let body = axum::body::to_bytes(response.into_body(), 1024)
         .await
