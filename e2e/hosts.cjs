@@ -38,13 +38,12 @@ function strictCsp(parleyOrigin) {
   ].join('; ');
 }
 
-// Serves `dir` on a free loopback port with the CSP header; text files have the demo's address
-// replaced by the real server's (the port may differ from 8080). Every request is recorded.
-async function startHost(dir, { parleyOrigin, csp = strictCsp(parleyOrigin) }) {
-  const requests = [];
+// Serves `dir` on a free loopback port with the strict CSP; text files have the demo's address
+// replaced by the real server's (the port may differ from 8080).
+async function startHost(dir, { parleyOrigin }) {
+  const csp = strictCsp(parleyOrigin);
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://host');
-    requests.push(url.pathname);
     // The browser asks every site for its icon; these pages have none, and that is no error.
     if (url.pathname === '/favicon.ico') {
       res.writeHead(204).end();
@@ -70,7 +69,6 @@ async function startHost(dir, { parleyOrigin, csp = strictCsp(parleyOrigin) }) {
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${server.address().port}`,
-    requests,
     close: () => new Promise((resolve) => server.close(resolve)),
   };
 }
@@ -81,9 +79,12 @@ async function startHost(dir, { parleyOrigin, csp = strictCsp(parleyOrigin) }) {
 // runtime's address. Answers the built folder.
 function buildViteExample(tarball, parleyOrigin) {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-vite-'));
-  for (const name of ['package.json', 'index.html', 'main.ts', 'tsconfig.json', 'vite.config.js']) {
-    fs.copyFileSync(path.join(examples, 'vite', name), path.join(work, name));
-  }
+  // The example as committed: not a local install or build of it.
+  const source = path.join(examples, 'vite');
+  fs.cpSync(source, work, {
+    recursive: true,
+    filter: (from) => !['node_modules', 'dist'].includes(path.relative(source, from).split(path.sep)[0]),
+  });
   const manifest = JSON.parse(fs.readFileSync(path.join(work, 'package.json'), 'utf8'));
   manifest.dependencies['parley-chat'] = `file:${path.resolve(tarball)}`;
   fs.writeFileSync(path.join(work, 'package.json'), JSON.stringify(manifest, null, 2));
@@ -103,8 +104,8 @@ function buildViteExample(tarball, parleyOrigin) {
   run(path.join(work, 'node_modules/.bin/tsc'), ['--noEmit', '-p', 'tsconfig.json']);
   // Warnings count: an asset the bundler cannot resolve is only a warning to Vite.
   const built = run(path.join(work, 'node_modules/.bin/vite'), ['build', '--logLevel', 'warn'], { VITE_PARLEY_URL: parleyOrigin, NO_COLOR: '1' });
-  if (String(built).trim()) throw new Error(`vite build said: ${String(built).trim().slice(0, 600)}`);
+  if (built.trim()) throw new Error(`vite build said: ${built.trim().slice(0, 600)}`);
   return { dir: path.join(work, 'dist'), version: installed.version, cleanup: () => fs.rmSync(work, { recursive: true, force: true }) };
 }
 
-module.exports = { examples, strictCsp, startHost, buildViteExample };
+module.exports = { examples, startHost, buildViteExample };

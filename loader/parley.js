@@ -142,11 +142,13 @@
     else doc.addEventListener('DOMContentLoaded', go);
   }
 
-  // Every call before the app is there waits in the queue; `open` also fetches the app.
-  function later(name) {
+  // A call of the chat's, or of its `proactive` (`of` picks the object from the app). Before
+  // the app is there it waits in the queue; `open` also fetches the app.
+  function later(name, of) {
     return function () {
       var args = arguments;
-      if (app) return app[name].apply(app, args);
+      var call = function () { var target = of(app); return target[name].apply(target, args); };
+      if (app) return call();
       if (name === 'open') {
         wantOpen = true;
         start();
@@ -159,26 +161,20 @@
         unpaint();
       } else {
         if (painted && (name === 'hide' || name === 'show')) painted.host.hidden = name === 'hide';
-        queue.push(function () { app[name].apply(app, args); });
+        queue.push(call);
       }
     };
   }
-
-  function laterProactive(name) {
-    return function () {
-      var args = arguments;
-      if (app) return app.proactive[name].apply(app.proactive, args);
-      queue.push(function () { app.proactive[name].apply(app.proactive, args); });
-    };
-  }
+  var itself = function (a) { return a; };
+  var proactive = function (a) { return a.proactive; };
 
   var chat = {
     version: VERSION,
     load: load,
-    proactive: { push: laterProactive('push'), clear: laterProactive('clear') },
+    proactive: { push: later('push', proactive), clear: later('clear', proactive) },
   };
   ['open', 'close', 'show', 'hide', 'interact', 'reset', 'destroy'].forEach(function (name) {
-    chat[name] = later(name);
+    chat[name] = later(name, itself);
   });
   parley.chat = chat;
 })();

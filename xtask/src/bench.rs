@@ -224,26 +224,13 @@ pub(crate) fn engine() -> Result<()> {
     Ok(())
 }
 
-fn brotli_size(path: &std::path::Path) -> Result<u64> {
-    let out = command("brotli")
-        .args(["-c", "-q", "11"])
-        .arg(path)
-        .output()
-        .context("running brotli")?;
-    if !out.status.success() {
-        bail!("brotli failed on {}", path.display());
-    }
-    Ok(out.stdout.len() as u64)
-}
-
 pub(crate) fn widget(runs: u32) -> Result<()> {
     tools::ensure_widget_toolchain()?;
-    tools::ensure_brotli()?;
     let browser = tools::ensure_browser()?;
     let playwright = tools::ensure_playwright()?;
-    widget::build_release()?;
+    let app = widget::build_release()?;
     let dist = widget::dist_dir();
-    let assets = widget::bundle(&dist)?;
+    let assets = widget::bundle(&dist, &app)?;
     let kb = |b: u64| b as f64 / 1000.0;
     println!(
         "\n{:<44} {:>9} {:>10} {:>10}",
@@ -252,7 +239,7 @@ pub(crate) fn widget(runs: u32) -> Result<()> {
     let mut files = Vec::new();
     let (mut raw, mut gzip, mut brotli) = (0, 0, 0);
     for asset in &assets {
-        let br = brotli_size(&dist.join(&asset.name))?;
+        let br = asset.brotli;
         println!(
             "{:<44} {:>9.1} {:>10.1} {:>10.1}",
             asset.name,

@@ -78,9 +78,9 @@ pub(crate) fn main() -> Result<()> {
         browser_tests(&browser).map(Some)
     });
     step("widget release build, size budgets, npm package", &|| {
-        widget::build_release()?;
-        widget::report_size(&widget::bundle(&widget::dist_dir())?)?;
-        widget::npm_package()?;
+        let app = widget::build_release()?;
+        widget::report_size(&widget::bundle(&widget::dist_dir(), &app)?)?;
+        widget::npm_package(&app)?;
         Ok(None)
     });
     step("demo page in headless Chromium", &|| {

@@ -4,7 +4,6 @@
 //! has an inline script, refused by a strict CSP). And measuring what a page fetches.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use anyhow::{Context, Result, bail};
 
@@ -24,13 +23,16 @@ pub(crate) fn dist_dir() -> PathBuf {
 /// The loader's own budget (issue #8): it is what every page of a site fetches at once.
 pub(crate) const LOADER_BUDGET_GZIP_BYTES: u64 = 5_000;
 
-/// The names trunk gave the app's files in `dist/` (content-hashed): the glue, the wasm.
+/// The app's files in `dist/` (the glue, the wasm: hashed names), and the launcher's styles,
+/// minified: what the starters' templates are filled with.
 pub(crate) struct AppFiles {
-    pub(crate) glue: String,
-    pub(crate) wasm: String,
+    glue: String,
+    wasm: String,
+    launcher_css: String,
 }
 
-fn app_files(dist: &Path) -> Result<AppFiles> {
+/// The names trunk gave the glue and the wasm.
+fn trunk_files(dist: &Path) -> Result<(String, String)> {
     let find = |suffix: &str| -> Result<String> {
         let mut names = Vec::new();
         for entry in std::fs::read_dir(dist)? {
@@ -44,43 +46,39 @@ fn app_files(dist: &Path) -> Result<AppFiles> {
             _ => bail!("expected one parley-widget-*{suffix} in dist/, found {names:?}"),
         }
     };
-    Ok(AppFiles {
-        glue: find(".js")?,
-        wasm: find("_bg.wasm")?,
-    })
+    Ok((find(".js")?, find("_bg.wasm")?))
 }
 
 /// Fills the version, the app's file names and the launcher's styles (a single-quoted string)
 /// into a template (the loader, the npm module).
-fn fill(template: &str, app: &AppFiles) -> Result<String> {
-    let launcher_css = css::minify(&std::fs::read_to_string(root().join("style/launcher.css"))?);
-    Ok(template
+fn fill(template: &str, app: &AppFiles) -> String {
+    template
         .replace("__PARLEY_VERSION__", env!("CARGO_PKG_VERSION"))
         .replace("__PARLEY_GLUE__", &app.glue)
         .replace("__PARLEY_WASM__", &app.wasm)
         .replace(
             "__PARLEY_LAUNCHER_CSS__",
-            &launcher_css.replace('\\', "\\\\").replace('\'', "\\'"),
-        ))
+            &app.launcher_css.replace('\\', "\\\\").replace('\'', "\\'"),
+        )
 }
 
 /// The release bundle in `dist/`: `trunk build --release` (the size-oriented `wasm-release`
-/// profile, then wasm-opt), terser over the glue, then the loader (filled in and minified) and
-/// the demo page.
-pub(crate) fn build_release() -> Result<()> {
+/// profile, then wasm-opt), terser over the glue, then the loader (filled in and minified), the
+/// demo page and the precompressed twins; answers the app's files, for the npm package.
+pub(crate) fn build_release() -> Result<AppFiles> {
     let dist = dist_dir();
     // trunk keeps files it did not write; old hashed files would make two apps.
     if dist.exists() {
         std::fs::remove_dir_all(&dist).with_context(|| format!("removing {}", dist.display()))?;
     }
     run(command("trunk").args(["build", "--release", "--locked"]))?;
-    let trunk = app_files(&dist)?;
-    let glue = dist.join(&trunk.glue);
+    let (trunk_glue, trunk_wasm) = trunk_files(&dist)?;
+    let glue = dist.join(&trunk_glue);
     minify_js(&glue, &glue, true)?;
     // trunk's hashes are of cargo's output, taken before wasm-opt (and terser): a new wasm-opt
     // flag would give new content under the old name, which is cached as immutable. So the
     // files are named by a hash of what is served.
-    let wasm = name_by_content(&dist, &trunk.wasm, "_bg.wasm")?;
+    let wasm = name_by_content(&dist, &trunk_wasm, "_bg.wasm")?;
     // The glue's default wasm path (used when none is given) names wasm-bindgen's file; bundlers
     // resolve it (`new URL(…, import.meta.url)`), so it must name the file that ships.
     let text = std::fs::read_to_string(&glue)?;
@@ -90,24 +88,30 @@ pub(crate) fn build_release() -> Result<()> {
     }
     std::fs::write(&glue, text.replace(default, &format!("\"{wasm}\"")))?;
     let app = AppFiles {
-        glue: name_by_content(&dist, &trunk.glue, ".js")?,
+        glue: name_by_content(&dist, &trunk_glue, ".js")?,
         wasm,
+        launcher_css: css::minify(&std::fs::read_to_string(root().join("style/launcher.css"))?),
     };
     let loader = fill(
         &std::fs::read_to_string(root().join("loader/parley.js"))?,
         &app,
-    )?;
+    );
     let filled = crate::cmd::target_dir().join("parley-loader.js");
     std::fs::write(&filled, loader)?;
-    minify_js(&filled, &dist.join("parley.js"), false)?;
+    minify_js(&filled, &dist.join(LOADER), false)?;
     for page in ["index.html", "demo.js"] {
         std::fs::copy(root().join("loader").join(page), dist.join(page))?;
     }
-    precompress(&dist, &[&app.glue, &app.wasm, "parley.js"])
+    precompress(&dist, &[&app.glue, &app.wasm, LOADER])?;
+    Ok(app)
 }
 
+/// The loader's name in `dist/`.
+const LOADER: &str = "parley.js";
+
 /// Writes `.br` (brotli -q 11) and `.gz` (gzip -9) twins of `files`, which the server sends to
-/// browsers that accept them: what a page downloads is then the size the budget counts.
+/// browsers that accept them: what a page downloads is then the size the budget counts, and
+/// [`bundle`] reads the sizes from them.
 fn precompress(dist: &Path, files: &[&str]) -> Result<()> {
     crate::tools::ensure_brotli()?;
     for file in files {
@@ -149,30 +153,23 @@ fn minify_js(input: &Path, output: &Path, module: bool) -> Result<()> {
 
 /// `cargo xtask dist`: the bundle, its sizes against the budgets, and the npm package, packed.
 pub(crate) fn dist() -> Result<()> {
-    build_release()?;
-    let assets = bundle(&dist_dir())?;
-    report_size(&assets)?;
-    let tarball = npm_package()?;
+    let app = build_release()?;
+    report_size(&bundle(&dist_dir(), &app)?)?;
+    let tarball = npm_package(&app)?;
     println!("npm package: {}", tarball.display());
     Ok(())
-}
-
-/// The npm package's source folder.
-pub(crate) fn npm_dir() -> PathBuf {
-    root().join("npm")
 }
 
 /// Builds the npm package from `dist/` into `npm/dist/` (the module with the app's file names
 /// filled in, and the app's files under `assets/`) and packs it with `npm pack` into
 /// `target/npm/`; answers the tarball's path.
-pub(crate) fn npm_package() -> Result<PathBuf> {
-    let npm = npm_dir();
+pub(crate) fn npm_package(app: &AppFiles) -> Result<PathBuf> {
+    let npm = root().join("npm");
     let manifest = std::fs::read_to_string(npm.join("package.json"))?;
     let version = format!("\"version\": \"{}\"", env!("CARGO_PKG_VERSION"));
     if !manifest.contains(&version) {
         bail!("npm/package.json must say {version}, the workspace's version");
     }
-    let app = app_files(&dist_dir())?;
     let out = npm.join("dist");
     if out.exists() {
         std::fs::remove_dir_all(&out)?;
@@ -181,7 +178,7 @@ pub(crate) fn npm_package() -> Result<PathBuf> {
     for name in [&app.glue, &app.wasm] {
         std::fs::copy(dist_dir().join(name), out.join("assets").join(name))?;
     }
-    let module = fill(&std::fs::read_to_string(npm.join("src/index.js"))?, &app)?;
+    let module = fill(&std::fs::read_to_string(npm.join("src/index.js"))?, app);
     std::fs::write(out.join("index.js"), module)?;
     let packed = crate::cmd::target_dir().join("npm");
     std::fs::create_dir_all(&packed)?;
@@ -218,54 +215,30 @@ pub(crate) struct Asset {
     pub(crate) name: String,
     pub(crate) raw: u64,
     pub(crate) gzip: u64,
+    pub(crate) brotli: u64,
 }
 
-/// What a page fetches for a working widget (the loader, the glue, the wasm; `parley*` files in
-/// `dist/`), with their sizes.
-pub(crate) fn bundle(dist: &Path) -> Result<Vec<Asset>> {
+/// What a page fetches for a working widget (the loader, the glue, the wasm of `app`), with
+/// their sizes: raw, and those of the `.gz` and `.br` twins [`build_release`] wrote (gzip -9
+/// and brotli -q 11 of Debian's tools, so the figure is the one the budget names).
+pub(crate) fn bundle(dist: &Path, app: &AppFiles) -> Result<Vec<Asset>> {
+    let size = |name: &str| {
+        let path = dist.join(name);
+        std::fs::metadata(&path)
+            .map(|m| m.len())
+            .with_context(|| format!("no {}: the widget was not built", path.display()))
+    };
     let mut assets = Vec::new();
-    for entry in std::fs::read_dir(dist).with_context(|| format!("reading {}", dist.display()))? {
-        let path = entry?.path();
-        let is_asset = matches!(
-            path.extension().and_then(|e| e.to_str()),
-            Some("js" | "wasm" | "css")
-        );
-        let ours = path
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with("parley"));
-        if !is_asset || !ours || !path.is_file() {
-            continue;
-        }
+    for name in [&app.glue, &app.wasm, LOADER] {
         assets.push(Asset {
-            name: path
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned(),
-            raw: std::fs::metadata(&path)?.len(),
-            gzip: gzip9_len(&path)?,
+            name: name.to_owned(),
+            raw: size(name)?,
+            gzip: size(&format!("{name}.gz"))?,
+            brotli: size(&format!("{name}.br"))?,
         });
     }
     assets.sort_by(|a, b| a.name.cmp(&b.name));
-    if !assets.iter().any(|a| a.name.ends_with(".wasm")) {
-        bail!("no .wasm in {}: the widget was not built", dist.display());
-    }
     Ok(assets)
-}
-
-/// The size of `gzip -9` of a file, from Debian's gzip itself so the figure is the one the
-/// budget names.
-fn gzip9_len(path: &Path) -> Result<u64> {
-    let out = command("gzip")
-        .args(["-9", "--no-name", "--stdout"])
-        .arg(path)
-        .stderr(Stdio::inherit())
-        .output()
-        .context("running gzip")?;
-    if !out.status.success() {
-        bail!("gzip failed on {}", path.display());
-    }
-    Ok(out.stdout.len() as u64)
 }
 
 /// Prints the bundle table and checks the budget.
@@ -289,7 +262,7 @@ pub(crate) fn report_size(assets: &[Asset]) -> Result<u64> {
     );
     let loader = assets
         .iter()
-        .find(|a| a.name == "parley.js")
+        .find(|a| a.name == LOADER)
         .context("no loader (parley.js) in the bundle")?;
     println!(
         "loader: {:.1} KB of {:.1} KB gzip -9",

@@ -257,54 +257,56 @@ async fn serves_the_built_widget_and_json_404s() {
 }
 
 /// A site of another origin loads the widget's files: CORS for everyone (they are public), a
-/// year of cache for the hashed files, revalidation for the loader.
+/// year of cache for the hashed files, revalidation for the loader, brotli when asked for.
 #[tokio::test]
 async fn widget_files_load_from_any_origin_with_cache_headers() {
     let s = server().await;
+    let get = |path: &str, headers: &[(&str, &str)]| {
+        let mut request = Request::builder().uri(path);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        s.router
+            .clone()
+            .oneshot(request.body(Body::empty()).unwrap())
+    };
+    let header = |response: &axum::response::Response, name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let wasm = "/parley-widget-0123abcd_bg.wasm";
     for (path, cache) in [
         ("/parley.js", "no-cache"),
-        (
-            "/parley-widget-0123abcd_bg.wasm",
-            "public, max-age=31536000, immutable",
-        ),
+        (wasm, "public, max-age=31536000, immutable"),
     ] {
-        let request = Request::builder()
-            .uri(path)
-            .header("origin", "https://shop.example")
-            .body(Body::empty())
+        let response = get(path, &[("origin", "https://shop.example")])
+            .await
             .unwrap();
-        let response = s.router.clone().oneshot(request).await.unwrap();
         assert_eq!(response.status(), StatusCode::OK, "{path}");
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .map(|v| v.to_str().unwrap().to_owned())
-        };
-        assert_eq!(header("access-control-allow-origin").as_deref(), Some("*"));
-        assert_eq!(header("cache-control").as_deref(), Some(cache), "{path}");
+        assert_eq!(
+            header(&response, "access-control-allow-origin").as_deref(),
+            Some("*")
+        );
+        assert_eq!(
+            header(&response, "cache-control").as_deref(),
+            Some(cache),
+            "{path}"
+        );
     }
-    let (status, content_type, _) = call(
-        &s.router,
-        "GET",
-        "/parley-widget-0123abcd_bg.wasm",
-        None,
-        &[],
-    )
-    .await;
+    let plain = get(wasm, &[]).await.unwrap();
     assert_eq!(
-        (status, content_type.as_str()),
-        (StatusCode::OK, "application/wasm")
+        header(&plain, "content-type").as_deref(),
+        Some("application/wasm")
     );
+    assert_eq!(header(&plain, "content-encoding"), None);
     // A browser that takes brotli gets the precompressed twin, as such.
-    let request = Request::builder()
-        .uri("/parley-widget-0123abcd_bg.wasm")
-        .header("accept-encoding", "gzip, deflate, br")
-        .body(Body::empty())
+    let response = get(wasm, &[("accept-encoding", "gzip, deflate, br")])
+        .await
         .unwrap();
-    let response = s.router.clone().oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.headers()["content-encoding"], "br");
+    assert_eq!(header(&response, "content-encoding").as_deref(), Some("br"));
     assert!(
         response
             .headers()
@@ -314,17 +316,16 @@ async fn widget_files_load_from_any_origin_with_cache_headers() {
         "{:?}",
         response.headers()
     );
-    assert_eq!(response.headers()["content-type"], "application/wasm");
+    assert_eq!(
+        header(&response, "content-type").as_deref(),
+        Some("application/wasm")
+    );
     let body = axum::body::to_bytes(response.into_body(), 1024)
         .await
         .unwrap();
     assert_eq!(&body[..], b"BROTLI");
     // A missing file is not cached.
-    let request = Request::builder()
-        .uri("/parley-widget-gone.js")
-        .body(Body::empty())
-        .unwrap();
-    let response = s.router.clone().oneshot(request).await.unwrap();
+    let response = get("/parley-widget-gone.js", &[]).await.unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert!(response.headers().get("cache-control").is_none());
 }
