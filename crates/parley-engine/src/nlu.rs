@@ -70,11 +70,11 @@ const NO: [&str; 5] = ["no", "nope", "nah", "negative", "never"];
 
 /// Function words: they count, but little, and a match on them alone is no match. Question
 /// words (what, when, where, how, can…) are not among them: they tell intents apart.
-const STOPWORDS: [&str; 52] = [
+const STOPWORDS: [&str; 51] = [
     "a", "about", "am", "an", "and", "any", "are", "as", "at", "be", "but", "by", "for", "from",
-    "get", "have", "here", "hi", "i", "id", "if", "ill", "im", "in", "is", "it", "its", "just",
-    "let", "like", "me", "my", "of", "on", "or", "our", "please", "so", "some", "that", "the",
-    "then", "there", "this", "to", "us", "want", "was", "we", "with", "you", "your",
+    "get", "have", "here", "i", "id", "if", "ill", "im", "in", "is", "it", "its", "just", "let",
+    "like", "me", "my", "of", "on", "or", "our", "please", "so", "some", "that", "the", "then",
+    "there", "this", "to", "us", "want", "was", "we", "with", "you", "your",
 ];
 
 /// Colloquial spellings, read as the words they stand for.
