@@ -1,4 +1,5 @@
-//! Talking to a Dialog API runtime (Parley's or Voiceflow's): the stateless flavour.
+//! Talking to a Dialog API runtime (Parley's or Voiceflow's), in either flavour: the calls are
+//! the ones Voiceflow's own clients make (`@voiceflow/sdk-runtime`, inside its web widget).
 //!
 //! Building a call is plain Rust (tested natively); sending it uses the browser's `fetch`.
 
@@ -10,6 +11,8 @@ pub struct Endpoint {
     /// The runtime's base URL, e.g. `https://general-runtime.voiceflow.com` or `""` for the
     /// page's own origin.
     pub url: String,
+    /// The project, which the public route names.
+    pub project: String,
     pub version: String,
     pub api_key: Option<String>,
     /// The stateful flavour's user id; `None` for the stateless flavour.
@@ -34,6 +37,7 @@ impl Endpoint {
     pub fn same_origin() -> Endpoint {
         Endpoint {
             url: String::new(),
+            project: String::new(),
             version: "development".to_owned(),
             api_key: None,
             user: None,
@@ -42,7 +46,11 @@ impl Endpoint {
 
     /// The call for one turn, with a `config` that keeps diagnostics off the wire.
     /// Stateless: `POST {url}/interact` with the state as it was received (opaque).
-    /// Stateful: `POST {url}/state/user/{userID}/interact` with the request as `action`.
+    /// Stateful, as Voiceflow's widget calls it: without a key the public route
+    /// `POST {url}/public/{projectID}/state/user/{userID}/interact` (a key is a secret; a
+    /// public page has none), with one the keyed route
+    /// `POST {url}/state/user/{userID}/interact?verbose=true` with `authorization` and
+    /// `sessionID`; the body is `{ action, config }` either way.
     /// `request_id` goes out as `x-parley-request-id` in the stateful flavour: a retry with the
     /// same id is answered from the runtime's record instead of taking the turn twice.
     pub fn call(&self, state: Option<&Json>, request: &Json, request_id: &str) -> Call {
@@ -53,10 +61,17 @@ impl Endpoint {
         );
         let base = self.url.trim_end_matches('/');
         let (url, body) = match &self.user {
-            Some(user) => (
-                format!("{base}/state/user/{}/interact", encode_path(user)),
-                vec![("action", request.clone()), config],
-            ),
+            Some(user) => {
+                let user = encode_path(user);
+                let url = match self.api_key {
+                    Some(_) => format!("{base}/state/user/{user}/interact?verbose=true"),
+                    None => format!(
+                        "{base}/public/{}/state/user/{user}/interact",
+                        encode_path(&self.project)
+                    ),
+                };
+                (url, vec![("action", request.clone()), config])
+            }
             None => {
                 let mut body = vec![("request", request.clone()), config];
                 if let Some(state) = state {
@@ -72,7 +87,10 @@ impl Endpoint {
         if let Some(key) = &self.api_key {
             headers.push(("authorization".to_owned(), key.clone()));
         }
-        if self.user.is_some() {
+        if let Some(user) = &self.user {
+            if self.api_key.is_some() {
+                headers.push(("sessionID".to_owned(), user.clone()));
+            }
             headers.push(("x-parley-request-id".to_owned(), request_id.to_owned()));
         }
         Call {
@@ -148,7 +166,9 @@ pub struct Answer {
 }
 
 /// Reads an answer (or an error body) from its status and text: stateless
-/// `{ state, trace }`, or stateful, a bare trace array.
+/// `{ state, trace }`; stateful, a bare trace array (the keyed route), the public route's
+/// `{ trace }` envelope, or the verbose `{ state, trace, request }` (the runtime keeps the
+/// state: it is not read).
 pub fn read_answer(status: u16, text: &str, stateful: bool) -> Result<Answer, ClientError> {
     let value = Json::parse(text);
     if !(200..300).contains(&status) {
@@ -169,7 +189,10 @@ pub fn read_answer(status: u16, text: &str, stateful: bool) -> Result<Answer, Cl
     let malformed = |why: &str| ClientError::Malformed(why.to_owned());
     let value = value.ok_or_else(|| malformed("not JSON"))?;
     if stateful {
-        let traces = value.items().ok_or_else(|| malformed("no trace list"))?;
+        let traces = value
+            .items()
+            .or_else(|| value.field("trace")?.items())
+            .ok_or_else(|| malformed("no trace list"))?;
         return Ok(Answer {
             state: None,
             traces,
@@ -238,6 +261,7 @@ mod tests {
     fn endpoint() -> Endpoint {
         Endpoint {
             url: "https://runtime.example/".into(),
+            project: "pizza".into(),
             version: "production".into(),
             api_key: Some("VF.DM.123".into()),
             user: None,
@@ -271,16 +295,77 @@ mod tests {
     }
 
     #[test]
+    fn builds_the_stateful_calls_voiceflows_widget_makes() {
+        let launch = request("launch", None);
+        let header = |call: &Call, name: &str| {
+            call.headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        };
+        // Without a key: the public route, no `authorization`, no `sessionID`.
+        let public = Endpoint {
+            api_key: None,
+            user: Some("user 1/é".into()),
+            ..endpoint()
+        }
+        .call(None, &launch, "r-1");
+        assert_eq!(
+            public.url,
+            "https://runtime.example/public/pizza/state/user/user%201%2F%C3%A9/interact"
+        );
+        assert!(public.stateful);
+        assert_eq!(header(&public, "versionID").as_deref(), Some("production"));
+        assert_eq!(header(&public, "authorization"), None);
+        assert_eq!(header(&public, "sessionID"), None);
+        assert_eq!(
+            header(&public, "x-parley-request-id").as_deref(),
+            Some("r-1")
+        );
+        let body: Value = serde_json::from_str(&public.body).unwrap();
+        let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["action", "config"], "sdk-runtime's body keys");
+        assert_eq!(body["action"], json!({ "type": "launch" }));
+        // With a key: the keyed route, verbose, with the key and the session.
+        let keyed = Endpoint {
+            user: Some("u-1".into()),
+            ..endpoint()
+        }
+        .call(None, &launch, "r-2");
+        assert_eq!(
+            keyed.url,
+            "https://runtime.example/state/user/u-1/interact?verbose=true"
+        );
+        assert_eq!(
+            header(&keyed, "authorization").as_deref(),
+            Some("VF.DM.123")
+        );
+        assert_eq!(header(&keyed, "sessionID").as_deref(), Some("u-1"));
+    }
+
+    #[test]
     fn reads_answers_and_errors() {
         let ok = read_answer(200, r#"{"state":{"stack":[],"storage":{},"variables":{},"signature":"s"},"request":null,"trace":[{"type":"text","payload":{"message":"Hi"}}]}"#, false).unwrap();
         assert_eq!(ok.state.unwrap()["signature"], "s");
         let turn =
             read_answer(200, r#"[{"type":"text","payload":{"message":"Hi"}}]"#, true).unwrap();
         assert_eq!((turn.state, turn.traces.len()), (None, 1));
-        assert!(matches!(
-            read_answer(200, r#"{"trace":[]}"#, true),
-            Err(ClientError::Malformed(_))
-        ));
+        // The public route's envelope, and the keyed route's verbose answer.
+        let public = read_answer(200, r#"{"trace":[{"type":"end"}]}"#, true).unwrap();
+        assert_eq!((public.state, public.traces.len()), (None, 1));
+        let verbose = read_answer(
+            200,
+            r#"{"state":{"stack":[]},"trace":[{"type":"end"},{"type":"end"}],"request":{"type":"launch"}}"#,
+            true,
+        )
+        .unwrap();
+        assert_eq!((verbose.state, verbose.traces.len()), (None, 2));
+        for odd in [r#"{"trace":{}}"#, r#"{"state":{}}"#, "{}", "7"] {
+            assert!(
+                matches!(read_answer(200, odd, true), Err(ClientError::Malformed(_))),
+                "{odd}"
+            );
+        }
         assert_eq!(ok.traces.len(), 1);
         assert_eq!(
             read_answer(409, r#"{"code":"state_forged","message":"changed"}"#, false),

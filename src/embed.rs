@@ -135,6 +135,18 @@ fn load(options_value: JsValue) {
         Ok(options) => options,
         Err(e) => return error(&e.to_string()),
     };
+    let extensions = Reflect::get(&options_value, &"assistant".into())
+        .and_then(|a| Reflect::get(&a, &"extensions".into()))
+        .unwrap_or(JsValue::UNDEFINED);
+    let extensions = match crate::host::read_extensions(&extensions) {
+        Ok(extensions) => extensions,
+        Err(e) => return error(&e.to_string()),
+    };
+    if options.dangerous_html {
+        web_sys::console::warn_1(
+            &"parley: allowDangerousHTML is refused: Parley never renders raw HTML (markup in a message shows as text)".into(),
+        );
+    }
     let Some(document) = web_sys::window().and_then(|w| w.document()) else {
         return;
     };
@@ -166,6 +178,15 @@ fn load(options_value: JsValue) {
         return error("parley.chat.load: this element cannot hold the chat (no Shadow DOM)");
     };
     let _ = Reflect::set(&shadow, &"adoptedStyleSheets".into(), &stylesheets());
+    // The page's own stylesheet for the widget: a <link> in the root, under the page's CSP
+    // (`style-src`); unlayered, so it wins over the widget's layered rules.
+    if let Some(href) = &options.stylesheet
+        && let Ok(link) = document.create_element("link")
+    {
+        let _ = link.set_attribute("rel", "stylesheet");
+        let _ = link.set_attribute("href", href);
+        let _ = shadow.append_child(&link);
+    }
     let Ok(container) = document.create_element("div") else {
         return;
     };
@@ -183,8 +204,15 @@ fn load(options_value: JsValue) {
     let controls = Controls::new();
     controls.open.set(options.autostart);
     let user = (options.mode == Mode::Stateful).then(|| user_id(&options));
+    crate::host::set(crate::host::Host {
+        launch: options.launch.clone(),
+        user_name: options.user_name.clone(),
+        user_image: options.user_image.clone(),
+        extensions,
+    });
     let endpoint = Endpoint {
         url: options.url.clone(),
+        project: options.project_id.clone(),
         version: options.version.clone(),
         api_key: options.api_key.clone(),
         user: user.clone(),
@@ -246,6 +274,7 @@ fn destroy() {
                 viewport.remove_event_listener_with_callback("resize", listener.unchecked_ref());
         }
         mounted.host.remove();
+        crate::host::set(crate::host::Host::default());
     }
 }
 

@@ -18,6 +18,7 @@ pub mod conversation;
 #[cfg(target_arch = "wasm32")]
 pub mod embed;
 pub mod events;
+pub mod host;
 pub mod json;
 pub mod options;
 pub mod persistence;

@@ -1,6 +1,6 @@
 //! The options of `window.parley.chat.load({...})`: Voiceflow's shape (`verify`, `url`,
-//! `versionID`, `userID`, `assistant`, `render`, `autostart`) plus ours (`apiKey`, `mode`,
-//! `persistence`). Plain Rust over [`Json`], tested natively: a bad option gives one error that
+//! `versionID`, `userID`, `user`, `launch`, `assistant` with `stylesheet` and `extensions`,
+//! `render`, `autostart`, `allowDangerousHTML`) plus ours (`apiKey`, `mode`, `persistence`). Plain Rust over [`Json`], tested natively: a bad option gives one error that
 //! names it, and nothing is mounted.
 
 use crate::json::{Json, Read};
@@ -44,6 +44,16 @@ pub struct Options {
     /// Open the chat at once.
     pub autostart: bool,
     pub persistence: StorageKind,
+    /// The request that starts a conversation (`launch.event`); `{ type: 'launch' }` if none.
+    pub launch: Option<Json>,
+    /// `user.name` and `user.image` (a checked URL): shown by the user's messages.
+    pub user_name: Option<String>,
+    pub user_image: Option<String>,
+    /// `assistant.stylesheet`: a stylesheet for the widget's Shadow DOM root (a checked URL;
+    /// of an array, the first, as react-chat takes it).
+    pub stylesheet: Option<String>,
+    /// `allowDangerousHTML: true` was asked for: refused (the widget never renders raw HTML).
+    pub dangerous_html: bool,
 }
 
 /// A bad option: which one, and what it should be.
@@ -91,14 +101,6 @@ fn group(options: &Json, key: &str, option: &'static str) -> Result<Option<Json>
     }
 }
 
-/// A colour safe to put in a style property: a hex colour, a name, or `rgb()`/`hsl()`.
-fn is_color(color: &str) -> bool {
-    color.len() <= 64
-        && color.chars().all(|c| {
-            c.is_ascii_alphanumeric() || matches!(c, '#' | '(' | ')' | ',' | '.' | '%' | ' ')
-        })
-}
-
 /// Reads the options object.
 pub fn read_options(options: &Json) -> Result<Options, OptionError> {
     if !options.is_map() {
@@ -108,11 +110,7 @@ pub fn read_options(options: &Json) -> Result<Options, OptionError> {
     let project_id = text(verify.as_ref(), "projectID", "verify.projectID")?
         .ok_or_else(|| bad("verify.projectID", "a non-empty string"))?;
     let url = text(Some(options), "url", "url")?.unwrap_or_default();
-    let url_ok = url.is_empty()
-        || url.starts_with("https://")
-        || url.starts_with("http://")
-        || (url.starts_with('/') && !url.starts_with("//"));
-    if !url_ok {
+    if !url.is_empty() && safe_stylesheet(&url).is_none() {
         return Err(bad("url", "an http(s) URL or a path on this site"));
     }
     let mode = match text(Some(options), "mode", "mode")?.as_deref() {
@@ -122,9 +120,44 @@ pub fn read_options(options: &Json) -> Result<Options, OptionError> {
     };
     let assistant = group(options, "assistant", "assistant")?;
     let color = text(assistant.as_ref(), "color", "assistant.color")?;
-    if color.as_deref().is_some_and(|c| !is_color(c)) {
+    if color
+        .as_deref()
+        .is_some_and(|c| crate::safety::safe_color(c).is_none())
+    {
         return Err(bad("assistant.color", "a CSS colour such as '#3b5bdb'"));
     }
+    let stylesheet = match assistant.as_ref().and_then(|a| a.field("stylesheet")) {
+        None => None,
+        Some(v) => {
+            let first = v.items().map_or(Some(v), |list| list.into_iter().next());
+            let url = first
+                .and_then(|f| f.text())
+                .and_then(|u| safe_stylesheet(&u));
+            Some(url.ok_or_else(|| {
+                bad(
+                    "assistant.stylesheet",
+                    "an http(s) URL or a path on this site (or an array of them)",
+                )
+            })?)
+        }
+    };
+    let launch = match group(options, "launch", "launch")?.and_then(|l| l.field("event")) {
+        Some(event) if crate::host::is_request(&event) => Some(event),
+        Some(_) => {
+            return Err(bad(
+                "launch.event",
+                "a request: an object with a string `type`",
+            ));
+        }
+        None => None,
+    };
+    let user = group(options, "user", "user")?;
+    let dangerous_html = match options.field("allowDangerousHTML") {
+        None => false,
+        Some(v) => v
+            .flag()
+            .ok_or_else(|| bad("allowDangerousHTML", "true or false"))?,
+    };
     let render = group(options, "render", "render")?;
     let render = match text(render.as_ref(), "mode", "render.mode")?.as_deref() {
         None | Some("overlay") => RenderMode::Overlay,
@@ -171,7 +204,23 @@ pub fn read_options(options: &Json) -> Result<Options, OptionError> {
         render,
         autostart,
         persistence,
+        launch,
+        user_name: text(user.as_ref(), "name", "user.name")?,
+        user_image: text(user.as_ref(), "image", "user.image")?
+            .map(|i| crate::safety::safe_image(&i).ok_or_else(|| bad("user.image", "an image URL")))
+            .transpose()?,
+        stylesheet,
+        dangerous_html,
     })
+}
+
+/// A stylesheet's URL: `https`, `http`, or a path on the page's own site (not `//host`).
+fn safe_stylesheet(url: &str) -> Option<String> {
+    let lower = url.trim().to_ascii_lowercase();
+    let ok = lower.starts_with("https://")
+        || lower.starts_with("http://")
+        || (lower.starts_with('/') && !lower.starts_with("//"));
+    ok.then(|| url.trim().to_owned())
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
@@ -209,6 +258,36 @@ mod tests {
         );
         assert_eq!(embedded.mode, Mode::Stateful);
         assert!(embedded.autostart);
+        assert_eq!(
+            (
+                embedded.launch,
+                embedded.stylesheet,
+                embedded.dangerous_html
+            ),
+            (None, None, false)
+        );
+    }
+
+    #[test]
+    fn voiceflows_other_options_read() {
+        let o = read_options(&json!({
+            "verify": { "projectID": "p" },
+            "launch": { "event": { "type": "event", "payload": { "event": { "name": "hello" } } } },
+            "user": { "name": "Dana", "image": "https://x.example/dana.png" },
+            "assistant": { "stylesheet": ["https://x.example/theme.css", "https://x.example/b.css"] },
+            "allowDangerousHTML": true
+        }))
+        .unwrap();
+        assert_eq!(o.launch.unwrap()["payload"]["event"]["name"], "hello");
+        assert_eq!(o.user_name.as_deref(), Some("Dana"));
+        assert_eq!(o.user_image.as_deref(), Some("https://x.example/dana.png"));
+        assert_eq!(o.stylesheet.as_deref(), Some("https://x.example/theme.css"));
+        assert!(o.dangerous_html);
+        let on_site = read_options(&json!({
+            "verify": { "projectID": "p" }, "assistant": { "stylesheet": "/theme.css" }
+        }))
+        .unwrap();
+        assert_eq!(on_site.stylesheet.as_deref(), Some("/theme.css"));
     }
 
     #[test]
@@ -253,6 +332,38 @@ mod tests {
             (
                 json!({ "verify": { "projectID": "p" }, "persistence": "cookie" }),
                 "persistence",
+            ),
+            (
+                json!({ "verify": { "projectID": "p" }, "assistant": { "stylesheet": "javascript:alert(1)" } }),
+                "assistant.stylesheet",
+            ),
+            (
+                json!({ "verify": { "projectID": "p" }, "assistant": { "stylesheet": "//evil.example/x.css" } }),
+                "assistant.stylesheet",
+            ),
+            (
+                json!({ "verify": { "projectID": "p" }, "assistant": { "stylesheet": [] } }),
+                "assistant.stylesheet",
+            ),
+            (
+                json!({ "verify": { "projectID": "p" }, "launch": { "event": { "payload": 1 } } }),
+                "launch.event",
+            ),
+            (
+                json!({ "verify": { "projectID": "p" }, "launch": "go" }),
+                "launch",
+            ),
+            (
+                json!({ "verify": { "projectID": "p" }, "user": "Dana" }),
+                "user",
+            ),
+            (
+                json!({ "verify": { "projectID": "p" }, "user": { "image": "javascript:alert(1)" } }),
+                "user.image",
+            ),
+            (
+                json!({ "verify": { "projectID": "p" }, "allowDangerousHTML": "yes" }),
+                "allowDangerousHTML",
             ),
         ];
         for (options, option) in cases {

@@ -10,11 +10,32 @@ use crate::safety::safe_link;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Block {
     Paragraph(Vec<Inline>),
+    /// A paragraph set `center`, `right` or `justify` (slate's `textAlign`).
+    Aligned(Align, Vec<Inline>),
     List {
         ordered: bool,
         items: Vec<Vec<Inline>>,
     },
     Code(String),
+}
+
+/// A paragraph's alignment other than the default (start).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Align {
+    Center,
+    Right,
+    Justify,
+}
+
+impl Align {
+    /// The class that sets it (a class, not a `style` attribute: a strict CSP refuses those).
+    pub fn class(self) -> &'static str {
+        match self {
+            Align::Center => "parley-rich__p parley-rich__p--center",
+            Align::Right => "parley-rich__p parley-rich__p--right",
+            Align::Justify => "parley-rich__p parley-rich__p--justify",
+        }
+    }
 }
 
 /// Inline content.
@@ -30,6 +51,11 @@ pub enum Inline {
         children: Vec<Inline>,
     },
     Break,
+    /// Text in a colour (slate's `color`), already checked by [`crate::safety::safe_color`].
+    Color {
+        color: String,
+        children: Vec<Inline>,
+    },
 }
 
 /// Inline styles.
@@ -319,9 +345,12 @@ fn link(rest: &str, skip: usize, marks: Marks) -> Option<(Vec<Inline>, &str)> {
     Some((vec![link], &rest[target_end + 1..]))
 }
 
-/// Rich text from a slate tree (Voiceflow's rich text): paragraphs, links, lists and headings,
-/// with bold, italic, underline and strike-through marks. A node is an element when it has
-/// `children`, a text leaf when it has `text`, and ignored otherwise.
+/// Rich text from a slate tree (Voiceflow's rich text, `base-types` `text/index.ts`): paragraphs
+/// (with `textAlign`), links (`url`, allow-listed), variables, lists and headings; leaves with
+/// `fontWeight` (600 and up, or `bold`, is bold; so is a `bold` flag), `italic`, `underline`,
+/// `strikeThrough` and `color` (`{ r, g, b, a }` or a CSS colour, checked). `fontFamily` and
+/// `backgroundColor` are not drawn: the widget's theme owns them. A node is an element when it
+/// has `children`, a text leaf when it has `text`, and ignored otherwise.
 pub fn from_slate(nodes: &[Json]) -> Vec<Block> {
     let mut blocks = Vec::new();
     for node in nodes {
@@ -341,8 +370,17 @@ pub fn from_slate(nodes: &[Json]) -> Vec<Block> {
             }
             _ => {
                 let content = inlines(std::slice::from_ref(node));
+                let align = match node.field("textAlign").and_then(|a| a.text()).as_deref() {
+                    Some("center") => Some(Align::Center),
+                    Some("right") => Some(Align::Right),
+                    Some("justify") => Some(Align::Justify),
+                    _ => None,
+                };
                 if !content.is_empty() {
-                    blocks.push(Block::Paragraph(content));
+                    blocks.push(match align {
+                        Some(align) => Block::Aligned(align, content),
+                        None => Block::Paragraph(content),
+                    });
                 }
             }
         }
@@ -363,23 +401,77 @@ fn inlines(nodes: &[Json]) -> Vec<Inline> {
             && !text.is_empty()
         {
             let mark = |key: &str| node.field(key).and_then(|b| b.flag()) == Some(true);
-            out.push(Inline::Text {
+            // An integer: parsing a float would bring in the float parser (about 15 KB gzip).
+            let weight = node.field("fontWeight").and_then(|w| w.text());
+            let heavy = weight.as_deref().is_some_and(|w| {
+                matches!(w, "bold" | "bolder") || w.parse::<u16>().is_ok_and(|n| n >= 600)
+            });
+            let leaf = Inline::Text {
                 text,
                 marks: Marks {
-                    bold: mark("bold"),
+                    bold: heavy || mark("bold"),
                     italic: mark("italic"),
                     underline: mark("underline"),
                     strike: mark("strikeThrough"),
                     code: false,
                 },
+            };
+            out.push(match node.field("color").and_then(|c| color(&c)) {
+                Some(color) => Inline::Color {
+                    color,
+                    children: vec![leaf],
+                },
+                None => leaf,
             });
         }
     }
     out
 }
 
+/// A slate colour: base-types' `{ r, g, b, a }` (0–255, alpha 0–1) as `rgb(r g b / a%)`, or a
+/// CSS colour string that [`crate::safety::safe_color`] accepts.
+fn color(value: &Json) -> Option<String> {
+    if let Some(text) = value.text() {
+        return crate::safety::safe_color(&text);
+    }
+    // Whole numbers in range only: formatting a float would bring in the float printer.
+    let channel = |key: &str, scale: f64| -> Option<u32> {
+        let n = value.field(key)?.number()? * scale;
+        (n.is_finite() && (0.0..=255.5).contains(&n)).then(|| n.round() as u32)
+    };
+    let alpha = match value.field("a") {
+        None => 100,
+        Some(_) => channel("a", 100.0).filter(|a| *a <= 100)?,
+    };
+    Some(format!(
+        "rgb({} {} {} / {alpha}%)",
+        channel("r", 1.0)?,
+        channel("g", 1.0)?,
+        channel("b", 1.0)?
+    ))
+}
+
 fn element(node: &Json, children: &[Json], out: &mut Vec<Inline>) {
     let kind = element_type(node);
+    if kind.as_deref() == Some("variable") {
+        // Inline: the runtime has put the value in its children; without one, its name.
+        let content = inlines(children);
+        if content.is_empty() {
+            let name = node
+                .field("name")
+                .and_then(|n| n.text())
+                .unwrap_or_default();
+            push(
+                out,
+                Inline::Text {
+                    text: format!("{{{name}}}"),
+                    marks: Marks::default(),
+                },
+            );
+        }
+        out.extend(content);
+        return;
+    }
     if kind.as_deref() == Some("link") {
         out.push(Inline::Link {
             href: node
@@ -413,6 +505,7 @@ pub fn plain_text(blocks: &[Block]) -> String {
                 Inline::Text { text, .. } => out.push_str(text),
                 Inline::Link { children, .. } => inline_text(children, out),
                 Inline::Break => out.push(' '),
+                Inline::Color { children, .. } => inline_text(children, out),
             }
         }
     }
@@ -420,7 +513,7 @@ pub fn plain_text(blocks: &[Block]) -> String {
     for block in blocks {
         let mut s = String::new();
         match block {
-            Block::Paragraph(inlines) => inline_text(inlines, &mut s),
+            Block::Paragraph(inlines) | Block::Aligned(_, inlines) => inline_text(inlines, &mut s),
             Block::List { items, .. } => {
                 let texts: Vec<String> = items
                     .iter()

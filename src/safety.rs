@@ -33,6 +33,19 @@ pub fn safe_audio(url: &str) -> Option<String> {
     (lower.starts_with("https://") || lower.starts_with("http://")).then_some(url)
 }
 
+/// A colour safe to put in a style property (set through the CSSOM, never a `style`
+/// attribute): a hex colour, a name, or `rgb()`/`hsl()` of numbers; nothing that could name a
+/// URL, a variable or another declaration.
+pub fn safe_color(color: &str) -> Option<String> {
+    let ok = color.len() <= 64
+        && !color.trim().is_empty()
+        && color.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '#' | '(' | ')' | ',' | '.' | '%' | ' ' | '/')
+        })
+        && !color.to_ascii_lowercase().contains("url");
+    ok.then(|| color.to_owned())
+}
+
 /// Trims what browsers ignore around and inside a scheme; refuses an empty URL.
 fn normalised(url: &str) -> Option<String> {
     let trimmed = url.trim_matches(|c: char| c.is_whitespace() || c.is_control());
@@ -82,6 +95,31 @@ mod tests {
             "file:///etc/passwd",
         ] {
             assert_eq!(safe_link(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn colours() {
+        for ok in [
+            "#d9480f",
+            "rebeccapurple",
+            "rgb(10 20 30 / 50%)",
+            "hsl(10, 20%, 30%)",
+        ] {
+            assert_eq!(safe_color(ok).as_deref(), Some(ok));
+        }
+        for bad in [
+            "red;}body{display:none",
+            "url(x)",
+            "URL(x)",
+            "var(--x)",
+            "expression(alert(1));",
+            "",
+            " ",
+            "red\\",
+            "\"red\"",
+        ] {
+            assert_eq!(safe_color(bad), None, "{bad:?}");
         }
     }
 

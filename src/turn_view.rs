@@ -43,6 +43,9 @@ pub enum Bubble {
     },
     Card(CardView),
     Carousel(Vec<CardView>),
+    /// A trace that a response extension of the host page's draws ([`crate::host`]): the
+    /// extension's index.
+    Extension(usize),
 }
 
 /// A bubble, the trace it came from (what a saved transcript keeps), and the typing delay
@@ -75,6 +78,8 @@ pub struct TurnView {
     pub ended: bool,
     /// Custom actions, for the host page to answer.
     pub actions: Vec<Action>,
+    /// Traces an effect extension of the host page's takes: its index, and the trace.
+    pub effects: Vec<(usize, Json)>,
     /// Traces not shown: diagnostics, and types this widget does not know or that were
     /// malformed (kept for the console).
     pub skipped: Vec<String>,
@@ -120,7 +125,31 @@ pub fn bubble_of(trace: &Json) -> Option<Bubble> {
 pub fn read_turn(traces: &[Json]) -> TurnView {
     let mut view = TurnView::default();
     for trace in traces {
-        let bubble = match read_trace(trace) {
+        let read = read_trace(trace);
+        // What the widget does not draw itself may go to an extension of the host page's,
+        // which then answers a custom action itself (no `parley:action` for it).
+        let claimed = match &read {
+            TraceRead::Action { .. } | TraceRead::Diagnostic(_) | TraceRead::Other(_) => {
+                crate::host::claim(trace)
+            }
+            _ => None,
+        };
+        match claimed {
+            Some((index, true)) => {
+                view.effects.push((index, trace.clone()));
+                continue;
+            }
+            Some((index, false)) => {
+                view.reveals.push(Reveal {
+                    bubble: Bubble::Extension(index),
+                    trace: trace.clone(),
+                    delay_ms: None,
+                });
+                continue;
+            }
+            None => {}
+        }
+        let bubble = match read {
             TraceRead::Text {
                 message,
                 slate,
@@ -260,6 +289,35 @@ mod tests {
         assert!(!view.ended);
         assert_eq!(view.skipped.len(), 3, "{:?}", view.skipped);
         assert!(view.skipped[2].starts_with("carousel (malformed"));
+    }
+
+    #[test]
+    fn extensions_take_only_what_the_widget_does_not_draw() {
+        crate::host::with_extensions(vec![
+            ("any", false, |_| true),
+            ("calendar", true, |t| t["type"] == "calendar"),
+        ]);
+        let view = turn(serde_json::json!([
+            { "type": "text", "payload": { "message": "Hi" } },
+            { "type": "calendar", "payload": {}, "paths": [{ "event": { "type": "done" } }] },
+            { "type": "completion", "payload": { "state": "start" } },
+            { "type": "end" }
+        ]));
+        crate::host::set(crate::host::Host::default());
+        assert_eq!(view.reveals.len(), 2);
+        assert!(matches!(view.reveals[0].bubble, Bubble::Text(_)));
+        assert_eq!(view.reveals[1].bubble, Bubble::Extension(1));
+        assert_eq!(view.reveals[1].trace["type"], "completion");
+        assert_eq!(view.effects.len(), 1);
+        assert_eq!(
+            (view.effects[0].0, &view.effects[0].1["type"]),
+            (0, &serde_json::json!("calendar"))
+        );
+        assert!(
+            view.actions.is_empty(),
+            "the effect answers the custom action"
+        );
+        assert!(view.skipped.is_empty() && view.ended);
     }
 
     #[test]

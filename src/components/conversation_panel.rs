@@ -128,6 +128,12 @@ pub fn ConversationPanel(
                         conversation.try_update(Conversation::reveal_all);
                     }
                     no_reply.try_set(view.no_reply_secs);
+                    for (index, trace) in &view.effects {
+                        #[cfg(target_arch = "wasm32")]
+                        crate::host::run(*index, trace, None);
+                        #[cfg(not(target_arch = "wasm32"))]
+                        let _ = (index, trace);
+                    }
                     for action in view.actions {
                         // The flow waits at the action: the host answers with
                         // `parley.chat.interact({ type: path })`.
@@ -243,7 +249,7 @@ pub fn ConversationPanel(
             #[cfg(target_arch = "wasm32")]
             persistence.with_value(Persistence::clear);
             conversation.update(Conversation::reset);
-            send(request("launch", None), None);
+            send(crate::host::launch(), None);
         }
         resets
     });
@@ -299,7 +305,7 @@ pub fn ConversationPanel(
     });
 
     if !resumed {
-        send(request("launch", None), None);
+        send(crate::host::launch(), None);
     }
 
     view! {

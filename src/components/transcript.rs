@@ -8,6 +8,7 @@
 //! a carousel's arrows a `data-scroll` step; one click listener on the log reads them (event
 //! delegation), so no closure is made per button. URLs reaching `href`/`src` went through `safety` when the turn was read.
 
+use wasm_bindgen::JsCast;
 use web_sys::{Document, Element};
 
 use crate::conversation::{Delivery, Entry};
@@ -75,6 +76,15 @@ fn inlines(doc: &Document, parent: &Element, list: &[Inline]) {
             Inline::Break => {
                 child(doc, parent, "br", "");
             }
+            Inline::Color { color, children } => {
+                let span = child(doc, parent, "span", "");
+                // Through the CSSOM: a strict CSP refuses a `style` attribute, not this.
+                let _ = span
+                    .unchecked_ref::<web_sys::HtmlElement>()
+                    .style()
+                    .set_property("color", color);
+                inlines(doc, &span, children);
+            }
         }
     }
 }
@@ -84,6 +94,9 @@ fn blocks(doc: &Document, parent: &Element, list: &[Block]) {
         match block {
             Block::Paragraph(content) => {
                 inlines(doc, &child(doc, parent, "p", "parley-rich__p"), content)
+            }
+            Block::Aligned(align, content) => {
+                inlines(doc, &child(doc, parent, "p", align.class()), content)
             }
             Block::List { ordered, items } => {
                 let tag = if *ordered { "ol" } else { "ul" };
@@ -204,6 +217,16 @@ impl Lines {
                 }
                 wrap
             }
+            Bubble::Extension(_) => {
+                // The extension draws into the span once the line is in the log.
+                let el = element(
+                    doc,
+                    "div",
+                    "parley-bubble parley-bubble--bot parley-bubble--extension",
+                );
+                child(doc, &el, "span", "");
+                el
+            }
         }
     }
 
@@ -218,6 +241,13 @@ impl Lines {
                 "parley-bubble parley-bubble--user"
             },
         );
+        // The user's picture (Voiceflow's `user.image`), named by `user.name`.
+        let host = crate::host::get();
+        if let Some(src) = &host.user_image {
+            let img = child(doc, &el, "img", "parley-bubble__avatar");
+            let _ = img.set_attribute("src", src);
+            let _ = img.set_attribute("alt", host.user_name.as_deref().unwrap_or(""));
+        }
         text(doc, &child(doc, &el, "p", "parley-rich__p"), said);
         if failed {
             let retry = child(doc, &el, "button", "parley-bubble__retry");
@@ -275,6 +305,15 @@ impl Lines {
                 } => Self::user(&doc, said, *delivery),
             };
             let _ = log.append_child(&el);
+            #[cfg(target_arch = "wasm32")]
+            if let Entry::Bot {
+                bubble: Bubble::Extension(index),
+                trace,
+                ..
+            } = entry
+            {
+                crate::host::run(*index, trace, el.first_element_child().as_ref());
+            }
             self.shown.push((entry.id(), delivery, el));
         }
     }
