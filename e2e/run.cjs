@@ -797,6 +797,12 @@ scenario("no-reply: after the demo's 60 s of silence (on a fake clock) the widge
   await shot(page, '12-no-reply');
 });
 
+// Voiceflow's own published clients against the server (e2e/voiceflow.cjs).
+require('./voiceflow.cjs')(scenario, { startServer, stopServer, freePort, shot, WAIT, parleyBin });
+
+// PARLEY_E2E_ONLY=<text> runs only the scenarios whose name holds it.
+const only = process.env.PARLEY_E2E_ONLY || '';
+
 (async () => {
   fs.mkdirSync(shotsDir, { recursive: true });
   const port = (await portIsFree(8080)) ? 8080 : await freePort();
@@ -810,7 +816,7 @@ scenario("no-reply: after the demo's 60 s of silence (on a fake clock) the widge
   const browser = await chromium.launch({ executablePath: chromiumPath, args });
   let passed = 0;
   let failed = 0;
-  for (const { name, f } of scenarios) {
+  for (const { name, f } of scenarios.filter((s) => s.name.includes(only))) {
     // A scenario that failed with the server down leaves it down: the next one starts it.
     if (!running()) await server.start();
     const context = await browser.newContext({ reducedMotion: 'reduce', viewport: { width: 1024, height: 800 } });

@@ -165,6 +165,8 @@ fn demo_check(browser: &Browser) -> Result<()> {
 /// `target/screenshots/`.
 fn end_to_end(browser: &Browser) -> Result<Counts> {
     let playwright = tools::ensure_playwright()?;
+    // Voiceflow's published clients, for the conformance scenarios (e2e/voiceflow.cjs).
+    let voiceflow = tools::ensure_voiceflow_clients()?;
     let parley = build_server()?;
     let counts = run_tests(
         command("node")
@@ -174,7 +176,8 @@ fn end_to_end(browser: &Browser) -> Result<Counts> {
             .arg(&browser.chromium)
             .arg(root().join("target/screenshots"))
             .arg(widget::npm_tarball())
-            .env("NODE_PATH", playwright.join("node_modules")),
+            .env("NODE_PATH", playwright.join("node_modules"))
+            .env("PARLEY_VOICEFLOW_DIR", &voiceflow),
     )?;
     // A runner that stopped before its summary must not pass for a clean run.
     if counts.passed == 0 || counts.failed > 0 {

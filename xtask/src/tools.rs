@@ -8,6 +8,7 @@
 //! | `wasm-opt` | npm (`binaryen`), into `target/tools` | `[workspace.metadata.parley.tools]` |
 //! | `node`, `npm` (for binaryen) | Debian (`nodejs`, `npm`) | Debian's |
 //! | `chromium`, `chromedriver` | Debian (`chromium`, `chromium-driver`) | Debian's |
+//! | Voiceflow's clients (conformance) | npm, into `target/tools/voiceflow` | `[workspace.metadata.parley.tools]` |
 //!
 //! Debian packages are installed with apt-get when we run as root; otherwise we stop and say
 //! what to install.
@@ -167,6 +168,20 @@ pub(crate) fn ensure_wasm_opt() -> Result<()> {
 /// resolves from it).
 pub(crate) fn ensure_playwright() -> Result<PathBuf> {
     ensure_npm_packages("playwright", &["playwright-core", "axe-core"])
+}
+
+/// Voiceflow's own published clients (`@voiceflow/react-chat`, `@voiceflow/sdk-runtime`,
+/// `@voiceflow/runtime-client-js`) at the pinned versions, in their own prefix under target/tools,
+/// for the conformance scenarios (`e2e/voiceflow.cjs`); answers that prefix.
+pub(crate) fn ensure_voiceflow_clients() -> Result<PathBuf> {
+    ensure_npm_packages(
+        "voiceflow",
+        &[
+            "@voiceflow/react-chat",
+            "@voiceflow/sdk-runtime",
+            "@voiceflow/runtime-client-js",
+        ],
+    )
 }
 
 /// The npm `terser` at the pinned version (it minifies the loader and the wasm-bindgen glue:
