@@ -13,7 +13,10 @@ pub struct Endpoint {
     pub url: String,
     /// The project, which the public route names.
     pub project: String,
-    pub version: String,
+    /// The `versionID` the page gave; without one the stateless flavour asks for
+    /// `development` and the stateful one names none (as Voiceflow's widget: the runtime's
+    /// default, Voiceflow's published version).
+    pub version: Option<String>,
     pub api_key: Option<String>,
     /// The stateful flavour's user id; `None` for the stateless flavour.
     pub user: Option<String>,
@@ -38,7 +41,7 @@ impl Endpoint {
         Endpoint {
             url: String::new(),
             project: String::new(),
-            version: "development".to_owned(),
+            version: None,
             api_key: None,
             user: None,
         }
@@ -80,10 +83,12 @@ impl Endpoint {
                 (format!("{base}/interact"), body)
             }
         };
-        let mut headers = vec![
-            ("content-type".to_owned(), "application/json".to_owned()),
-            ("versionID".to_owned(), self.version.clone()),
-        ];
+        let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
+        match (&self.version, &self.user) {
+            (Some(version), _) => headers.push(("versionID".to_owned(), version.clone())),
+            (None, None) => headers.push(("versionID".to_owned(), "development".to_owned())),
+            (None, Some(_)) => {}
+        }
         if let Some(key) = &self.api_key {
             headers.push(("authorization".to_owned(), key.clone()));
         }
@@ -262,7 +267,7 @@ mod tests {
         Endpoint {
             url: "https://runtime.example/".into(),
             project: "pizza".into(),
-            version: "production".into(),
+            version: Some("production".into()),
             api_key: Some("VF.DM.123".into()),
             user: None,
         }
@@ -341,6 +346,25 @@ mod tests {
             Some("VF.DM.123")
         );
         assert_eq!(header(&keyed, "sessionID").as_deref(), Some("u-1"));
+        // No `versionID` given: none sent (the runtime's default), as Voiceflow's widget does;
+        // the stateless flavour names `development`.
+        let unversioned = Endpoint {
+            version: None,
+            ..endpoint()
+        };
+        let stateful = Endpoint {
+            user: Some("u-1".into()),
+            ..unversioned.clone()
+        };
+        assert_eq!(
+            header(&stateful.call(None, &launch, "r-3"), "versionID"),
+            None
+        );
+        let stateless = unversioned.call(None, &launch, "r-4");
+        assert_eq!(
+            header(&stateless, "versionID").as_deref(),
+            Some("development")
+        );
     }
 
     #[test]

@@ -221,7 +221,7 @@ fn load(options_value: JsValue) {
         kind: options.persistence,
         ..Persistence::local(storage_key(
             &options.project_id,
-            &options.version,
+            options.version.as_deref().unwrap_or("development"),
             user.as_deref().unwrap_or("anonymous"),
         ))
     };

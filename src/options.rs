@@ -30,7 +30,8 @@ pub struct Options {
     pub project_id: String,
     /// The runtime's base URL; empty for the page's own origin.
     pub url: String,
-    pub version: String,
+    /// `versionID`, when given.
+    pub version: Option<String>,
     pub api_key: Option<String>,
     pub mode: Mode,
     /// The user id: given, or made once and kept with the conversation.
@@ -190,8 +191,7 @@ pub fn read_options(options: &Json) -> Result<Options, OptionError> {
     Ok(Options {
         project_id,
         url,
-        version: text(Some(options), "versionID", "versionID")?
-            .unwrap_or_else(|| "development".to_owned()),
+        version: text(Some(options), "versionID", "versionID")?,
         api_key: text(Some(options), "apiKey", "apiKey")?,
         mode,
         user_id: text(Some(options), "userID", "userID")?,
@@ -239,7 +239,7 @@ mod tests {
         .unwrap();
         assert_eq!(o.project_id, "pizza");
         assert_eq!(o.url, "https://runtime.example");
-        assert_eq!(o.version, "production");
+        assert_eq!(o.version.as_deref(), Some("production"));
         assert_eq!(o.title, "Pizza Palace");
         assert_eq!(o.color.as_deref(), Some("#d9480f"));
         assert_eq!(o.render, RenderMode::Overlay);

@@ -454,22 +454,18 @@ fn color(value: &Json) -> Option<String> {
 fn element(node: &Json, children: &[Json], out: &mut Vec<Inline>) {
     let kind = element_type(node);
     if kind.as_deref() == Some("variable") {
-        // Inline: the runtime has put the value in its children; without one, its name.
-        let content = inlines(children);
-        if content.is_empty() {
-            let name = node
-                .field("name")
-                .and_then(|n| n.text())
-                .unwrap_or_default();
-            push(
-                out,
-                Inline::Text {
-                    text: format!("{{{name}}}"),
-                    marks: Marks::default(),
-                },
-            );
-        }
-        out.extend(content);
+        // Inline, as react-chat draws it: `{name}` (the runtime has put values in by then).
+        let name = node
+            .field("name")
+            .and_then(|n| n.text())
+            .unwrap_or_default();
+        push(
+            out,
+            Inline::Text {
+                text: format!("{{{name}}}"),
+                marks: Marks::default(),
+            },
+        );
         return;
     }
     if kind.as_deref() == Some("link") {
@@ -650,6 +646,101 @@ mod tests {
                     items: vec![vec![t("a")], vec![marked("b", |m| m.italic = true)]]
                 },
             ]
+        );
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod voiceflow_slate {
+    use super::*;
+    use serde_json::json;
+
+    fn slate(value: serde_json::Value) -> Vec<Block> {
+        from_slate(value.as_array().unwrap())
+    }
+
+    fn leaf(text: &str, f: impl FnOnce(&mut Marks)) -> Inline {
+        let mut marks = Marks::default();
+        f(&mut marks);
+        Inline::Text {
+            text: text.into(),
+            marks,
+        }
+    }
+
+    /// The marks and elements of base-types' `text/index.ts`, as general-runtime sends them.
+    #[test]
+    fn base_types_marks_and_elements() {
+        let blocks = slate(json!([
+            { "children": [
+                { "text": "heavy", "fontWeight": "700" },
+                { "text": "light", "fontWeight": "300" },
+                { "text": "word", "fontWeight": "bold" },
+                { "text": "odd", "fontWeight": "7e2" },
+                { "text": "all", "fontWeight": "600", "italic": true, "underline": true, "strikeThrough": true },
+                { "text": "red", "color": { "r": 201, "g": 42, "b": 42, "a": 0.5 } },
+                { "text": "named", "color": "rebeccapurple" },
+                { "text": "hostile", "color": "red;}body{display:none" },
+                { "text": "too big", "color": { "r": 300, "g": 0, "b": 0, "a": 1 } },
+                { "text": "ignored", "fontFamily": "Comic Sans MS", "backgroundColor": { "r": 0, "g": 0, "b": 0, "a": 1 } }
+            ] },
+            { "textAlign": "center", "children": [
+                { "text": "Hi " },
+                { "type": "variable", "id": "v1", "name": "name", "children": [{ "text": "Dana" }] },
+                { "type": "variable", "id": "v2", "name": "order", "children": [{ "text": "" }] },
+                { "text": ", see " },
+                { "type": "link", "url": "https://x.example/menu", "children": [{ "text": "the menu", "fontWeight": "700" }] }
+            ] },
+            { "textAlign": "right", "children": [{ "text": "r" }] },
+            { "textAlign": "justify", "children": [{ "text": "j" }] },
+            { "textAlign": "start", "children": [{ "text": "s" }] }
+        ]));
+        assert_eq!(
+            blocks,
+            [
+                Block::Paragraph(vec![
+                    leaf("heavy", |m| m.bold = true),
+                    leaf("light", |_| {}),
+                    leaf("word", |m| m.bold = true),
+                    leaf("odd", |_| {}),
+                    leaf("all", |m| {
+                        m.bold = true;
+                        m.italic = true;
+                        m.underline = true;
+                        m.strike = true;
+                    }),
+                    Inline::Color {
+                        color: "rgb(201 42 42 / 50%)".into(),
+                        children: vec![leaf("red", |_| {})]
+                    },
+                    Inline::Color {
+                        color: "rebeccapurple".into(),
+                        children: vec![leaf("named", |_| {})]
+                    },
+                    leaf("hostile", |_| {}),
+                    leaf("too big", |_| {}),
+                    leaf("ignored", |_| {}),
+                ]),
+                Block::Aligned(
+                    Align::Center,
+                    vec![
+                        leaf("Hi {name}{order}", |_| {}),
+                        leaf(", see ", |_| {}),
+                        Inline::Link {
+                            href: Some("https://x.example/menu".into()),
+                            children: vec![leaf("the menu", |m| m.bold = true)]
+                        },
+                    ]
+                ),
+                Block::Aligned(Align::Right, vec![leaf("r", |_| {})]),
+                Block::Aligned(Align::Justify, vec![leaf("j", |_| {})]),
+                Block::Paragraph(vec![leaf("s", |_| {})]),
+            ]
+        );
+        assert_eq!(
+            plain_text(&blocks[1..2]),
+            "Hi {name}{order}, see the menu",
+            "variables are inline: no break"
         );
     }
 }

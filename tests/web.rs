@@ -554,3 +554,146 @@ async fn silence_sends_no_reply() {
         .unwrap();
     assert!(requests <= 4.0, "one no-reply per timeout: {sent}");
 }
+
+/// A turn in Voiceflow's shapes: slate marks (`fontWeight`, `color` through the CSSOM,
+/// `textAlign` as a class), the host page's extensions (an effect runs, a response draws into
+/// the element it is given, one that throws is a console error and the rest goes on), and the
+/// user's picture by their message.
+#[wasm_bindgen_test]
+async fn voiceflow_slate_extensions_and_the_users_picture() {
+    use parley_widget::host::{self, Host};
+    let list = js_sys::Function::new_no_args(
+        "window.__effects = []; return [
+          { name: 'tracker', type: 'effect', match: ({ trace }) => trace.type === 'calendar',
+            effect: ({ trace }) => { window.__effects.push(trace.payload.day); } },
+          { name: 'map', type: 'response', match: ({ trace }) => trace.type === 'map',
+            render: ({ trace, element }) => { element.textContent = 'map of ' + trace.payload.city; } },
+          { name: 'broken', type: 'response', match: ({ trace }) => trace.type === 'broken',
+            render: () => { throw new Error('boom'); } },
+          { name: 'greedy', type: 'response', match: () => true, render: ({ element }) => { element.textContent = 'GREEDY'; } }
+        ];",
+    )
+    .call0(&wasm_bindgen::JsValue::NULL)
+    .unwrap();
+    let pixel = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR42mOwjr4NAAJGAXIE1Xa3AAAAAElFTkSuQmCC";
+    host::set(Host {
+        user_name: Some("Dana".into()),
+        user_image: Some(pixel.into()),
+        extensions: host::read_extensions(&list).unwrap(),
+        launch: None,
+    });
+    fake_runtime(
+        200,
+        r#"{ "state": { "stack": [] }, "trace": [
+          { "time": 1, "type": "text", "payload": { "slate": { "id": "a1", "content": [
+              { "children": [{ "text": "Bold", "fontWeight": "700" }, { "text": " red", "color": { "r": 201, "g": 42, "b": 42, "a": 1 } }] },
+              { "textAlign": "center", "children": [{ "text": "centred" }] }
+            ], "messageDelayMilliseconds": 0 }, "message": "Bold red\ncentred", "delay": 0 } },
+          { "time": 2, "type": "calendar", "payload": { "day": "monday" }, "paths": [{ "event": { "type": "done" } }], "defaultPath": 0 },
+          { "time": 3, "type": "map", "payload": { "city": "Lyon" } },
+          { "time": 4, "type": "broken", "payload": {} },
+          { "time": 5, "type": "choice", "payload": { "buttons": [{ "name": "Go on", "request": { "type": "go-on" } }] } }
+        ] }"#,
+    );
+    let root = mount_panel();
+    wait_for(&root, ".parley-choices button").await;
+    let log = find(&root, "[role=log]").unwrap();
+    assert_eq!(
+        find(&log, "strong").unwrap().text_content().as_deref(),
+        Some("Bold")
+    );
+    let red: HtmlElement = find(&log, "span").unwrap().unchecked_into();
+    assert_eq!(
+        red.style().get_property_value("color").unwrap(),
+        "rgb(201, 42, 42)"
+    );
+    assert!(
+        red.get_attribute("style").is_some(),
+        "set through the CSSOM"
+    );
+    assert_eq!(
+        find(&log, ".parley-rich__p--center")
+            .unwrap()
+            .text_content()
+            .as_deref(),
+        Some("centred")
+    );
+    let effects = js_sys::Reflect::get(&window(), &"__effects".into()).unwrap();
+    assert_eq!(js_sys::JSON::stringify(&effects).unwrap(), r#"["monday"]"#);
+    let drawn = log
+        .query_selector_all(".parley-bubble--extension > span")
+        .unwrap();
+    assert_eq!(drawn.length(), 2, "{}", log.inner_html());
+    let first: Element = drawn.get(0).unwrap().unchecked_into();
+    assert_eq!(first.text_content().as_deref(), Some("map of Lyon"));
+    assert!(
+        !log.text_content().unwrap().contains("GREEDY"),
+        "the first match wins, and text is the widget's own"
+    );
+    click(&root, ".parley-choices button");
+    let said = wait_for(&log, ".parley-bubble--user").await;
+    let avatar = find(&said, "img.parley-bubble__avatar").expect("the user's picture");
+    assert_eq!(avatar.get_attribute("src").as_deref(), Some(pixel));
+    assert_eq!(avatar.get_attribute("alt").as_deref(), Some("Dana"));
+    host::set(Host::default());
+    root.remove();
+}
+
+/// `assistant.extensions` in another shape is refused, naming the option.
+#[wasm_bindgen_test]
+fn a_bad_extension_is_named() {
+    let bad = js_sys::Function::new_no_args(
+        "return [[{ name: 'x', type: 'popup', match: () => true }], [{ type: 'effect', match: () => true }], [{ name: 'x', type: 'effect', match: 'yes' }], 'nope'];",
+    )
+    .call0(&wasm_bindgen::JsValue::NULL)
+    .unwrap();
+    for case in js_sys::Array::from(&bad).iter() {
+        let error = parley_widget::host::read_extensions(&case).unwrap_err();
+        assert_eq!(error.option, "assistant.extensions");
+    }
+    assert!(
+        parley_widget::host::read_extensions(&wasm_bindgen::JsValue::UNDEFINED)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// `load` with Voiceflow's snippet options: the page's stylesheet is a <link> in the Shadow DOM
+/// root, and `allowDangerousHTML: true` is refused with a console warning.
+#[wasm_bindgen_test]
+async fn load_adopts_the_pages_stylesheet_and_refuses_raw_html() {
+    fake_runtime(404, "not here");
+    parley_widget::embed::install();
+    let warnings = js_sys::Function::new_no_args(
+        "window.__warnings = []; const warn = console.warn; console.warn = (m) => { window.__warnings.push(String(m)); warn(m); };
+         window.parley.chat.load({ verify: { projectID: 'vf' }, persistence: 'memory', allowDangerousHTML: true,
+           assistant: { stylesheet: ['https://x.example/theme.css'] } });
+         console.warn = warn; return window.__warnings;",
+    )
+    .call0(&wasm_bindgen::JsValue::NULL)
+    .unwrap();
+    let warnings: Vec<String> = js_sys::Array::from(&warnings)
+        .iter()
+        .filter_map(|w| w.as_string())
+        .collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("allowDangerousHTML") && w.contains("never renders raw HTML")),
+        "{warnings:?}"
+    );
+    let host = document().query_selector(".parley-host").unwrap().unwrap();
+    let shadow = host.shadow_root().unwrap();
+    let link = shadow
+        .query_selector("link[rel=stylesheet]")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        link.get_attribute("href").as_deref(),
+        Some("https://x.example/theme.css")
+    );
+    js_sys::Function::new_no_args("window.parley.chat.destroy()")
+        .call0(&wasm_bindgen::JsValue::NULL)
+        .unwrap();
+    assert!(document().query_selector(".parley-host").unwrap().is_none());
+}
