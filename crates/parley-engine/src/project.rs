@@ -204,11 +204,174 @@ pub struct GlobalIntent {
     pub flow: String,
 }
 
+/// A project file that is not a project, or not one: what is wrong, where in the JSON (the
+/// path of the value, `versions[0].flows[0].blocks[3]`; empty for the whole document) and where
+/// in the file (1-based line and column).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectError {
+    pub path: String,
+    pub message: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl std::fmt::Display for ProjectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if !self.path.is_empty() {
+            write!(f, "{}: ", self.path)?;
+        }
+        write!(
+            f,
+            "{} at line {} column {}",
+            self.message, self.line, self.column
+        )
+    }
+}
+
+impl std::error::Error for ProjectError {}
+
+/// What [`Project::read_json`] made of a file: every problem of its shape it found and, when
+/// each of them could be set aside (an unknown field is dropped), the project without them, for
+/// validation to find the rest.
+#[derive(Debug)]
+pub struct Read {
+    pub project: Option<Project>,
+    pub problems: Vec<ProjectError>,
+}
+
+/// Shape problems reported at most, each costing one more pass over the document.
+const MAX_PROBLEMS: usize = 50;
+
 impl Project {
-    /// Reads a project from JSON; the message names the line and column of a syntax or shape
-    /// error.
-    pub fn from_json(text: &str) -> Result<Project, serde_json::Error> {
-        serde_json::from_str(text)
+    /// Reads a project from JSON; the error is the first problem, with its JSON path, line and
+    /// column.
+    pub fn from_json(text: &str) -> Result<Project, ProjectError> {
+        let read = Project::read_json(text);
+        match (read.project, read.problems.into_iter().next()) {
+            (Some(project), None) => Ok(project),
+            (_, Some(first)) => Err(first),
+            (None, None) => unreachable!("read_json gives a project or a problem"),
+        }
+    }
+
+    /// Reads a project from JSON, going on past the problems it can set aside: an unknown field
+    /// (a typo, a field of another block type) is reported and dropped, and the rest read again;
+    /// any other problem stops the reading.
+    pub fn read_json(text: &str) -> Read {
+        // The common case, a valid file, in one pass.
+        let syntax = match serde_json::from_str::<Project>(text) {
+            Ok(project) => {
+                return Read {
+                    project: Some(project),
+                    problems: Vec::new(),
+                };
+            }
+            Err(e) if e.is_data() => None,
+            Err(e) => Some(e),
+        };
+        let document = match syntax {
+            None => serde_json::from_str::<Value>(text),
+            Some(e) => Err(e),
+        };
+        let mut document = match document {
+            Ok(document) => document,
+            Err(e) => {
+                // A syntax error (or the end of the file): serde_json knows where.
+                let message = e.to_string();
+                let suffix = format!(" at line {} column {}", e.line(), e.column());
+                let message = message.strip_suffix(&suffix).unwrap_or(&message).to_owned();
+                return Read {
+                    project: None,
+                    problems: vec![ProjectError {
+                        path: String::new(),
+                        message,
+                        line: e.line(),
+                        column: e.column(),
+                    }],
+                };
+            }
+        };
+        let mut problems = Vec::new();
+        while problems.len() < MAX_PROBLEMS {
+            let e = match serde_path_to_error::deserialize::<_, Project>(&document) {
+                Ok(project) => {
+                    return Read {
+                        project: Some(project),
+                        problems,
+                    };
+                }
+                Err(e) => e,
+            };
+            let segments: Vec<Step> = e
+                .path()
+                .iter()
+                .map_while(|s| match s {
+                    serde_path_to_error::Segment::Seq { index } => Some(Step::Index(*index)),
+                    serde_path_to_error::Segment::Map { key } => Some(Step::Key(key.clone())),
+                    // An externally tagged variant is a key in JSON.
+                    serde_path_to_error::Segment::Enum { variant } => {
+                        Some(Step::Key(variant.clone()))
+                    }
+                    serde_path_to_error::Segment::Unknown => None,
+                })
+                .collect();
+            let message = e.inner().to_string();
+            let unknown = quoted_after(&message, "unknown field ");
+            let mut segments = segments;
+            // The path of an unknown field names the object (inside a block) or the field itself
+            // (elsewhere): name the object, as for a block.
+            if let (Some(field), Some(Step::Key(last))) = (&unknown, segments.last())
+                && field == last
+            {
+                segments.pop();
+            }
+            // Point at the unknown key itself, or at the value the path names.
+            let offset = locate(text, &segments, unknown.as_deref())
+                .or_else(|| locate(text, &segments, None))
+                .unwrap_or(0);
+            let (line, column) = line_and_column(text, offset);
+            problems.push(ProjectError {
+                path: path_string(&segments),
+                message,
+                line,
+                column,
+            });
+            let dropped = unknown.is_some_and(|field| {
+                value_at(&mut document, &segments)
+                    .and_then(Value::as_object_mut)
+                    .and_then(|object| object.remove(&field))
+                    .is_some()
+            });
+            if !dropped {
+                break;
+            }
+        }
+        Read {
+            project: None,
+            problems,
+        }
+    }
+
+    /// Where the value at `path` (`versions[0].flows[2].blocks[1].next`, as validation's
+    /// locations spell it) starts in the project file `text`: 1-based line and column. As deep
+    /// as the path exists.
+    pub fn position(text: &str, path: &str) -> Option<(usize, usize)> {
+        let mut segments = Vec::new();
+        for part in path.split('.').filter(|p| !p.is_empty()) {
+            let (key, indexes) = part.split_once('[').unwrap_or((part, ""));
+            if !key.is_empty() {
+                segments.push(Step::Key(key.to_owned()));
+            }
+            for index in indexes.split('[') {
+                if let Ok(i) = index.trim_end_matches(']').parse() {
+                    segments.push(Step::Index(i));
+                }
+            }
+        }
+        (0..=segments.len())
+            .rev()
+            .find_map(|n| locate(text, &segments[..n], None))
+            .map(|offset| line_and_column(text, offset))
     }
 
     /// The version an id or alias names (`development` / `production`).
@@ -224,5 +387,272 @@ impl Project {
     /// The JSON Schema of the project file.
     pub fn json_schema() -> Value {
         serde_json::to_value(schemars::schema_for!(Project)).unwrap_or(Value::Null)
+    }
+}
+
+/// One step of a JSON path.
+#[derive(Debug, Clone)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+fn path_string(segments: &[Step]) -> String {
+    let mut path = String::new();
+    for s in segments {
+        match s {
+            Step::Key(k) if path.is_empty() => path.push_str(k),
+            Step::Key(k) => {
+                path.push('.');
+                path.push_str(k);
+            }
+            Step::Index(i) => path.push_str(&format!("[{i}]")),
+        }
+    }
+    path
+}
+
+/// `unknown field `next`, expected …` → `next`.
+fn quoted_after(message: &str, prefix: &str) -> Option<String> {
+    let rest = message.strip_prefix(prefix)?.strip_prefix('`')?;
+    Some(rest[..rest.find('`')?].to_owned())
+}
+
+fn value_at<'a>(value: &'a mut Value, segments: &[Step]) -> Option<&'a mut Value> {
+    segments.iter().try_fold(value, |v, s| match s {
+        Step::Key(k) => v.get_mut(k.as_str()),
+        Step::Index(i) => v.get_mut(*i),
+    })
+}
+
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// The byte offset in `text` (a syntactically valid JSON document) of the value at `segments`,
+/// or of the key `key` of the object there.
+fn locate(text: &str, segments: &[Step], key: Option<&str>) -> Option<usize> {
+    let mut scan = Scan {
+        bytes: text.as_bytes(),
+        at: 0,
+    };
+    scan.space();
+    for s in segments {
+        match s {
+            Step::Key(k) => {
+                scan.find_key(text, k)?;
+                scan.space();
+            }
+            Step::Index(i) => {
+                scan.expect(b'[')?;
+                for _ in 0..*i {
+                    scan.space();
+                    scan.skip_value()?;
+                    scan.space();
+                    scan.expect(b',')?;
+                }
+                scan.space();
+            }
+        }
+    }
+    match key {
+        Some(k) => scan.find_key(text, k),
+        None => Some(scan.at),
+    }
+}
+
+/// A cursor over a valid JSON document.
+struct Scan<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl Scan<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    fn space(&mut self) {
+        while self.peek().is_some_and(|b| b.is_ascii_whitespace()) {
+            self.at += 1;
+        }
+    }
+
+    fn expect(&mut self, byte: u8) -> Option<()> {
+        (self.peek() == Some(byte)).then(|| self.at += 1)
+    }
+
+    /// Past a string; answers its raw extent (quotes included).
+    fn skip_string(&mut self) -> Option<(usize, usize)> {
+        let start = self.at;
+        self.expect(b'"')?;
+        loop {
+            match self.peek()? {
+                b'\\' => self.at += 2,
+                b'"' => {
+                    self.at += 1;
+                    return Some((start, self.at));
+                }
+                _ => self.at += 1,
+            }
+        }
+    }
+
+    fn skip_value(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.skip_string().map(|_| ()),
+            open @ (b'{' | b'[') => {
+                let close = if open == b'{' { b'}' } else { b']' };
+                self.at += 1;
+                loop {
+                    self.space();
+                    match self.peek()? {
+                        b if b == close => {
+                            self.at += 1;
+                            return Some(());
+                        }
+                        b',' | b':' => self.at += 1,
+                        _ => self.skip_value()?,
+                    }
+                }
+            }
+            _ => {
+                // A number, `true`, `false` or `null`.
+                while self
+                    .peek()
+                    .is_some_and(|b| !matches!(b, b',' | b'}' | b']') && !b.is_ascii_whitespace())
+                {
+                    self.at += 1;
+                }
+                Some(())
+            }
+        }
+    }
+
+    /// In the object at the cursor, finds the member `key`: leaves the cursor on its value and
+    /// answers where the key starts.
+    fn find_key(&mut self, text: &str, key: &str) -> Option<usize> {
+        self.expect(b'{')?;
+        loop {
+            self.space();
+            let (start, end) = self.skip_string()?;
+            let name: String = serde_json::from_str(&text[start..end]).ok()?;
+            self.space();
+            self.expect(b':')?;
+            self.space();
+            if name == key {
+                return Some(start);
+            }
+            self.skip_value()?;
+            self.space();
+            self.expect(b',')?;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Project;
+
+    const BLOCKS: &str = r#"{
+  "id": "p",
+  "name": "P",
+  "versions": [
+    {
+      "id": "v",
+      "startFlow": "main",
+      "flows": [
+        {
+          "id": "main",
+          "start": "a",
+          "blocks": [
+            { "id": "a", "type": "text", "texts": ["hi"], "colour": "red", "next": "b" },
+            { "id": "b", "type": "condition", "branches": [], "next": "c" },
+            { "id": "c", "type": "end" }
+          ]
+        }
+      ],
+      "variabels": []
+    }
+  ]
+}"#;
+
+    #[test]
+    fn unknown_fields_are_each_reported_with_path_and_position_then_set_aside() {
+        let read = Project::read_json(BLOCKS);
+        let problems: Vec<String> = read.problems.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            problems,
+            [
+                "versions[0].flows[0].blocks[0]: unknown field `colour`, expected one of `id`, \
+                 `texts`, `delay`, `next` at line 13 column 59",
+                "versions[0].flows[0].blocks[1]: unknown field `next`, expected one of `id`, \
+                 `branches`, `else` at line 14 column 63",
+                "versions[0]: unknown field `variabels`, expected one of `id`, `startFlow`, \
+                 `flows`, `intents`, `entities`, `variables`, `settings` at line 19 column 7",
+            ]
+        );
+        // Without them the project reads, for validation to go on.
+        let project = read
+            .project
+            .expect("read once the unknown fields are dropped");
+        assert_eq!(project.versions[0].flows[0].blocks.len(), 3);
+        // from_json answers the first.
+        assert_eq!(Project::from_json(BLOCKS).unwrap_err(), read.problems[0]);
+    }
+
+    #[test]
+    fn other_problems_stop_the_reading_and_point_at_the_value() {
+        let text = BLOCKS.replace(r#""startFlow": "main""#, r#""startFlow": 7"#);
+        let read = Project::read_json(&text);
+        assert!(read.project.is_none());
+        let last = read.problems.last().unwrap().to_string();
+        assert_eq!(
+            last,
+            "versions[0].startFlow: invalid type: integer `7`, expected a string at line 7 \
+             column 20"
+        );
+        let text = BLOCKS.replace(r#""type": "end""#, r#""type": "teleport""#);
+        let first = Project::from_json(&text).unwrap_err();
+        assert_eq!(first.path, "versions[0].flows[0].blocks[0]", "{first}");
+        let read = Project::read_json(&text);
+        let last = read.problems.last().unwrap();
+        assert_eq!(last.path, "versions[0].flows[0].blocks[2].type");
+        assert!(
+            last.message.starts_with("unknown variant `teleport`"),
+            "{last}"
+        );
+        assert_eq!((last.line, last.column), (15, 34));
+    }
+
+    #[test]
+    fn syntax_errors_keep_serde_json_s_position() {
+        let e = Project::from_json("{\n  \"id\": \"p\",\n  \"name\"").unwrap_err();
+        assert_eq!(e.path, "");
+        assert_eq!(
+            e.to_string(),
+            "EOF while parsing an object at line 3 column 8"
+        );
+    }
+
+    #[test]
+    fn positions_of_validation_paths() {
+        assert_eq!(
+            Project::position(BLOCKS, "versions[0].flows[0].blocks[2].type"),
+            Some((15, 34))
+        );
+        assert_eq!(
+            Project::position(BLOCKS, "versions[0].startFlow"),
+            Some((7, 20))
+        );
+        // As deep as the path exists.
+        assert_eq!(
+            Project::position(BLOCKS, "versions[0].flows[0].blocks[7]"),
+            Some((12, 21))
+        );
+        assert_eq!(Project::position(BLOCKS, ""), Some((1, 1)));
     }
 }
