@@ -16,26 +16,58 @@ export interface Trace {
   [key: string]: unknown;
 }
 
+/** A response extension draws a trace into the element it is given (a line of the transcript). */
+export interface ResponseExtension {
+  name: string;
+  type: 'response';
+  match(context: { trace: Trace }): boolean;
+  render?(context: { trace: Trace; element: HTMLElement }): void | (() => void);
+}
+
+/** An effect extension runs when an answer holding a matching trace arrives. */
+export interface EffectExtension {
+  name: string;
+  type: 'effect';
+  match(context: { trace: Trace }): boolean;
+  effect?(context: { trace: Trace }): void | Promise<void>;
+}
+
+/** Voiceflow's extension shape (`assistant.extensions`): the first that matches takes the
+ * trace, effects before responses. */
+export type Extension = ResponseExtension | EffectExtension;
+
 export interface LoadOptions {
   /** Required: namespaces the saved conversation. */
   verify: { projectID: string };
   /** The runtime, an http(s) URL or a path on this site. Default: this page's origin (the
    * script tag's loader: the server that served it). */
   url?: string;
-  /** A version id, or `development` (default) or `production`. */
+  /** A version id, or `development` (default) or `production`. Stateful: sent only when
+   * given (the runtime's default otherwise, as Voiceflow's widget). */
   versionID?: string;
-  /** A public key (`pk.…`), when the project has keys. */
+  /** A key, when the project has keys. Stateful: the keyed route instead of the public one. */
   apiKey?: string;
   /** `stateless` (default: the state is kept in the browser) or `stateful`. */
   mode?: 'stateless' | 'stateful';
   /** The stateful user id; made once and kept when not given. */
   userID?: string;
+  /** The user: the picture shows by their messages, named by `name`. */
+  user?: { name?: string; image?: string };
+  /** The request that starts each conversation. Default: `{ type: 'launch' }`. */
+  launch?: { event?: Request };
+  /** Refused: Parley never renders raw HTML (a console warning says so when `true`). */
+  allowDangerousHTML?: boolean;
   assistant?: {
     title?: string;
     description?: string;
     image?: string;
     /** The accent colour, a CSS colour. */
     color?: string;
+    /** A stylesheet for the widget's Shadow DOM root (`https`, `http` or a path on this
+     * site; of an array, the first). Its rules win over the widget's. */
+    stylesheet?: string | string[];
+    /** Voiceflow's extensions: they take the traces the widget does not draw itself. */
+    extensions?: Extension[];
   };
   render?: { mode?: 'overlay' } | { mode: 'embedded'; target: string | Element };
   /** Open at once. */
