@@ -12,9 +12,17 @@ use parley_protocol::{Request, State};
 use serde_json::json;
 
 fn turn(version: &CompiledVersion, state: Option<&State>, input: Input) -> State {
-    step(version, state, input, &Context { seed: 1 })
-        .expect("the bench conversation is valid")
-        .state
+    step(
+        version,
+        state,
+        input,
+        &Context {
+            seed: 1,
+            ..Context::default()
+        },
+    )
+    .expect("the bench conversation is valid")
+    .state
 }
 
 fn text(t: &str) -> Input {

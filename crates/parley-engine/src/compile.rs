@@ -13,8 +13,23 @@ use crate::project::{Flow, Project, Settings, Slot, Version};
 use crate::session::Status;
 use crate::validate::Diagnostic;
 
-/// Variables every version has: `last_utterance` holds the user's last typed text.
-pub const BUILTIN_VARIABLES: [&str; 1] = ["last_utterance"];
+/// Variables every version has, named as in Voiceflow's runtime so that its projects' conditions
+/// read them: `last_utterance` (the user's last typed text), `sessions` (conversations started),
+/// `user_id` (stateful), `timestamp` (Unix seconds of the turn; stateful, as a stateless turn
+/// reads no clock), `last_response` (the last text the agent said), `intent_confidence` (the
+/// NLU's confidence in the last intent, in percent), `last_event` (the last request), `platform`
+/// (the client's) and `locale` (`en-US`).
+pub const BUILTIN_VARIABLES: [&str; 9] = [
+    "last_utterance",
+    "sessions",
+    "user_id",
+    "timestamp",
+    "last_response",
+    "intent_confidence",
+    "last_event",
+    "platform",
+    "locale",
+];
 
 /// A project that passed validation.
 #[derive(Debug)]

@@ -42,11 +42,23 @@ pub enum Input {
 }
 
 /// What the caller provides besides the input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Context {
     /// Seeds the random generator of a conversation that has no state yet; after that the
     /// generator's state travels in the conversation state.
     pub seed: u64,
+    /// Unix seconds now, for the built-in `timestamp`. `None` leaves it as it was: a stateless
+    /// turn reads no clock, so that its answer follows from its state and request alone.
+    pub now: Option<i64>,
+    /// The user's id, for the built-in `user_id` (the stateful flavour knows it).
+    pub user_id: Option<String>,
+    /// The client's platform (Voiceflow's clients send `platform`), for the built-in
+    /// `platform`.
+    pub platform: Option<String>,
+    /// `config.stopAll`: every custom action waits for the client, even one set to go on.
+    pub stop_all: bool,
+    /// `config.stopTypes`: custom actions of these types wait for the client.
+    pub stop_types: Vec<String>,
 }
 
 /// The result of a turn.

@@ -83,6 +83,9 @@ pub(crate) struct Runner<'v> {
     /// The NLU's reading of the turn's text (its scores for every intent), and the best match
     /// over all intents: several steps of a turn ask for them.
     analysed: std::cell::RefCell<Option<Analysed>>,
+    /// `config.stopAll` and `config.stopTypes`: custom actions that wait even when set to go on.
+    stop_all: bool,
+    stop_types: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -110,8 +113,11 @@ pub fn step(
         budget: version.settings().step_budget,
         effect: None,
         analysed: std::cell::RefCell::new(None),
+        stop_all: ctx.stop_all,
+        stop_types: ctx.stop_types.clone(),
     };
     rt.session.book.turn += 1;
+    rt.context_variables(ctx);
     let request = match input {
         Input::Request(request) => rt.request(request)?,
         Input::ApiResult(result) => {
@@ -125,7 +131,46 @@ pub fn step(
 impl<'v> Runner<'v> {
     // ---- the turn ----
 
+    /// The built-in variables the caller knows: `timestamp`, `user_id`, `platform`.
+    fn context_variables(&mut self, ctx: &Context) {
+        let vars = &mut self.session.variables;
+        if let Some(now) = ctx.now {
+            vars.insert("timestamp".to_owned(), now.into());
+        }
+        if let Some(user) = &ctx.user_id {
+            vars.insert("user_id".to_owned(), user.clone().into());
+        }
+        if let Some(platform) = &ctx.platform {
+            vars.insert("platform".to_owned(), platform.clone().into());
+        }
+    }
+
+    /// `intent_confidence`: the NLU's (or the client's) confidence in the request's intent, in
+    /// percent with two decimals, as Voiceflow's runtime keeps it; set before any block runs.
+    fn intent_confidence(&mut self, request: &Request) {
+        let confidence = match &request.kind {
+            RequestKind::Intent(intent) => intent.confidence.as_ref().and_then(|c| c.as_f64()),
+            RequestKind::Text(text) => self.classify(text).map(|m| m.confidence),
+            _ => None,
+        };
+        if let Some(confidence) = confidence {
+            let percent = (confidence * 10_000.0).round() / 100.0;
+            if let Some(n) = serde_json::Number::from_f64(percent) {
+                self.session
+                    .variables
+                    .insert("intent_confidence".to_owned(), Value::Number(n));
+            }
+        }
+    }
+
     fn request(&mut self, request: Request) -> Result<Option<Request>, StepError> {
+        // `last_event`: the client's last request, whatever its type.
+        if let Ok(event) = serde_json::to_value(&request) {
+            self.session
+                .variables
+                .insert("last_event".to_owned(), event);
+        }
+        self.intent_confidence(&request);
         if let RequestKind::Launch(payload) = &request.kind {
             self.launch(payload.as_ref())?;
             return Ok(Some(request));
@@ -139,24 +184,30 @@ impl<'v> Runner<'v> {
                 .insert("last_utterance".to_owned(), text.clone().into());
         }
         match self.session.book.status.clone() {
-            // Any first request starts the conversation, as Voiceflow's runtime does.
-            Status::Fresh => {
+            // Any first request starts the conversation, and so does any request after the end,
+            // as in Voiceflow's runtime (its stack is empty then).
+            Status::Fresh | Status::Ended => {
                 self.launch(None)?;
                 Ok(Some(request))
             }
-            Status::Ended => Err(self.unexpected(&request, vec!["launch".to_owned()])),
             Status::ApiCall => Err(self.unexpected(&request, vec!["an API result".to_owned()])),
             Status::CustomAction => {
                 let block = self.waiting_block().map_err(|_| self.state_error())?;
                 match self.catch(|rt| block.resume(rt, &request)) {
                     Some(Resume::Go(next)) => self.drive(next),
+                    // None of its paths: a global intent interrupts, else the action takes its
+                    // default path and the request is spent (as Voiceflow's runtime does).
                     Some(Resume::NotMine) => {
                         let Block::CustomAction(action) = block else {
                             return Err(self.state_error());
                         };
-                        let mut expected = action.path_names();
-                        expected.push("launch".to_owned());
-                        return Err(self.unexpected(&request, expected));
+                        let echo = self.resolved(&request);
+                        if let Some(intent) = self.global_intent_of(&request) {
+                            self.interrupt(&intent);
+                        } else {
+                            self.drive(action.default_next());
+                        }
+                        return Ok(Some(echo));
                     }
                     None => {}
                 }
@@ -216,9 +267,23 @@ impl<'v> Runner<'v> {
     fn launch(&mut self, payload: Option<&LaunchPayload>) -> Result<(), StepError> {
         let mut variables = self.v.default_variables();
         for (name, value) in &self.session.variables {
-            if self.v.is_settable(name) {
+            // The client's variables, and the built-ins that outlive a conversation.
+            let kept = self.v.is_settable(name)
+                || matches!(
+                    name.as_str(),
+                    "sessions" | "user_id" | "timestamp" | "platform" | "locale" | "last_event"
+                );
+            if kept {
                 variables.insert(name.clone(), value.clone());
             }
+        }
+        let sessions = variables
+            .get("sessions")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        variables.insert("sessions".to_owned(), (sessions + 1).into());
+        if variables.get("locale").is_none_or(Value::is_null) {
+            variables.insert("locale".to_owned(), "en-US".into());
         }
         if let Some(given) = payload.and_then(|p| p.variables.as_ref()) {
             for (name, value) in given {
@@ -435,6 +500,17 @@ impl<'v> Runner<'v> {
     }
 
     fn finish(mut self, request: Option<Request>) -> Turn {
+        // `last_response`: the last thing said this turn, if anything was.
+        let said = self.traces.iter().rev().find_map(|t| match &t.kind {
+            TraceKind::Text(text) => text.message.clone(),
+            TraceKind::Speak(speak) => speak.message.clone(),
+            _ => None,
+        });
+        if let Some(said) = said {
+            self.session
+                .variables
+                .insert("last_response".to_owned(), said.into());
+        }
         let waits_for_user = matches!(
             self.session.book.status,
             Status::Idle | Status::Choice | Status::Capture { .. }
@@ -570,6 +646,12 @@ impl<'v> Runner<'v> {
 
     pub(crate) fn say(&mut self, trace: Trace) {
         self.traces.push(trace);
+    }
+
+    /// Whether a custom action of this type waits for the client whatever its own setting
+    /// (`config.stopAll`, `config.stopTypes`).
+    pub(crate) fn stops_at(&self, action: &str) -> bool {
+        self.stop_all || self.stop_types.iter().any(|t| t == action)
     }
 
     pub(crate) fn status(&self) -> Status {

@@ -195,6 +195,19 @@ struct TurnSpec {
     /// Start this turn from this state instead of the previous turn's (forged states).
     #[serde(default)]
     state: Option<Value>,
+    /// The request's `config.stopAll` and `config.stopTypes`.
+    #[serde(default)]
+    stop_all: bool,
+    #[serde(default)]
+    stop_types: Vec<String>,
+    /// The caller's clock (Unix seconds), user id and platform, as the stateful flavour gives
+    /// them.
+    #[serde(default)]
+    now: Option<i64>,
+    #[serde(default)]
+    user_id: Option<String>,
+    #[serde(default)]
+    platform: Option<String>,
     #[serde(default)]
     traces: Option<Vec<String>>,
     #[serde(default)]
@@ -321,6 +334,7 @@ fn check_conversation(path: &Path) {
         .unwrap_or_else(|| panic!("{name}: no version {}", conversation.version));
     let ctx = Context {
         seed: conversation.seed,
+        ..Context::default()
     };
     let mut state: Option<String> = None;
     let mut previous: Vec<Trace> = Vec::new();
@@ -332,6 +346,14 @@ fn check_conversation(path: &Path) {
         let at = format!("{name}, turn {}", i + 1);
         let from = spec.state.as_ref().map(|s| s.to_string()).or(state.clone());
         let input = input_of(spec, &previous);
+        let ctx = Context {
+            stop_all: spec.stop_all,
+            stop_types: spec.stop_types.clone(),
+            now: spec.now,
+            user_id: spec.user_id.clone(),
+            platform: spec.platform.clone(),
+            ..ctx.clone()
+        };
         let first = run_turn(version, from.as_deref(), input.clone(), &ctx);
         let again = run_turn(version, from.as_deref(), input, &ctx);
         match (&first, &again) {
@@ -618,7 +640,10 @@ fn mutated_projects_never_panic() {
                 } else {
                     Request::text(text)
                 };
-                let ctx = Context { seed: rng.next() };
+                let ctx = Context {
+                    seed: rng.next(),
+                    ..Context::default()
+                };
                 if let Ok(turn) = step(version, state.as_ref(), Input::Request(request), &ctx) {
                     state = Some(turn.state);
                 }

@@ -43,16 +43,83 @@ impl Config {
 }
 
 /// Body of the stateless `POST /interact`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// The request comes under `request` (older clients) or `action` (newer ones; it wins when both
+/// are there, as for the stateful body); none, or `null`, means `launch`, as in Voiceflow's
+/// runtime (`@voiceflow/runtime-client-js` starts with `request: null`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct StatelessRequest {
     /// No state means: start from the beginning.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<State>,
     pub request: Request,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The key it came under; `None` when there was none (or it was `null`).
+    pub request_key: Option<ActionKey>,
     pub config: Option<Config>,
-    #[serde(flatten)]
     pub extra: Object,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StatelessWire {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    state: Option<State>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    action: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    request: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    config: Option<Config>,
+    #[serde(flatten)]
+    extra: Object,
+}
+
+impl<'de> Deserialize<'de> for StatelessRequest {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut wire = StatelessWire::deserialize(deserializer)?;
+        // `Option<Value>` reads `null` as `None`: a `null` request is no request.
+        let (value, request_key) = match (wire.action.take(), wire.request.take()) {
+            (Some(action), other) => {
+                if let Some(request) = other {
+                    wire.extra.insert("request".to_owned(), request);
+                }
+                (Some(action), Some(ActionKey::Action))
+            }
+            (None, Some(request)) => (Some(request), Some(ActionKey::Request)),
+            (None, None) => (None, None),
+        };
+        let request = match value {
+            Some(value) => Request::deserialize(value).map_err(D::Error::custom)?,
+            None => Request::launch(),
+        };
+        Ok(StatelessRequest {
+            state: wire.state,
+            request,
+            request_key,
+            config: wire.config,
+            extra: wire.extra,
+        })
+    }
+}
+
+impl Serialize for StatelessRequest {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::Error;
+        let request = serde_json::to_value(&self.request).map_err(S::Error::custom)?;
+        let mut extra = self.extra.clone();
+        let (action, request) = match self.request_key {
+            Some(ActionKey::Action) => (Some(request), extra.remove("request")),
+            Some(ActionKey::Request) => (None, Some(request)),
+            None => (None, None),
+        };
+        StatelessWire {
+            state: self.state.clone(),
+            action,
+            request,
+            config: self.config.clone(),
+            extra,
+        }
+        .serialize(serializer)
+    }
 }
 
 /// Response of the stateless `POST /interact`.

@@ -295,10 +295,28 @@ fn stateful_bodies_accept_action_or_request() {
 }
 
 #[test]
-fn stateless_bodies_need_a_request_and_a_well_formed_state() {
-    let err = serde_json::from_value::<StatelessRequest>(serde_json::json!({ "state": null }))
-        .unwrap_err();
-    assert_eq!(err.to_string(), "missing field `request`");
+fn stateless_bodies_launch_without_a_request_and_need_a_well_formed_state() {
+    // No request, or `null` (what runtime-client-js's `start()` sends), is a launch; `action`
+    // is read as well as `request`, and wins.
+    for body in [
+        serde_json::json!({ "state": null }),
+        serde_json::json!({ "request": null }),
+        serde_json::json!({ "action": null, "request": null }),
+    ] {
+        let parsed = serde_json::from_value::<StatelessRequest>(body.clone()).unwrap();
+        assert_eq!(parsed.request, Request::launch(), "{body}");
+    }
+    let parsed = serde_json::from_value::<StatelessRequest>(serde_json::json!({
+        "action": { "type": "text", "payload": "hi" }, "request": { "type": "launch" }
+    }))
+    .unwrap();
+    assert_eq!(parsed.request, Request::text("hi"));
+    assert_eq!(
+        serde_json::to_value(&parsed).unwrap(),
+        serde_json::json!({
+            "action": { "type": "text", "payload": "hi" }, "request": { "type": "launch" }
+        })
+    );
     let err = serde_json::from_value::<StatelessRequest>(serde_json::json!({
         "state": { "storage": {}, "variables": {} },
         "request": { "type": "launch" }

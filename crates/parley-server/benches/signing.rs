@@ -18,7 +18,10 @@ fn demo_state() -> State {
     .expect("the demo project is readable");
     let demo = compile(Project::from_json(&text).expect("the demo parses")).expect("it compiles");
     let v = demo.version("development").expect("a development version");
-    let ctx = Context { seed: 1 };
+    let ctx = Context {
+        seed: 1,
+        ..Context::default()
+    };
     let mut state: Option<State> = None;
     for request in [
         Request::launch(),

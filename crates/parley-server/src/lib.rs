@@ -9,26 +9,29 @@
 //! and serialises the requests of each user. Every route checks its caller first ([`auth`],
 //! [`keys`]).
 
+mod app_state;
 mod auth;
+mod demo;
 pub mod error;
 pub mod http;
+mod key_record;
 pub mod keys;
 pub mod signing;
+pub mod slate;
 mod stateful;
 mod stateless;
 pub mod store;
+mod target;
 pub mod turn;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use axum::http::{HeaderMap, HeaderName, Method, StatusCode};
+use axum::http::{HeaderName, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use parley_engine::{CompiledProject, CompiledVersion};
 use parley_protocol::ErrorBody;
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -36,11 +39,9 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
+pub use crate::app_state::AppState;
+pub(crate) use crate::app_state::{random_seed, version_of};
 use crate::error::ApiError;
-use crate::http::ApiCaller;
-use crate::keys::Keys;
-use crate::signing::Signer;
-use crate::store::Store;
 
 /// The largest request body accepted (a stateless state travels in it).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -91,164 +92,6 @@ impl Options {
             _ => Ok(()),
         }
     }
-}
-
-/// Everything the handlers share.
-#[derive(Clone)]
-pub struct AppState {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    projects: BTreeMap<String, Arc<CompiledProject>>,
-    signer: Signer,
-    store: Arc<dyn Store>,
-    keys: Keys,
-    public_caller: ApiCaller,
-    private_caller: ApiCaller,
-    /// One lock per (project, user) with a request in flight: a user's requests run one at a
-    /// time. A tokio mutex, because it is held across the turn's `.await`s (API calls, the
-    /// store); the map itself is behind a std mutex held only to look an entry up.
-    user_locks: Mutex<HashMap<UserKey, Arc<tokio::sync::Mutex<()>>>>,
-}
-
-/// (project id, user id).
-type UserKey = (String, String);
-
-impl std::fmt::Debug for AppState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState")
-            .field("projects", &self.inner.projects.keys().collect::<Vec<_>>())
-            .finish_non_exhaustive()
-    }
-}
-
-impl AppState {
-    pub async fn new(
-        projects: Vec<CompiledProject>,
-        signer: Signer,
-        store: Arc<dyn Store>,
-    ) -> Result<AppState, String> {
-        let keys = Keys::load(store.clone()).await.map_err(|e| e.to_string())?;
-        Ok(AppState {
-            inner: Arc::new(Inner {
-                projects: projects
-                    .into_iter()
-                    .map(|p| (p.id.clone(), Arc::new(p)))
-                    .collect(),
-                signer,
-                store,
-                keys,
-                public_caller: ApiCaller::new(false)?,
-                private_caller: ApiCaller::new(true)?,
-                user_locks: Mutex::new(HashMap::new()),
-            }),
-        })
-    }
-
-    pub(crate) fn signer(&self) -> &Signer {
-        &self.inner.signer
-    }
-
-    pub(crate) fn store(&self) -> Arc<dyn Store> {
-        self.inner.store.clone()
-    }
-
-    /// The API keys (tests and tools that create keys reload them through this).
-    pub fn keys(&self) -> &Keys {
-        &self.inner.keys
-    }
-
-    pub(crate) fn caller(&self, version: &CompiledVersion) -> &ApiCaller {
-        if version.allows_private_network() {
-            &self.inner.private_caller
-        } else {
-            &self.inner.public_caller
-        }
-    }
-
-    /// The project the path names (`/public/{projectID}/…`), or the only one this server has.
-    pub(crate) fn project(&self, named: Option<&str>) -> Result<Arc<CompiledProject>, ApiError> {
-        match named {
-            Some(id) => self.project_named(id),
-            None if self.inner.projects.len() == 1 => {
-                let only = self.inner.projects.values().next().cloned();
-                only.ok_or_else(|| ApiError::internal("no project loaded"))
-            }
-            None => Err(ApiError::bad_request(
-                "project_required",
-                "this server has several projects: name one in the path, /public/{projectID}/…, \
-                 or send one of its API keys",
-            )),
-        }
-    }
-
-    pub(crate) fn project_named(&self, id: &str) -> Result<Arc<CompiledProject>, ApiError> {
-        self.inner.projects.get(id).cloned().ok_or_else(|| {
-            ApiError::not_found(
-                "unknown_project",
-                format!("there is no project `{id}` here"),
-            )
-        })
-    }
-
-    /// The seed for a turn: a conversation that has a state carries its own generator (the
-    /// engine ignores this seed then); a new one is seeded from its first request, in both
-    /// flavours, so the same conversation gives the same answers either way.
-    pub(crate) fn seed(
-        &self,
-        state: Option<&parley_protocol::State>,
-        request: &parley_protocol::Request,
-    ) -> u64 {
-        match state {
-            Some(_) => 0,
-            None => self
-                .signer()
-                .seed_for(&serde_json::to_vec(request).unwrap_or_default()),
-        }
-    }
-
-    /// The lock that serialises one user's requests.
-    pub(crate) fn user_lock(&self, project: &str, user: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self
-            .inner
-            .user_locks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        // Forget the locks nobody holds or waits for, so the map does not grow forever.
-        locks.retain(|_, lock| Arc::strong_count(lock) > 1);
-        locks
-            .entry((project.to_owned(), user.to_owned()))
-            .or_default()
-            .clone()
-    }
-}
-
-/// A random seed, for conversations whose randomness need not follow from their requests.
-pub(crate) fn random_seed() -> Result<u64, ApiError> {
-    let mut seed = [0u8; 8];
-    getrandom::fill(&mut seed).map_err(ApiError::internal)?;
-    Ok(u64::from_le_bytes(seed))
-}
-
-/// The version a request names: the `versionID` header, or the path's, or `development`;
-/// an id or an alias.
-pub(crate) fn version_of(
-    project: &CompiledProject,
-    params: &HashMap<String, String>,
-    headers: &HeaderMap,
-) -> Result<Arc<CompiledVersion>, ApiError> {
-    let named = params
-        .get("version_id")
-        .map(String::as_str)
-        .or_else(|| headers.get("versionid").and_then(|v| v.to_str().ok()))
-        .unwrap_or("development");
-    project.version(named).cloned().ok_or_else(|| {
-        ApiError::not_found(
-            "unknown_version",
-            format!("the project `{}` has no version `{named}`", project.id),
-        )
-    })
 }
 
 fn api_routes() -> Router<AppState> {
@@ -333,8 +176,8 @@ pub fn app(state: AppState, options: &Options) -> Router {
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/openapi.json", get(openapi))
-        .route("/demo/api/estimate", get(demo_estimate))
-        .route("/demo/images/{name}", get(demo_image))
+        .route("/demo/api/estimate", get(demo::estimate))
+        .route("/demo/images/{name}", get(demo::image))
         .merge(api)
         .with_state(state);
     let router = match &options.widget_dir {
@@ -410,33 +253,7 @@ async fn ready(
     Ok(axum::Json(serde_json::json!({ "status": "ready", "projects": projects })).into_response())
 }
 
-/// The delivery estimate the demo project's API-call block asks for: a real HTTP endpoint, so
-/// the demo exercises a real call.
-async fn demo_estimate(
-    axum::extract::Query(query): axum::extract::Query<HashMap<String, String>>,
-) -> Response {
-    let quantity: u64 = query
-        .get("quantity")
-        .and_then(|q| q.parse().ok())
-        .unwrap_or(1);
-    let minutes = 20 + 5 * quantity.min(20);
-    axum::Json(serde_json::json!({ "minutes": minutes })).into_response()
-}
-
-/// The demo project's pictures (it runs on a closed network, so they are served here).
-async fn demo_image(axum::extract::Path(name): axum::extract::Path<String>) -> Response {
-    let svg = match name.as_str() {
-        "logo.svg" => include_str!("../demo-images/logo.svg"),
-        "margherita.svg" => include_str!("../demo-images/margherita.svg"),
-        "pepperoni.svg" => include_str!("../demo-images/pepperoni.svg"),
-        "veggie.svg" => include_str!("../demo-images/veggie.svg"),
-        "scooter.svg" => include_str!("../demo-images/scooter.svg"),
-        _ => return not_found().await.into_response(),
-    };
-    ([(axum::http::header::CONTENT_TYPE, "image/svg+xml")], svg).into_response()
-}
-
-async fn not_found() -> ApiError {
+pub(crate) async fn not_found() -> ApiError {
     ApiError::not_found("not_found", "there is nothing at this address")
 }
 

@@ -1,7 +1,8 @@
 //! Signed stateless state.
 //!
 //! In the stateless flavour the client keeps the conversation state. The server signs every
-//! state it returns (HMAC-SHA256 over the state's JSON, bound to the project and the version)
+//! state it returns (HMAC-SHA256 over the state's RFC 8785 canonical JSON, bound to the project
+//! and the version)
 //! and refuses a state whose signature is missing or wrong, so a client cannot edit its
 //! variables or its place in the flow, nor replay a state in another project or version.
 //! The secret is generated on first start and kept in the data directory (or given by option).
@@ -14,6 +15,39 @@ use serde_json::Value;
 use sha2::Sha256;
 
 use crate::error::ApiError;
+
+/// Why a client's state was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    /// The state carries no signature.
+    #[error(
+        "the state has no signature: send back the state exactly as this server returned it, \
+         or none to start over"
+    )]
+    Unsigned,
+    /// The signature does not match the state.
+    #[error(
+        "the state's signature does not match: it was changed, or it belongs to another \
+         project, version or server"
+    )]
+    Forged,
+}
+
+impl SignatureError {
+    /// The stable error code on the wire.
+    pub fn code(self) -> &'static str {
+        match self {
+            SignatureError::Unsigned => "state_unsigned",
+            SignatureError::Forged => "state_forged",
+        }
+    }
+}
+
+impl From<SignatureError> for ApiError {
+    fn from(e: SignatureError) -> ApiError {
+        ApiError::conflict(e.code(), e.to_string())
+    }
+}
 
 const SIGNATURE_KEY: &str = "signature";
 const SECRET_FILE: &str = "state-secret";
@@ -70,10 +104,12 @@ impl Signer {
             mac.update(&(part.len() as u64).to_be_bytes());
             mac.update(part.as_bytes());
         }
-        // serde_json writes maps in key order: the same state always gives the same bytes.
-        // They stream into the MAC: no copy of the state's JSON is made.
+        // The canonical form (RFC 8785: keys in UTF-16 order, numbers as ECMAScript writes
+        // them, minimal escapes) is what any client's parse and re-serialise leaves unchanged:
+        // `14.0` and `14`, `1e3` and `1000`, `\u00e9` and `é` sign alike. It streams into the
+        // MAC: no copy of the state's JSON is made.
         let mut sink = MacWriter(&mut mac);
-        let _infallible = serde_json::to_writer(&mut sink, state);
+        let _infallible = serde_json_canonicalizer::to_writer(state, &mut sink);
         mac
     }
 
@@ -104,31 +140,29 @@ impl Signer {
         project: &str,
         version: &str,
         mut state: State,
-    ) -> Result<State, ApiError> {
+    ) -> Result<State, SignatureError> {
         let signature = match state.extra.remove(SIGNATURE_KEY) {
             Some(Value::String(s)) => s,
-            _ => {
-                return Err(ApiError::conflict(
-                    "state_unsigned",
-                    "the state has no signature: send back the state exactly as this server returned it, or none to start over",
-                ));
-            }
+            _ => return Err(SignatureError::Unsigned),
         };
-        let tag = from_hex_vec(&signature).unwrap_or_default();
+        // Only the lowercase hex this server writes: one spelling per signature.
+        let tag = from_hex_vec(&signature)
+            .filter(|_| !signature.bytes().any(|b| b.is_ascii_uppercase()))
+            .unwrap_or_default();
         // `verify_slice` compares in constant time.
         self.mac(project, version, &state)
             .verify_slice(&tag)
-            .map_err(|_| {
-                ApiError::conflict(
-                    "state_forged",
-                    "the state's signature does not match: it was changed, or it belongs to another project, version or server",
-                )
-            })?;
+            .map_err(|_| SignatureError::Forged)?;
         Ok(state)
+    }
+
+    /// Whether a state carries a signature at all.
+    pub fn is_signed(state: &State) -> bool {
+        state.extra.contains_key(SIGNATURE_KEY)
     }
 }
 
-/// Feeds what serde_json writes to the MAC.
+/// Feeds what the serialiser writes to the MAC.
 struct MacWriter<'a>(&'a mut Hmac<Sha256>);
 
 impl std::io::Write for MacWriter<'_> {
@@ -214,31 +248,128 @@ mod tests {
         let mut edited = signed.clone();
         edited.variables.insert("admin".into(), true.into());
         assert_eq!(
-            signer.verify("p", "v1", edited).unwrap_err().code,
+            signer.verify("p", "v1", edited).unwrap_err().code(),
             "state_forged"
         );
         assert_eq!(
-            signer.verify("p", "v2", signed.clone()).unwrap_err().code,
+            signer.verify("p", "v2", signed.clone()).unwrap_err().code(),
             "state_forged"
         );
         assert_eq!(
-            signer.verify("q", "v1", signed.clone()).unwrap_err().code,
+            signer.verify("q", "v1", signed.clone()).unwrap_err().code(),
             "state_forged"
         );
         let other = Signer::new([8; 32]);
         assert_eq!(
-            other.verify("p", "v1", signed.clone()).unwrap_err().code,
+            other.verify("p", "v1", signed.clone()).unwrap_err().code(),
             "state_forged"
         );
         let mut garbage = signed;
         garbage.extra.insert("signature".into(), "zz".into());
         assert_eq!(
-            signer.verify("p", "v1", garbage).unwrap_err().code,
+            signer.verify("p", "v1", garbage).unwrap_err().code(),
             "state_forged"
         );
         assert_eq!(
-            signer.verify("p", "v1", state()).unwrap_err().code,
+            signer.verify("p", "v1", state()).unwrap_err().code(),
             "state_unsigned"
+        );
+    }
+
+    /// A state with every number and string form that clients rewrite.
+    fn tricky() -> State {
+        serde_json::from_str(
+            r#"{
+                "stack": [{ "diagramID": "main", "nodeID": "ask" }],
+                "storage": { "parley": { "seed": "00000000000000ff" } },
+                "variables": {
+                    "whole": 14.0, "negative_zero": -0.0, "big": 9007199254740993,
+                    "exp": 1e3, "small": 1.5e-7, "tenth": 0.1, "third": 0.3333333333333333,
+                    "escaped": "caf\u00e9 \u2603 \ud83c\udf55 \"q\" \\ \/ \t",
+                    "emoji": "🍕", "nested": { "b": [1.0, 2.50, { "z": 1, "a": 2 }], "a": null },
+                    "é": 1, "e": 2, "Z": 3, "\u0000ctl": true
+                }
+            }"#,
+        )
+        .unwrap()
+    }
+
+    /// Runs a client's parse and re-serialise over `json`; `None` if the program is missing.
+    fn through(program: &str, args: &[&str], json: &str) -> Option<String> {
+        use std::io::Write;
+        let mut child = std::process::Command::new(program)
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .ok()?;
+        child.stdin.take()?.write_all(json.as_bytes()).ok()?;
+        let out = child.wait_with_output().ok()?;
+        assert!(out.status.success(), "{program} failed");
+        Some(String::from_utf8(out.stdout).unwrap())
+    }
+
+    #[test]
+    fn a_state_rewritten_by_any_client_still_verifies() {
+        let signer = Signer::new([7; 32]);
+        let signed = serde_json::to_string(&signer.sign("p", "v1", tricky())).unwrap();
+        let mut rewritten = vec![
+            // Rewritten by hand the ways clients do: whole floats, exponents, escapes, order.
+            signed.replace("14.0", "14"),
+            signed.replace("1000.0", "1e3"),
+            signed
+                .replace("é", "\\u00e9")
+                .replace("🍕", "\\ud83c\\udf55"),
+        ];
+        // JavaScript (as browsers and Node keep a state) and Python's json module: the real
+        // parsers, not an imitation. The CI machine has both.
+        let js = "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>\
+                  process.stdout.write(JSON.stringify(JSON.parse(s))))";
+        let reorder = "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>{\
+                       const r=v=>Array.isArray(v)?v.map(r):v&&typeof v==='object'?\
+                       Object.fromEntries(Object.entries(v).reverse().map(([k,x])=>[k,r(x)])):v;\
+                       process.stdout.write(JSON.stringify(r(JSON.parse(s)),null,2))})";
+        let py = "import json,sys;sys.stdout.write(json.dumps(json.load(sys.stdin)))";
+        for (program, args) in [
+            ("node", vec!["-e", js]),
+            ("node", vec!["-e", reorder]),
+            ("python3", vec!["-c", py]),
+        ] {
+            let out = through(program, &args, &signed)
+                .unwrap_or_else(|| panic!("`{program}` is needed by this test"));
+            assert_ne!(
+                out, signed,
+                "{program} rewrote nothing: the test would prove nothing"
+            );
+            rewritten.push(out);
+        }
+        for text in rewritten {
+            let back: State = serde_json::from_str(&text).unwrap();
+            let verified = signer.verify("p", "v1", back.clone());
+            assert!(verified.is_ok(), "refused after a rewrite: {text}");
+            // An edited value is still refused, in the rewritten form too.
+            let mut edited = back;
+            edited.variables.insert("whole".into(), 15.into());
+            assert_eq!(
+                signer.verify("p", "v1", edited).unwrap_err(),
+                SignatureError::Forged
+            );
+        }
+    }
+
+    #[test]
+    fn a_signature_has_one_spelling() {
+        let signer = Signer::new([7; 32]);
+        let mut signed = signer.sign("p", "v1", state());
+        let Some(Value::String(tag)) = signed.extra.get("signature").cloned() else {
+            panic!()
+        };
+        signed
+            .extra
+            .insert("signature".into(), tag.to_ascii_uppercase().into());
+        assert_eq!(
+            signer.verify("p", "v1", signed).unwrap_err(),
+            SignatureError::Forged
         );
     }
 

@@ -1,60 +1,80 @@
 //! The stateless flavour: the client keeps the (signed) state and sends it with each request.
 
-use std::collections::HashMap;
-
 use axum::Json;
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
-use parley_engine::initial_state as engine_initial_state;
+use axum::extract::State;
+use parley_engine::{CompiledVersion, initial_state as engine_initial_state, set_variables};
 use parley_protocol::{Object, StatelessRequest, StatelessResponse};
 
-use crate::auth::{Caller, Need};
 use crate::error::{ApiError, Body};
-use crate::turn::{shape, take_turn};
-use crate::{AppState, random_seed, version_of};
+use crate::signing::Signer;
+use crate::target::{Interact, Target};
+use crate::turn::{shape, take_turn, turn_context};
+use crate::{AppState, random_seed};
 
 /// `GET /interact/state`: the state of a conversation that has not started, signed.
 pub(crate) async fn initial_state(
     State(app): State<AppState>,
-    Path(params): Path<HashMap<String, String>>,
-    headers: HeaderMap,
-    caller: Caller,
+    target: Target<Interact>,
 ) -> Result<Json<parley_protocol::State>, ApiError> {
-    let project = app.authorize(&params, &caller, Need::Interact)?;
-    let version = version_of(&project, &params, &headers)?;
-    let state = engine_initial_state(&version, random_seed()?);
-    Ok(Json(app.signer().sign(&project.id, version.id(), state)))
+    let state = engine_initial_state(&target.version, random_seed()?);
+    Ok(Json(app.signer().sign(
+        &target.project.id,
+        target.version.id(),
+        state,
+    )))
 }
 
-/// `POST /interact`: one turn. The same state and request always give the same answer.
+/// `POST /interact`: one turn. The same state and request always give the same answer (no
+/// clock reading, no user id: see [`turn_context`]).
 pub(crate) async fn interact(
     State(app): State<AppState>,
-    Path(params): Path<HashMap<String, String>>,
-    headers: HeaderMap,
-    caller: Caller,
+    target: Target<Interact>,
     Body(body): Body<StatelessRequest>,
 ) -> Result<Json<StatelessResponse>, ApiError> {
-    let project = app.authorize(&params, &caller, Need::Interact)?;
-    let version = version_of(&project, &params, &headers)?;
-    let state = body
-        .state
-        .map(|s| app.signer().verify(&project.id, version.id(), s))
-        .transpose()?;
-    // Without a state, the seed comes from the request, so the answer is still a function of
-    // the request alone.
+    let Target {
+        project,
+        version,
+        platform,
+        ..
+    } = target;
+    let state = match body.state {
+        // Voiceflow's initial state (`{ stack: [], storage: {}, variables: {…} }`), which a
+        // client may build itself: a new conversation, with the variables it may set.
+        Some(state) if !Signer::is_signed(&state) && state.stack.is_empty() => Some(
+            starting_state(&version, &state.variables, app.seed(None, &body.request))?,
+        ),
+        Some(state) => Some(app.signer().verify(&project.id, version.id(), state)?),
+        None => None,
+    };
     let seed = app.seed(state.as_ref(), &body.request);
+    let ctx = turn_context(seed, None, None, platform, body.config.as_ref());
     let outcome = take_turn(
         &version,
         state,
         body.request.clone(),
-        seed,
+        ctx,
         app.caller(&version),
     )
     .await?;
     Ok(Json(StatelessResponse {
         state: app.signer().sign(&project.id, version.id(), outcome.state),
         request: Some(outcome.request.unwrap_or(body.request)),
-        trace: shape(outcome.traces, body.config.as_ref()),
+        trace: shape(outcome.traces, body.config.as_ref(), None),
         extra: Object::new(),
     }))
+}
+
+/// A fresh state with the variables of `given` that the project lets a client set (the others,
+/// such as the defaults an initial state lists, are the project's own and are left out).
+fn starting_state(
+    version: &CompiledVersion,
+    given: &Object,
+    seed: u64,
+) -> Result<parley_protocol::State, ApiError> {
+    let settable: Object = given
+        .iter()
+        .filter(|(name, _)| version.is_settable(name))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    Ok(set_variables(version, None, &settable, true, seed)?)
 }

@@ -2,7 +2,9 @@
 //! response shaped by the request's `config`.
 
 use parley_engine::{ApiResult, CompiledVersion, Context, Effect, Input, step};
-use parley_protocol::{Config, Request, State, Trace, TraceKind, strip_ssml};
+use parley_protocol::{
+    Config, Request, SlateContent, State, TextPayload, Trace, TraceKind, strip_ssml,
+};
 
 use crate::error::ApiError;
 use crate::http::ApiCaller;
@@ -20,15 +22,37 @@ pub struct Outcome {
     pub request: Option<Request>,
 }
 
+/// What the engine is told besides the state and the request.
+///
+/// A stateless turn passes no `now_secs` and no `user`: its answer is a function of its state
+/// and request alone, so the built-in `timestamp` and `user_id` stay as they were.
+pub fn turn_context(
+    seed: u64,
+    now_secs: Option<i64>,
+    user: Option<&str>,
+    platform: Option<String>,
+    config: Option<&Config>,
+) -> Context {
+    Context {
+        seed,
+        now: now_secs,
+        user_id: user.map(str::to_owned),
+        platform,
+        stop_all: config.and_then(|c| c.stop_all).unwrap_or(false),
+        stop_types: config
+            .and_then(|c| c.stop_types.clone())
+            .unwrap_or_default(),
+    }
+}
+
 /// Runs the engine until the turn no longer waits for an API call.
 pub async fn take_turn(
     version: &CompiledVersion,
     state: Option<State>,
     request: Request,
-    seed: u64,
+    ctx: Context,
     caller: &ApiCaller,
 ) -> Result<Outcome, ApiError> {
-    let ctx = Context { seed };
     let mut turn = step(version, state.as_ref(), Input::Request(request), &ctx)?;
     let understood = turn.request.take();
     let mut traces = std::mem::take(&mut turn.traces);
@@ -52,11 +76,18 @@ pub async fn take_turn(
     })
 }
 
-/// Applies `config`: `excludeTypes` (by default `block`, `debug` and `flow`, as Voiceflow's
-/// runtime does), `stopTypes` (the turn ends at the first trace of one of them, which is kept),
-/// and `stripSSML` (default true: SSML tags are removed from `speak` messages). `tts` asks for
-/// audio this server does not synthesise; `speak` traces keep their text.
-pub fn shape(traces: Vec<Trace>, config: Option<&Config>) -> Vec<Trace> {
+/// Applies `config` and writes the traces as Voiceflow's runtime does.
+///
+/// - `excludeTypes` (by default `block`, `debug` and `flow`, as Voiceflow's runtime does) leaves
+///   traces out; `stripSSML` (default true) removes SSML tags from `speak` messages. `tts` asks
+///   for audio this server does not synthesise; `speak` traces keep their text. (`stopAll` and
+///   `stopTypes` are the engine's: they make a custom action wait.)
+/// - A `text` trace gets `slate` (built from its markdown) and its `message` becomes the plain
+///   text, as in Voiceflow's answers: Voiceflow's web widget renders the slate and drops a text
+///   trace without one.
+/// - `now_ms` (stateful answers) stamps every trace's `time`, in Unix milliseconds. Stateless
+///   answers carry no clock reading, so the same state and request give the same bytes.
+pub fn shape(traces: Vec<Trace>, config: Option<&Config>, now_ms: Option<u64>) -> Vec<Trace> {
     let default = Config::default();
     let config = config.unwrap_or(&default);
     let excluded = |t: &str| match &config.exclude_types {
@@ -65,24 +96,51 @@ pub fn shape(traces: Vec<Trace>, config: Option<&Config>) -> Vec<Trace> {
     };
     let mut out = Vec::with_capacity(traces.len());
     for mut trace in traces {
-        let stop = config
-            .stop_types
-            .as_ref()
-            .is_some_and(|types| types.iter().any(|t| t == trace.type_name()));
-        if config.strips_ssml()
-            && let TraceKind::Speak(speak) = &mut trace.kind
-            && let Some(message) = &mut speak.message
-        {
-            *message = strip_ssml(message);
+        if excluded(trace.type_name()) {
+            continue;
         }
-        if !excluded(trace.type_name()) {
-            out.push(trace);
+        match &mut trace.kind {
+            TraceKind::Speak(speak) if config.strips_ssml() => {
+                if let Some(message) = &mut speak.message {
+                    *message = strip_ssml(message);
+                }
+            }
+            TraceKind::Text(text) => with_slate(text),
+            _ => {}
         }
-        if stop {
-            break;
+        if let Some(now) = now_ms {
+            trace.time = Some(now.into());
         }
+        out.push(trace);
     }
     out
+}
+
+/// Gives a text trace its slate (from the markdown in `message`) and its plain `message`.
+fn with_slate(text: &mut TextPayload) {
+    if text.slate.is_some() {
+        return;
+    }
+    let Some(markdown) = text.message.take() else {
+        return;
+    };
+    let rich = crate::slate::from_markdown(&markdown);
+    let content = rich
+        .content
+        .into_iter()
+        .filter_map(|node| serde_json::from_value(node).ok())
+        .collect();
+    let mut slate = SlateContent {
+        id: Some(crate::slate::id_of(&markdown)),
+        content: Some(content),
+        ..SlateContent::default()
+    };
+    slate.extra.insert(
+        "messageDelayMilliseconds".to_owned(),
+        text.delay.clone().unwrap_or_else(|| 0.into()).into(),
+    );
+    text.slate = Some(slate);
+    text.message = Some(rich.plain);
 }
 
 #[cfg(test)]
@@ -108,22 +166,48 @@ mod tests {
     #[test]
     fn config_shapes_the_turn() {
         assert_eq!(
-            types(&shape(traces(), None)),
+            types(&shape(traces(), None, None)),
             ["text", "speak", "choice", "text"]
         );
+        // `stopTypes` is the engine's (a custom action waits): the server cuts nothing.
         let config: Config = serde_json::from_value(serde_json::json!({
             "excludeTypes": ["text"], "stopTypes": ["choice"], "stripSSML": false
         }))
         .unwrap();
-        let shaped = shape(traces(), Some(&config));
+        let shaped = shape(traces(), Some(&config), None);
         assert_eq!(types(&shaped), ["block", "debug", "speak", "choice"]);
         let TraceKind::Speak(speak) = &shaped[2].kind else {
             panic!()
         };
         assert_eq!(speak.message.as_deref(), Some("<speak>two</speak>"));
-        let TraceKind::Speak(speak) = &shape(traces(), None)[1].kind else {
+        let TraceKind::Speak(speak) = &shape(traces(), None, None)[1].kind else {
             panic!()
         };
         assert_eq!(speak.message.as_deref(), Some("two"));
+    }
+
+    #[test]
+    fn text_traces_get_slate_and_stateful_ones_a_time() {
+        let shaped = shape(traces(), None, Some(1_700_000_000_123));
+        let wire = serde_json::to_value(&shaped[0]).unwrap();
+        assert_eq!(wire["payload"]["message"], "one");
+        assert_eq!(
+            wire["payload"]["slate"]["content"],
+            serde_json::json!([{ "children": [{ "text": "one" }] }])
+        );
+        assert_eq!(wire["payload"]["slate"]["messageDelayMilliseconds"], 0);
+        assert!(wire["payload"]["slate"]["id"].is_string());
+        assert!(
+            shaped
+                .iter()
+                .all(|t| t.time == Some(1_700_000_000_123u64.into()))
+        );
+        // Stateless: no clock, the same bytes every time.
+        let once = serde_json::to_string(&shape(traces(), None, None)).unwrap();
+        assert_eq!(
+            once,
+            serde_json::to_string(&shape(traces(), None, None)).unwrap()
+        );
+        assert!(!once.contains("\"time\""));
     }
 }

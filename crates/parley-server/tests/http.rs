@@ -509,6 +509,17 @@ async fn both_flavours_give_the_same_traces_on(backend: Backend) {
         )
         .await;
         assert_eq!(status, StatusCode::OK, "{traces}");
+        // Stateful traces carry the time they were made; stateless ones carry no clock.
+        let mut traces = traces;
+        for trace in traces.as_array_mut().unwrap() {
+            assert!(
+                trace["time"]
+                    .as_u64()
+                    .is_some_and(|t| t > 1_700_000_000_000),
+                "{trace}"
+            );
+            trace.as_object_mut().unwrap().remove("time");
+        }
         stateful.push(traces);
     }
     assert_eq!(stateless, stateful);
@@ -558,10 +569,7 @@ async fn stateful_state_admin_on(backend: Backend) {
     // The legacy `request` key, and client variables (only settable ones).
     let (status, _, traces) = call(r, "POST", "/state/user/kim/interact", Some(json!({ "request": { "type": "launch" }, "state": { "variables": { "customer_name": "Kim" } } })), &auth).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(
-        said(&traces)[0],
-        "Welcome back to **Pizza Palace**, Kim! 🍕"
-    );
+    assert_eq!(said(&traces)[0], "Welcome back to Pizza Palace, Kim! 🍕");
     let (status, _, body) = call(
         r,
         "POST",
@@ -822,7 +830,7 @@ async fn bad_requests_get_clear_json_errors() {
         assert_eq!(content_type, "application/json");
         assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
-    // After `end`, only a launch is taken.
+    // After `end`, any request starts a new conversation, as in Voiceflow's runtime.
     let (_, _, _) = call(
         r,
         "POST",
@@ -845,15 +853,12 @@ async fn bad_requests_get_clear_json_errors() {
         r,
         "POST",
         "/state/user/e/interact",
-        Some(json!({ "action": { "type": "text", "payload": "hi" } })),
+        Some(json!({ "action": { "type": "text", "payload": "what's on the menu" } })),
         &[],
     )
     .await;
-    assert_eq!(
-        (status, body["code"].as_str().unwrap()),
-        (StatusCode::CONFLICT, "unexpected_request"),
-        "{body}"
-    );
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(said(&body)[0].contains("Pizza Palace"), "{body}");
 }
 
 #[tokio::test]
@@ -893,7 +898,8 @@ async fn several_projects_are_named_in_the_path() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    assert!(!said(&traces).is_empty());
+    // The public route answers Voiceflow's `{ trace }` envelope.
+    assert!(!said(&traces["trace"]).is_empty(), "{traces}");
 }
 
 fn api_project(url: &str, allow_private: bool) -> CompiledProject {

@@ -25,6 +25,23 @@ pub struct CustomActionBlock {
     /// `paths`).
     #[serde(default)]
     pub default_path: usize,
+    /// Whether the flow waits for the client's answer (the default). With `false` the trace is
+    /// sent and the flow goes on along the default path at once, unless the request's
+    /// `config.stopAll` or `config.stopTypes` asks to stop at it (Voiceflow's "stop on action").
+    #[serde(default = "waits", skip_serializing_if = "is_true")]
+    pub stop: bool,
+}
+
+fn waits() -> bool {
+    true
+}
+
+#[expect(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if"
+)]
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 /// A way out of a custom action: the request type that takes it, and where it leads.
@@ -89,7 +106,18 @@ impl CustomActionBlock {
             .insert("defaultPath".to_owned(), self.default_path.into());
         trace.extra.insert("paths".to_owned(), paths.into());
         rt.say(trace);
-        Ok(Next::Wait(Status::CustomAction))
+        if self.stop || rt.stops_at(&self.name) {
+            Ok(Next::Wait(Status::CustomAction))
+        } else {
+            Ok(self.default_next())
+        }
+    }
+
+    /// Where the default path leads.
+    pub(crate) fn default_next(&self) -> Next {
+        self.paths
+            .get(self.default_path)
+            .map_or(Next::Done, |p| Next::follow(&p.next))
     }
 
     pub(crate) fn resume(&self, request: &Request) -> Result<Resume, Fault> {
@@ -99,10 +127,5 @@ impl CustomActionBlock {
             return Ok(Resume::Go(Next::follow(&path.next)));
         }
         Ok(Resume::NotMine)
-    }
-
-    /// The request types that resume it.
-    pub(crate) fn path_names(&self) -> Vec<String> {
-        self.paths.iter().map(|p| p.name.clone()).collect()
     }
 }

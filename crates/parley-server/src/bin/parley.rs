@@ -366,11 +366,14 @@ async fn chat(path: Option<PathBuf>, version: &str) -> anyhow::Result<()> {
     let mut request = Request::launch();
     let mut lines = std::io::stdin().lock().lines();
     loop {
-        match take_turn(&version, state.clone(), request, seed, &caller).await {
+        let ctx = parley_server::turn::turn_context(seed, None, None, None, None);
+        match take_turn(&version, state.clone(), request, ctx, &caller).await {
             Ok(outcome) => {
                 state = Some(outcome.state);
                 buttons.clear();
-                for trace in shape(outcome.traces, None) {
+                // Text traces come out of `shape` as Voiceflow's: a `slate` tree (the rich text:
+                // bold, italic, links) and a plain `message`.
+                for trace in shape(outcome.traces, None, None) {
                     print_trace(&trace, &mut buttons);
                 }
             }

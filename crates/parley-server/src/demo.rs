@@ -1,0 +1,32 @@
+//! The demo project's own endpoints: the delivery estimate its API-call block asks for, and its
+//! pictures (the demo runs on closed networks too, so nothing comes from elsewhere).
+
+use std::collections::HashMap;
+
+use axum::response::{IntoResponse, Response};
+
+/// The delivery estimate the demo project's API-call block asks for: a real HTTP endpoint, so
+/// the demo exercises a real call.
+pub(crate) async fn estimate(
+    axum::extract::Query(query): axum::extract::Query<HashMap<String, String>>,
+) -> Response {
+    let quantity: u64 = query
+        .get("quantity")
+        .and_then(|q| q.parse().ok())
+        .unwrap_or(1);
+    let minutes = 20 + 5 * quantity.min(20);
+    axum::Json(serde_json::json!({ "minutes": minutes })).into_response()
+}
+
+/// The demo project's pictures (it runs on a closed network, so they are served here).
+pub(crate) async fn image(axum::extract::Path(name): axum::extract::Path<String>) -> Response {
+    let svg = match name.as_str() {
+        "logo.svg" => include_str!("../demo-images/logo.svg"),
+        "margherita.svg" => include_str!("../demo-images/margherita.svg"),
+        "pepperoni.svg" => include_str!("../demo-images/pepperoni.svg"),
+        "veggie.svg" => include_str!("../demo-images/veggie.svg"),
+        "scooter.svg" => include_str!("../demo-images/scooter.svg"),
+        _ => return crate::not_found().await.into_response(),
+    };
+    ([(axum::http::header::CONTENT_TYPE, "image/svg+xml")], svg).into_response()
+}

@@ -1,0 +1,74 @@
+//! The checks every store passes; the tests run them against SQLite and PostgreSQL.
+
+use parley_protocol::{State, Trace};
+
+use super::{Session, Store, StoreError};
+use crate::key_record::{KeyRecord, Scope};
+
+fn session(n: i64) -> Session {
+    let mut state = State::default();
+    state.variables.insert("n".into(), n.into());
+    Session {
+        version: "v1".into(),
+        state,
+        last_request: Some(("req-1".into(), vec![Trace::text("hi")])),
+    }
+}
+
+/// Saves, loads, replaces with compare-and-swap, deletes; `reopen` gives a fresh handle on
+/// the same database, which must see everything committed.
+pub async fn sessions(store: &dyn Store, reopened: &dyn Store) {
+    assert!(store.load("p", "u").await.unwrap().is_none());
+    let r1 = store.save("p", "u", &session(1), None).await.unwrap();
+    assert!(matches!(
+        store.save("p", "u", &session(9), None).await,
+        Err(StoreError::Conflict)
+    ));
+    let r2 = store.save("p", "u", &session(2), Some(r1)).await.unwrap();
+    assert!(r2 > r1);
+    // A writer that read revision 1 lost the race: its write is refused, nothing lost.
+    assert!(matches!(
+        store.save("p", "u", &session(8), Some(r1)).await,
+        Err(StoreError::Conflict)
+    ));
+    store.save("p", "other", &session(3), None).await.unwrap();
+    store.save("q", "u", &session(4), None).await.unwrap();
+    let store = reopened;
+    assert_eq!(store.load("p", "u").await.unwrap(), Some((session(2), r2)));
+    assert_eq!(store.load("q", "u").await.unwrap().unwrap().0, session(4));
+    assert!(store.delete("p", "u").await.unwrap());
+    assert!(!store.delete("p", "u").await.unwrap());
+    assert!(store.load("p", "u").await.unwrap().is_none());
+    assert_eq!(
+        store.load("p", "other").await.unwrap().unwrap().0,
+        session(3)
+    );
+    // Starting over after a delete.
+    store.save("p", "u", &session(5), None).await.unwrap();
+    assert_eq!(store.load("p", "u").await.unwrap().unwrap().0, session(5));
+}
+
+/// Creates, lists and revokes keys.
+pub async fn keys(store: &dyn Store) {
+    assert!(store.keys().await.unwrap().is_empty());
+    let (public, _) = crate::keys::generate("p", Scope::Public, "site", 600, 60);
+    let (secret, _) = crate::keys::generate("p", Scope::Secret, "ops", 6000, 600);
+    store.create_key(&public).await.unwrap();
+    store.create_key(&secret).await.unwrap();
+    let by_id = |mut keys: Vec<KeyRecord>| {
+        keys.sort_by(|a, b| a.id.cmp(&b.id));
+        keys
+    };
+    assert_eq!(
+        by_id(store.keys().await.unwrap()),
+        by_id(vec![public.clone(), secret.clone()])
+    );
+    assert!(store.revoke_key(&public.id).await.unwrap());
+    assert!(!store.revoke_key(&public.id).await.unwrap());
+    assert!(!store.revoke_key("no-such-key").await.unwrap());
+    for key in store.keys().await.unwrap() {
+        assert_eq!(key.revoked_at.is_some(), key.id == public.id);
+    }
+    // Ids are unique.
+    assert!(store.create_key(&secret).await.is_err());
+}
