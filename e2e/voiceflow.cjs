@@ -274,10 +274,11 @@ function startPage(parley) {
   })));
 }
 
-// What react-chat draws for a trace (dist/bundle.mjs, read from its DOM): text, image, card,
-// carousel and extension messages are `.vfrc-message`s; the end is the "ended" footer line;
-// a choice is a row of buttons under the turn.
-const DRAWN = new Set(['text', 'visual', 'cardV2', 'carousel', 'payment', 'end']);
+// What react-chat draws for a trace (dist/bundle.mjs, read from its DOM): each text, image,
+// card, carousel and extension message is a `.vfrc-system-response--message`; a choice is a row
+// of buttons under the last turn; the end draws nothing but ends the session.
+const DRAWN = new Set(['text', 'visual', 'cardV2', 'carousel', 'payment']);
+const MESSAGE = '#chat .vfrc-system-response--message';
 
 module.exports = function register(scenario, h) {
   scenario("Voiceflow's react-chat 1.65.2 (embedded, public route, no key): the whole demo conversation renders every bot message", async ({ page, context, parley }) => {
@@ -303,27 +304,22 @@ module.exports = function register(scenario, h) {
       if (loadError) fail(`react-chat's load() failed: ${loadError}`);
 
       const root = '#chat';
-      const messages = `${root} .vfrc-system-response .vfrc-message`;
-      const sent = { messages: 0, choices: 0 };
-      const counted = async () => page.locator(messages).count();
-      let prev = [];
-      let held = 0;
+      const sent = { messages: 0, choices: 0, ends: 0 };
+      const drawn = async () => page.locator(MESSAGE).count();
+      const type = async (said) => {
+        await page.fill(`${root} .vfrc-chat-input textarea`, said);
+        await page.press(`${root} .vfrc-chat-input textarea`, 'Enter');
+      };
       for (const [i, turn] of TURNS.entries()) {
-        const before = answers.length;
-        if (i === 0) {
-          // autostart: the launch is sent on mount.
-        } else if (turn.say.startsWith('the carousel button') || turn.say.startsWith('the card button')) {
-          const name = turn.say.split(' ').pop();
-          await page.click(`${root} .vfrc-card button:has-text("${name}")`, h.WAIT);
+        // Turn 0 is the launch autostart sends on mount (maybe answered already); the others are
+        // what a user does.
+        const before = i === 0 ? 0 : answers.length;
+        if (turn.say.startsWith('the carousel button') || turn.say.startsWith('the card button')) {
+          await page.click(`${root} .vfrc-card button:has-text("${turn.say.split(' ').pop()}")`, h.WAIT);
         } else if (turn.say.startsWith('the payment action')) {
           await page.click(`${root} .vfrc-message--extension-payment button.pay`, h.WAIT);
-        } else if (turn.say === "I'd like a large pizza please") {
-          // The user types; react-chat sends a typed choice name as that button's request.
-          await page.fill(`${root} .vfrc-chat-input textarea`, turn.say);
-          await page.press(`${root} .vfrc-chat-input textarea`, 'Enter');
-        } else {
-          await page.fill(`${root} .vfrc-chat-input textarea`, turn.say);
-          await page.press(`${root} .vfrc-chat-input textarea`, 'Enter');
+        } else if (i > 0) {
+          await type(turn.say);
         }
         const deadline = Date.now() + h.WAIT.timeout;
         while (answers.length === before && Date.now() < deadline) await page.waitForTimeout(50);
@@ -334,47 +330,50 @@ module.exports = function register(scenario, h) {
         timed(body.trace, `react-chat, turn "${turn.say}"`);
         sent.messages += body.trace.filter((t) => DRAWN.has(t.type)).length;
         sent.choices += body.trace.filter((t) => t.type === 'choice').length;
-        // Every message of the turn drawn (react-chat shows them one after the other).
-        await page.waitForFunction(({ sel, n }) => {
-          const host = document.querySelector('#chat');
-          return host.shadowRoot && host.shadowRoot.querySelectorAll(sel).length >= n;
-        }, { sel: '.vfrc-system-response .vfrc-message', n: sent.messages - body.trace.filter((t) => t.type === 'end').length }, h.WAIT)
-          .catch(async () => fail(`turn "${turn.say}": ${await counted()} bot messages drawn of ${sent.messages} sent`));
+        sent.ends += body.trace.filter((t) => t.type === 'end').length;
+        // react-chat shows a turn's messages one after the other: wait for all of them.
+        await page.waitForFunction(({ sel, n }) => document.querySelector('#chat').shadowRoot
+          .querySelectorAll(sel).length >= n, { sel: MESSAGE.replace('#chat ', ''), n: sent.messages }, h.WAIT)
+          .catch(async () => fail(`turn "${turn.say}": ${await drawn()} bot messages drawn of ${sent.messages} sent`));
         for (const t of seen(body.trace)) {
           if (t.type === 'text') {
-            const words = t.payload.message.replace(/[*_~`]/g, '').split(/\s+/).slice(0, 4).join(' ');
-            await page.waitForSelector(`${root} .vfrc-message:has-text(${JSON.stringify(words)})`, h.WAIT)
+            // The rendered text of the slate (marks become markup; the words stay).
+            const words = t.payload.message.split(/\s+/).slice(0, 4).join(' ');
+            await page.waitForSelector(`${MESSAGE}:has-text(${JSON.stringify(words)})`, h.WAIT)
               .catch(() => fail(`turn "${turn.say}": the text "${t.payload.message}" is not drawn`));
-          }
-          if (t.type === 'choice') {
+          } else if (t.type === 'choice') {
             for (const b of t.payload.buttons) {
-              await page.waitForSelector(`${root} .vfrc-system-response button:has-text(${JSON.stringify(b.name)})`, h.WAIT)
+              await page.waitForSelector(`${root} .vfrc-system-response--actions button:has-text(${JSON.stringify(b.name)})`, h.WAIT)
                 .catch(() => fail(`turn "${turn.say}": the choice button "${b.name}" is not drawn`));
             }
-          }
-          if (t.type === 'visual') {
-            await page.waitForSelector(`${root} .vfrc-image`, h.WAIT).catch(() => fail('the image is not drawn'));
+          } else if (t.type === 'visual') {
+            await page.waitForSelector(`${MESSAGE} img.vfrc-image[src$="${t.payload.image.split('/').pop()}"]`, h.WAIT)
+              .catch(() => fail(`turn "${turn.say}": the image ${t.payload.image} is not drawn`));
+          } else if (t.type === 'cardV2') {
+            await page.waitForSelector(`${MESSAGE} .vfrc-card:has-text(${JSON.stringify(t.payload.title)})`, h.WAIT)
+              .catch(() => fail(`turn "${turn.say}": the card "${t.payload.title}" is not drawn`));
+          } else if (t.type === 'carousel') {
+            const cards = await page.locator(`${MESSAGE} .vfrc-carousel .vfrc-card`).count();
+            if (cards < t.payload.cards.length) fail(`turn "${turn.say}": ${cards} carousel cards drawn of ${t.payload.cards.length}`);
+          } else if (t.type === 'payment') {
+            await page.waitForSelector(`${MESSAGE} .vfrc-message--extension-payment button.pay:has-text("Pay $28")`, h.WAIT)
+              .catch(() => fail(`turn "${turn.say}": the payment extension did not render`));
           }
         }
         if (i === 1) await h.shot(page, 'vf-1-react-chat-carousel');
         if (i === 3) await h.shot(page, 'vf-2-react-chat-card');
         if (i === 6) await h.shot(page, 'vf-3-react-chat-payment');
-        prev = body.trace;
-        held += 1;
       }
-      void prev;
-      // The end: react-chat closes the input and offers a new chat.
-      await page.waitForSelector(`${root} .vfrc-chat--ended, ${root} button:has-text("Start new chat")`, h.WAIT)
-        .catch(() => fail('react-chat did not mark the conversation ended'));
-      const drawn = await counted();
-      const ends = 1;
-      const drawnMessages = drawn + ends;
-      if (drawnMessages !== sent.messages) fail(`${drawnMessages} bot messages drawn, ${sent.messages} sent`);
+      // The end: react-chat ends the session (its input gives way to "Start new chat").
+      await page.waitForSelector(`${root} button:has-text("Start new chat")`, h.WAIT)
+        .catch(() => fail('react-chat did not end the conversation'));
+      const messages = await drawn();
+      if (messages !== sent.messages) fail(`${messages} bot messages drawn, ${sent.messages} sent`);
       await h.shot(page, 'vf-4-react-chat-ended');
       if (abroad.length) fail(`react-chat reached off the loopback: ${abroad.join(', ')}`);
-      const loadCalls = calls.filter((c) => !c.includes('/interact'));
-      return `react-chat: ${TURNS.length}/${TURNS.length} turns; ${drawnMessages} of ${sent.messages} bot messages rendered `
-        + `(and ${sent.choices} of ${sent.choices} choice rows); ${held} answers checked; other calls: ${loadCalls.join(', ') || 'none'}; `
+      const others = calls.filter((c) => !c.includes('/interact'));
+      return `react-chat: ${TURNS.length}/${TURNS.length} turns held; ${messages + sent.ends} of ${sent.messages + sent.ends} bot messages rendered `
+        + `(${messages} drawn + the end), ${sent.choices} of ${sent.choices} choice rows; other calls: ${others.join(', ') || 'none'}; `
         + `${consoleErrors.length} console errors`;
     } finally {
       await site.close();
