@@ -38,6 +38,11 @@ pub struct CompiledProject {
     pub name: String,
     /// The origins whose pages may use the project (empty: any), each `scheme://host[:port]`.
     pub allowed_origins: Vec<String>,
+    /// Whether pages may use Voiceflow's public route without a key (see [`Project`]).
+    pub public_access: bool,
+    pub public_requests_per_minute: u32,
+    /// The assistant's look, for Voiceflow's publishing settings.
+    pub assistant: Option<crate::project::Assistant>,
     aliases: BTreeMap<String, String>,
     versions: Vec<Arc<CompiledVersion>>,
     warnings: Vec<Diagnostic>,
@@ -53,6 +58,9 @@ impl CompiledProject {
             id: project.id,
             name: project.name,
             allowed_origins: project.allowed_origins,
+            public_access: project.public_access,
+            public_requests_per_minute: project.public_requests_per_minute,
+            assistant: project.assistant,
             aliases: project.aliases,
             versions: versions.into_iter().map(Arc::new).collect(),
             warnings,

@@ -31,7 +31,68 @@ pub struct Project {
     /// accepted from. Empty: any origin (fine on a laptop, not in production).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_origins: Vec<String>,
+    /// Whether web pages may talk to the project without a key on Voiceflow's public route
+    /// (`/public/{projectID}/…`, what Voiceflow's web widget calls), under the origin rule above
+    /// and a per-client rate limit. `false`: every request needs a key once the project has one.
+    #[serde(default = "public_by_default", skip_serializing_if = "is_true")]
+    pub public_access: bool,
+    /// Requests per minute one client address may make without a key on the public route.
+    #[serde(
+        default = "public_rate_by_default",
+        skip_serializing_if = "is_default_public_rate"
+    )]
+    pub public_requests_per_minute: u32,
+    /// How the assistant looks in Voiceflow's web widget, which reads it at load
+    /// (`GET /public/{projectID}/publishing`). Parley's widget takes the same from its options.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assistant: Option<Assistant>,
     pub versions: Vec<Version>,
+}
+
+/// The assistant's look, as Voiceflow's publishing settings name it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Assistant {
+    /// The title in the chat's header (the project's name when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The accent colour, `#rrggbb`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color: Option<String>,
+    /// The assistant's picture in the header, and its avatar beside its messages (URLs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar: Option<String>,
+}
+
+fn public_by_default() -> bool {
+    true
+}
+
+#[expect(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if"
+)]
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+/// The keyless public route's rate per client address, unless the project sets one.
+pub const DEFAULT_PUBLIC_REQUESTS_PER_MINUTE: u32 = 120;
+
+fn public_rate_by_default() -> u32 {
+    DEFAULT_PUBLIC_REQUESTS_PER_MINUTE
+}
+
+#[expect(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if"
+)]
+fn is_default_public_rate(n: &u32) -> bool {
+    *n == DEFAULT_PUBLIC_REQUESTS_PER_MINUTE
 }
 
 /// One version of a project: everything a conversation runs on.

@@ -160,6 +160,33 @@ fn check_project(project: &Project, out: &mut Vec<Diagnostic>) {
             );
         }
     }
+    if project.public_requests_per_minute == 0 {
+        error(
+            "publicRequestsPerMinute",
+            "a rate is at least 1 request a minute (to close the public route, set publicAccess \
+             to false)"
+                .into(),
+        );
+    }
+    if let Some(assistant) = &project.assistant {
+        let hex = |c: &str| {
+            c.len() == 7 && c.starts_with('#') && c[1..].bytes().all(|b| b.is_ascii_hexdigit())
+        };
+        if let Some(color) = assistant.color.as_deref().filter(|c| !hex(c)) {
+            error(
+                "assistant.color",
+                format!("`{color}` is not a colour: write `#rrggbb`"),
+            );
+        }
+        for (field, url) in [("image", &assistant.image), ("avatar", &assistant.avatar)] {
+            if let Some(url) = url.as_deref().filter(|u| !is_web_url(u)) {
+                error(
+                    &format!("assistant.{field}"),
+                    format!("`{url}` is not an http(s) URL or a path on this server (`/…`)"),
+                );
+            }
+        }
+    }
     if project.versions.is_empty() {
         error("versions", "a project needs at least one version".into());
     }
@@ -625,4 +652,11 @@ impl<'a> Checker<'a> {
             }
         }
     }
+}
+
+/// An absolute `http(s)` URL, or a path on the server that serves the project.
+fn is_web_url(url: &str) -> bool {
+    let absolute = url.starts_with("https://") || url.starts_with("http://");
+    let path = url.starts_with('/') && !url.starts_with("//");
+    (absolute || path) && !url.chars().any(|c| c.is_whitespace() || c.is_control())
 }

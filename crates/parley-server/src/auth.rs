@@ -28,6 +28,10 @@ pub(crate) enum Need {
 pub(crate) struct Caller {
     /// The verified key, if the request carried one.
     key: Option<KeyRecord>,
+    /// The request carried an `Authorization` value that is no live key of this server (a
+    /// Voiceflow key, a stale one): refused by a project that has keys, ignored by one without,
+    /// as Voiceflow's clients send one whatever the project.
+    unknown_key: bool,
     origin: Option<String>,
     client: IpAddr,
 }
@@ -46,17 +50,11 @@ impl FromRequestParts<AppState> for Caller {
         // Keys created or revoked by another process are seen within five seconds, whether
         // this request carries a key or not.
         app.keys().keep_fresh().await;
-        let key = match header("authorization") {
-            None => None,
+        let (key, unknown_key) = match header("authorization") {
+            None => (None, false),
             Some(key) => match app.keys().verify(&key).await {
-                Ok(record) => Some(record),
-                Err(_) => {
-                    return Err(ApiError::new(
-                        StatusCode::UNAUTHORIZED,
-                        "invalid_key",
-                        "the API key in `Authorization` is not a live key of this server",
-                    ));
-                }
+                Ok(record) => (Some(record), false),
+                Err(_) => (None, true),
             },
         };
         // Behind a proxy every client has the proxy's address: give each instance its own
@@ -67,6 +65,7 @@ impl FromRequestParts<AppState> for Caller {
             .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
         Ok(Caller {
             key,
+            unknown_key,
             origin: header("origin"),
             client,
         })
@@ -75,6 +74,18 @@ impl FromRequestParts<AppState> for Caller {
 
 fn forbidden(code: &'static str, message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, code, message)
+}
+
+fn invalid_key() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_key",
+        "the API key in `Authorization` is not a live key of this server",
+    )
+}
+
+fn rate_limited(message: &str, retry_after: std::time::Duration) -> ApiError {
+    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message).retry_after(retry_after)
 }
 
 fn key_required(message: &str) -> ApiError {
@@ -91,9 +102,11 @@ impl AppState {
         need: Need,
     ) -> Result<Arc<CompiledProject>, ApiError> {
         let project = match (params.get("project_id"), &caller.key) {
-            (None, Some(key)) => self.project_named(&key.project)?,
-            (named, _) => self.project(named.map(String::as_str))?,
+            (None, Some(key)) => self.project_named(&key.project),
+            (named, _) => self.project(named.map(String::as_str)),
         };
+        // A key this server does not know, where no project can be told: say so about the key.
+        let project = project.map_err(|e| if caller.unknown_key { invalid_key() } else { e })?;
         if let Some(key) = &caller.key
             && key.project != project.id
         {
@@ -102,6 +115,14 @@ impl AppState {
                 format!("this API key is not a key of the project `{}`", project.id),
             ));
         }
+        let locked = self.keys().locked(&project.id);
+        if caller.unknown_key && locked {
+            return Err(invalid_key());
+        }
+        // Voiceflow's public route (`/public/{projectID}/…`): what its web widget calls, with
+        // no key. Served without one unless the project turns it off, under the guards of a
+        // public key: the allowed origins and a rate per client address.
+        let public_route = params.contains_key("project_id");
         let public = caller.key.as_ref().is_none_or(|k| k.scope == Scope::Public);
         match (need, &caller.key) {
             (Need::Admin, Some(key)) if key.scope == Scope::Secret => {}
@@ -117,7 +138,19 @@ impl AppState {
                      (`parley keys create --scope secret`)",
                 ));
             }
-            (Need::Interact, None) if self.keys().locked(&project.id) => {
+            (Need::Interact, None) if public_route && project.public_access => {
+                if let Err(Rejection::RateLimited { retry_after }) = self.keys().admit_public(
+                    &project.id,
+                    project.public_requests_per_minute,
+                    caller.client,
+                ) {
+                    return Err(rate_limited(
+                        "too many requests from this address: slow down and retry later",
+                        retry_after,
+                    ));
+                }
+            }
+            (Need::Interact, None) if locked => {
                 return Err(key_required(
                     "this project needs an API key in `Authorization`",
                 ));
@@ -143,12 +176,10 @@ impl AppState {
             && let Err(Rejection::RateLimited { retry_after }) =
                 self.keys().admit(key, caller.client)
         {
-            return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
+            return Err(rate_limited(
                 "too many requests with this key: slow down and retry later",
-            )
-            .retry_after(retry_after));
+                retry_after,
+            ));
         }
         Ok(project)
     }

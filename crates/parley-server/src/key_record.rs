@@ -11,10 +11,13 @@ pub enum Scope {
 }
 
 impl Scope {
+    /// How a new key of this scope starts: Voiceflow's shape, `VF.<kind>.`, which Voiceflow's
+    /// client libraries check (`@voiceflow/runtime-client-js` wants `VF.` and exactly two dots).
+    /// `DM` is Voiceflow's kind for a project's Dialog Manager key; `PK` marks a public one.
     pub(crate) fn prefix(self) -> &'static str {
         match self {
-            Scope::Public => "pk",
-            Scope::Secret => "sk",
+            Scope::Public => "VF.PK.",
+            Scope::Secret => "VF.DM.",
         }
     }
 }

@@ -1,7 +1,8 @@
 //! API keys: who may talk to a project, and how much.
 //!
-//! A key reads `pk.<id>.<secret>` (public) or `sk.<id>.<secret>` (secret). The id finds the
-//! record; the record keeps the SHA-256 of the whole key, never the key, and the comparison is
+//! A key reads `VF.PK.<id>_<secret>` (public) or `VF.DM.<id>_<secret>` (secret): Voiceflow's
+//! shape, so that Voiceflow's client libraries take it. Keys issued before read
+//! `pk.<id>.<secret>` and `sk.<id>.<secret>` and keep working. The id finds the record; the record keeps the SHA-256 of the whole key, never the key, and the comparison is
 //! constant-time. The secret is 256 random bits, so a fast hash is enough (there is nothing to
 //! guess by brute force, unlike a password).
 //!
@@ -52,7 +53,7 @@ pub fn generate(
     per_client_per_minute: u32,
 ) -> (KeyRecord, String) {
     let id = random_hex(8);
-    let key = format!("{}.{id}.{}", scope.prefix(), random_hex(32));
+    let key = format!("{}{id}_{}", scope.prefix(), random_hex(32));
     let record = KeyRecord {
         id,
         project: project.to_owned(),
@@ -67,15 +68,25 @@ pub fn generate(
     (record, key)
 }
 
-/// The id inside a key, if it has a key's shape. `Bearer ` is tolerated in front.
+/// The id inside a key, if it has a key's shape: `VF.PK.<id>_<secret>`, `VF.DM.<id>_<secret>`,
+/// or the older `pk.<id>.<secret>`, `sk.<id>.<secret>` (16 and 64 hex digits).
 fn id_of(key: &str) -> Option<&str> {
-    let mut parts = key.split('.');
-    let (prefix, id, secret) = (parts.next()?, parts.next()?, parts.next()?);
-    let shaped = matches!(prefix, "pk" | "sk")
-        && id.len() == 16
-        && secret.len() == 64
-        && parts.next().is_none();
-    shaped.then_some(id)
+    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+    let (id, secret) = match key
+        .strip_prefix("VF.PK.")
+        .or_else(|| key.strip_prefix("VF.DM."))
+    {
+        Some(rest) => rest.split_once('_')?,
+        None => {
+            let mut parts = key.split('.');
+            let (prefix, id, secret) = (parts.next()?, parts.next()?, parts.next()?);
+            if !matches!(prefix, "pk" | "sk") || parts.next().is_some() {
+                return None;
+            }
+            (id, secret)
+        }
+    };
+    (hex(id, 16) && hex(secret, 64)).then_some(id)
 }
 
 /// Why a key was not accepted.
@@ -117,6 +128,8 @@ pub struct Keys {
     snapshot: RwLock<Arc<Snapshot>>,
     refreshing: tokio::sync::Mutex<()>,
     limiters: Mutex<HashMap<String, Arc<Limiters>>>,
+    /// Keyless requests on the public route, per project and client address.
+    public: Mutex<HashMap<String, Arc<DefaultKeyedRateLimiter<IpAddr>>>>,
 }
 
 impl std::fmt::Debug for Keys {
@@ -138,6 +151,7 @@ impl Keys {
             snapshot: RwLock::new(Arc::new(snapshot)),
             refreshing: tokio::sync::Mutex::new(()),
             limiters: Mutex::new(HashMap::new()),
+            public: Mutex::new(HashMap::new()),
         })
     }
 
@@ -170,6 +184,11 @@ impl Keys {
                 let limiters = self.limiters.lock().unwrap_or_else(|p| p.into_inner());
                 for limiter in limiters.values() {
                     limiter.clients.retain_recent();
+                }
+                drop(limiters);
+                let public = self.public.lock().unwrap_or_else(|p| p.into_inner());
+                for limiter in public.values() {
+                    limiter.retain_recent();
                 }
             }
             Err(e) => tracing::error!("cannot reload the API keys: {e}"),
@@ -232,6 +251,30 @@ impl Keys {
     }
 }
 
+impl Keys {
+    /// Counts one keyless request on a project's public route from a client; refuses it over
+    /// `per_minute`.
+    pub fn admit_public(
+        &self,
+        project: &str,
+        per_minute: u32,
+        client: IpAddr,
+    ) -> Result<(), Rejection> {
+        let limiter = {
+            let mut all = self.public.lock().unwrap_or_else(|p| p.into_inner());
+            all.entry(project.to_owned())
+                .or_insert_with(|| Arc::new(RateLimiter::keyed(self::per_minute(per_minute))))
+                .clone()
+        };
+        let clock = governor::clock::DefaultClock::default();
+        limiter
+            .check_key(&client)
+            .map_err(|not_until| Rejection::RateLimited {
+                retry_after: not_until.wait_time_from(governor::clock::Clock::now(&clock)),
+            })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,8 +284,22 @@ mod tests {
     async fn keys_verify_only_whole_and_live() {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
         let (record, key) = generate("p", Scope::Public, "site", 600, 60);
+        // Voiceflow's shape: `VF.`, a kind, and exactly two dots (runtime-client-js's check).
+        assert!(
+            key.starts_with("VF.PK.") && key.matches('.').count() == 2,
+            "{key}"
+        );
         store.create_key(&record).await.unwrap();
+        // A key of the older shape, issued before, still verifies.
+        let old_key = format!("pk.{}.{}", "ab".repeat(8), "cd".repeat(32));
+        let old = KeyRecord {
+            id: "ab".repeat(8),
+            hash: hash(&old_key),
+            ..record.clone()
+        };
+        store.create_key(&old).await.unwrap();
         let keys = Keys::load(store.clone()).await.unwrap();
+        assert_eq!(keys.verify(&old_key).await.unwrap(), old);
         assert!(keys.locked("p"));
         assert!(!keys.locked("q"));
         assert_eq!(keys.verify(&key).await.unwrap(), record);
@@ -252,7 +309,15 @@ mod tests {
         let last = wrong.len() - 1;
         wrong[last] = if wrong[last] == b'0' { b'1' } else { b'0' };
         let wrong = String::from_utf8(wrong).unwrap();
-        for bad in [wrong.as_str(), "VF.DM.123.abc", "", "pk..", "sk.x.y"] {
+        for bad in [
+            wrong.as_str(),
+            "VF.DM.123.abc",
+            "",
+            "pk..",
+            "sk.x.y",
+            &key.replacen("VF.PK.", "VF.DM.", 1),
+            &key.replacen('_', ".", 1),
+        ] {
             assert_eq!(keys.verify(bad).await, Err(Rejection::Invalid), "{bad}");
         }
         assert!(store.revoke_key(&record.id).await.unwrap());

@@ -23,6 +23,7 @@ mod stateless;
 pub mod store;
 mod target;
 pub mod turn;
+mod voiceflow;
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -159,17 +160,23 @@ pub fn app(state: AppState, options: &Options) -> Router {
             Method::DELETE,
         ])
         .allow_headers([
+            // What Voiceflow's web widget and runtime clients send, and ours.
             HeaderName::from_static("authorization"),
             HeaderName::from_static("content-type"),
             HeaderName::from_static("versionid"),
+            HeaderName::from_static("sessionid"),
+            HeaderName::from_static("platform"),
             HeaderName::from_static("x-parley-request-id"),
         ])
         .expose_headers([
             HeaderName::from_static("x-request-id"),
             axum::http::header::RETRY_AFTER,
         ]);
+    let public_only = Router::new()
+        .route("/publishing", get(voiceflow::publishing))
+        .route("/transcripts", post(voiceflow::transcripts));
     let api = api_routes()
-        .merge(Router::new().nest("/public/{project_id}", api_routes()))
+        .merge(Router::new().nest("/public/{project_id}", api_routes().merge(public_only)))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(cors);
     let router = Router::new()
@@ -180,9 +187,15 @@ pub fn app(state: AppState, options: &Options) -> Router {
         .route("/demo/images/{name}", get(demo::image))
         .merge(api)
         .with_state(state);
+    // What no route takes is a JSON 404 that pages of any origin can read (a Voiceflow client
+    // calling a route Parley lacks gets an answer it can handle, not a CORS failure).
     let router = match &options.widget_dir {
         Some(dir) => router.fallback_service(static_files(dir)),
-        None => router.fallback(not_found),
+        None => router.fallback_service(
+            Router::new()
+                .fallback(not_found)
+                .layer(CorsLayer::new().allow_origin(tower_http::cors::Any)),
+        ),
     };
     // Every request gets an id (the client's `x-request-id`, or a fresh UUID): it is in the
     // answer's headers and in every log line of the request.

@@ -155,11 +155,6 @@ impl Signer {
             .map_err(|_| SignatureError::Forged)?;
         Ok(state)
     }
-
-    /// Whether a state carries a signature at all.
-    pub fn is_signed(state: &State) -> bool {
-        state.extra.contains_key(SIGNATURE_KEY)
-    }
 }
 
 /// Feeds what the serialiser writes to the MAC.

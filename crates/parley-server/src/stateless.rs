@@ -6,7 +6,6 @@ use parley_engine::{CompiledVersion, initial_state as engine_initial_state, set_
 use parley_protocol::{Object, StatelessRequest, StatelessResponse};
 
 use crate::error::{ApiError, Body};
-use crate::signing::Signer;
 use crate::target::{Interact, Target};
 use crate::turn::{shape, take_turn, turn_context};
 use crate::{AppState, random_seed};
@@ -38,12 +37,22 @@ pub(crate) async fn interact(
         ..
     } = target;
     let state = match body.state {
-        // Voiceflow's initial state (`{ stack: [], storage: {}, variables: {…} }`), which a
-        // client may build itself: a new conversation, with the variables it may set.
-        Some(state) if !Signer::is_signed(&state) && state.stack.is_empty() => Some(
-            starting_state(&version, &state.variables, app.seed(None, &body.request))?,
-        ),
-        Some(state) => Some(app.signer().verify(&project.id, version.id(), state)?),
+        Some(state) => match app
+            .signer()
+            .verify(&project.id, version.id(), state.clone())
+        {
+            Ok(verified) => Some(verified),
+            // Voiceflow's initial state (`{ stack: [], storage: {}, variables: {…} }`), which a
+            // client builds itself, or an old state whose stack it emptied to start over
+            // (runtime-client-js's second `start()`): a new conversation, with the variables
+            // a client may set. Nothing else of such a state is read.
+            Err(_) if state.stack.is_empty() => Some(starting_state(
+                &version,
+                &state.variables,
+                app.seed(None, &body.request),
+            )?),
+            Err(e) => return Err(e.into()),
+        },
         None => None,
     };
     let seed = app.seed(state.as_ref(), &body.request);

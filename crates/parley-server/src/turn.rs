@@ -116,7 +116,12 @@ pub fn shape(traces: Vec<Trace>, config: Option<&Config>, now_ms: Option<u64>) -
     out
 }
 
-/// Gives a text trace its slate (from the markdown in `message`) and its plain `message`.
+/// The pause before a message when its block sets none (Parley's widget's own default;
+/// Voiceflow's runtime uses 1,000 ms).
+const DEFAULT_DELAY_MS: u32 = 600;
+
+/// Gives a text trace its slate (from the markdown in `message`), its plain `message` and its
+/// `delay`, as Voiceflow's runtime writes them.
 fn with_slate(text: &mut TextPayload) {
     if text.slate.is_some() {
         return;
@@ -135,10 +140,14 @@ fn with_slate(text: &mut TextPayload) {
         content: Some(content),
         ..SlateContent::default()
     };
-    slate.extra.insert(
-        "messageDelayMilliseconds".to_owned(),
-        text.delay.clone().unwrap_or_else(|| 0.into()).into(),
-    );
+    let delay = text
+        .delay
+        .clone()
+        .unwrap_or_else(|| DEFAULT_DELAY_MS.into());
+    slate
+        .extra
+        .insert("messageDelayMilliseconds".to_owned(), delay.clone().into());
+    text.delay = Some(delay);
     text.slate = Some(slate);
     text.message = Some(rich.plain);
 }
@@ -195,7 +204,8 @@ mod tests {
             wire["payload"]["slate"]["content"],
             serde_json::json!([{ "children": [{ "text": "one" }] }])
         );
-        assert_eq!(wire["payload"]["slate"]["messageDelayMilliseconds"], 0);
+        assert_eq!(wire["payload"]["slate"]["messageDelayMilliseconds"], 600);
+        assert_eq!(wire["payload"]["delay"], 600);
         assert!(wire["payload"]["slate"]["id"].is_string());
         assert!(
             shaped

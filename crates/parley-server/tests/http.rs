@@ -1201,6 +1201,7 @@ async fn the_openapi_document_matches_the_router() {
         for method in item.as_object().unwrap().keys() {
             documented.push(format!("{} {path}", method.to_uppercase()));
             let uri = path
+                .replace("{projectID}", "pizza")
                 .replace("{versionID}", "development")
                 .replace("{userID}", "doc-user")
                 .replace("{name}", "logo.svg");
@@ -1230,6 +1231,9 @@ async fn the_openapi_document_matches_the_router() {
         "PUT /state/user/{userID}",
         "DELETE /state/user/{userID}",
         "PATCH /state/user/{userID}/variables",
+        "POST /public/{projectID}/state/user/{userID}/interact",
+        "GET /public/{projectID}/publishing",
+        "POST /public/{projectID}/transcripts",
     ];
     routes.sort();
     assert_eq!(documented, routes);
@@ -1281,12 +1285,33 @@ async fn keys_scopes_origins_and_rates_on(backend: Backend) {
         (StatusCode::FORBIDDEN, "origin_not_allowed".into())
     );
 
-    // With a key, the project needs one.
+    // A Voiceflow-style or stale `Authorization` value means nothing to a project without
+    // keys: it is ignored, as Voiceflow's clients send one whatever the project.
+    let (status, _, body) = call(
+        &r,
+        "POST",
+        "/public/pizza/interact",
+        launch(),
+        &[("authorization", "VF.DM.6523.abcdef")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // With a key, the project needs one, except on Voiceflow's public route (below).
     let public = db.key(&state, Scope::Public, 5, 3).await;
     let secret = db.key(&state, Scope::Secret, 5, 3).await;
     assert_eq!(
-        code(call(&r, "POST", "/public/pizza/interact", launch(), &[]).await),
-        (StatusCode::UNAUTHORIZED, "key_required".into())
+        code(call(&r, "POST", "/interact", launch(), &[]).await),
+        (StatusCode::BAD_REQUEST, "project_required".into()),
+        "two projects here: without a key, the route must name one"
+    );
+    // The public route serves pages without a key, under the origin rule.
+    let (status, _, body) =
+        call(&r, "POST", "/public/pizza/interact", launch(), &[from_shop]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        code(call(&r, "POST", "/public/pizza/interact", launch(), &[from_evil]).await),
+        (StatusCode::FORBIDDEN, "origin_not_allowed".into())
     );
     let mut forged = public.clone();
     forged.replace_range(forged.len() - 4.., "0000");
@@ -1371,7 +1396,10 @@ async fn keys_scopes_origins_and_rates_on(backend: Backend) {
 
     // Revoked: refused at once after a reload (a running server reloads every 5 s).
     let store = db.open().await;
-    let id = public.split('.').nth(1).unwrap();
+    let id = public
+        .strip_prefix("VF.PK.")
+        .and_then(|rest| rest.split('_').next())
+        .unwrap();
     assert!(store.revoke_key(id).await.unwrap());
     state.keys().reload().await;
     assert_eq!(
@@ -1479,8 +1507,8 @@ async fn the_keys_command_manages_keys() {
     ]);
     assert!(ok, "{log}");
     let key = key.trim().to_owned();
-    assert!(key.starts_with("sk."), "{key}");
-    let id = key.split('.').nth(1).unwrap().to_owned();
+    assert!(key.starts_with("VF.DM."), "{key}");
+    let id = key[6..].split('_').next().unwrap().to_owned();
     let (ok, list, _) = parley(&["keys", "list"]);
     assert!(ok);
     assert!(
@@ -1526,4 +1554,255 @@ async fn the_keys_command_manages_keys() {
         StatusCode::UNAUTHORIZED,
         "revoking the only key does not reopen the project"
     );
+}
+
+/// Voiceflow's shapes on the routes both runtimes have: the public route's `{ trace }`, the
+/// keyed route's `?verbose=true`, text traces with slate, the publishing settings and the
+/// transcript call Voiceflow's web widget makes, CORS on every answer.
+#[tokio::test]
+async fn voiceflow_shapes_on_the_shared_routes() {
+    let s = server().await;
+    let r = &s.router;
+    let launch = json!({ "action": { "type": "launch" } });
+    let (status, _, answer) = call(
+        r,
+        "POST",
+        "/public/pizza/state/user/vf-1/interact",
+        Some(launch.clone()),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let traces = answer["trace"].as_array().expect("the {trace} envelope");
+    let text = &traces[0];
+    assert_eq!(text["type"], "text");
+    assert!(text["time"].as_u64().is_some(), "{text}");
+    assert_eq!(text["payload"]["delay"], 600);
+    let slate = &text["payload"]["slate"];
+    assert!(slate["id"].is_string() && slate["messageDelayMilliseconds"] == 600);
+    // Bold as Voiceflow writes it (`fontWeight: "700"`), the message as plain text.
+    let leaves = slate["content"][0]["children"].as_array().unwrap();
+    assert!(
+        leaves
+            .iter()
+            .any(|l| l["text"] == "Pizza Palace" && l["fontWeight"] == "700"),
+        "{slate}"
+    );
+    assert!(!text["payload"]["message"].as_str().unwrap().contains("**"));
+
+    // The keyed route: a bare array, or `{ state, trace, request }` when verbose.
+    let (_, _, bare) = call(
+        r,
+        "POST",
+        "/state/user/vf-2/interact",
+        Some(launch.clone()),
+        &[],
+    )
+    .await;
+    assert!(bare.is_array(), "{bare}");
+    let (_, _, verbose) = call(
+        r,
+        "POST",
+        "/state/user/vf-2/interact?verbose=true",
+        Some(json!({ "action": { "type": "text", "payload": "what's on the menu?" } })),
+        &[],
+    )
+    .await;
+    assert!(verbose["trace"].is_array(), "{verbose}");
+    assert!(verbose["state"]["stack"].is_array(), "{verbose}");
+    assert_eq!(verbose["request"]["type"], "intent", "{verbose}");
+    assert_eq!(verbose["state"]["variables"]["user_id"], "vf-2");
+    assert_eq!(verbose["state"]["variables"]["sessions"], 1);
+
+    // What Voiceflow's widget calls besides interact.
+    let (status, _, publishing) = call(r, "GET", "/public/pizza/publishing", None, &[]).await;
+    assert_eq!(status, StatusCode::OK, "{publishing}");
+    assert!(publishing["title"].is_string(), "{publishing}");
+    assert!(
+        publishing
+            .as_object()
+            .unwrap()
+            .values()
+            .all(Value::is_string),
+        "every publishing value is a string: {publishing}"
+    );
+    let (status, _, ack) = call(
+        r,
+        "POST",
+        "/public/pizza/transcripts",
+        Some(
+            json!({ "os": "Linux", "browser": "Chrome", "device": "desktop", "sessionID": "vf-1" }),
+        ),
+        &[],
+    )
+    .await;
+    assert_eq!((status, ack), (StatusCode::OK, json!({})));
+
+    // CORS: the preflight allows what Voiceflow's clients send; errors and 404s carry it too.
+    let preflight = Request::builder()
+        .method("OPTIONS")
+        .uri("/state/user/u/interact")
+        .header("origin", "https://shop.example")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization,content-type,sessionid,versionid,platform",
+        )
+        .body(Body::empty())
+        .unwrap();
+    let response = r.clone().oneshot(preflight).await.unwrap();
+    let allowed = response
+        .headers()
+        .get("access-control-allow-headers")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for header in [
+        "authorization",
+        "content-type",
+        "sessionid",
+        "versionid",
+        "platform",
+    ] {
+        assert!(allowed.contains(header), "{header} not in {allowed}");
+    }
+    for (method, uri) in [
+        ("POST", "/public/nope/state/user/u/interact"),
+        ("GET", "/public/pizza/nothing-here"),
+        ("POST", "/feedback/pizza/user/u"),
+    ] {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("origin", "https://shop.example")
+            .header("content-type", "application/json")
+            .body(Body::from("{}"))
+            .unwrap();
+        let response = r.clone().oneshot(request).await.unwrap();
+        assert!(response.status().is_client_error(), "{uri}");
+        assert!(
+            response
+                .headers()
+                .contains_key("access-control-allow-origin"),
+            "{method} {uri}: no CORS header on the error"
+        );
+    }
+}
+
+/// How Voiceflow's stateless clients start: `request: null`, their own initial state, and a
+/// used state with its stack emptied (runtime-client-js's second `start()`).
+#[tokio::test]
+async fn stateless_starts_as_voiceflow_clients_send_them() {
+    let s = server().await;
+    let r = &s.router;
+    let said_first = |answer: &Value| said(&answer["trace"])[0].clone();
+    for body in [json!({ "request": null }), json!({})] {
+        let (status, _, answer) = call(r, "POST", "/interact", Some(body.clone()), &[]).await;
+        assert_eq!(status, StatusCode::OK, "{body}: {answer}");
+        assert!(said_first(&answer).contains("Pizza Palace"), "{answer}");
+    }
+    // Voiceflow's initial state, built by the client: only settable variables are taken.
+    let initial = json!({
+        "stack": [], "storage": {},
+        "variables": { "customer_name": "Kim", "total": 1000 }
+    });
+    let (status, _, answer) = call(
+        r,
+        "POST",
+        "/interact/development",
+        Some(json!({ "state": initial, "request": null, "config": { "tts": false, "stripSSML": true } })),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["state"]["variables"]["customer_name"], "Kim");
+    assert_ne!(answer["state"]["variables"]["total"], 1000);
+    // A used state, signature kept, stack emptied: a new conversation.
+    let mut used = answer["state"].clone();
+    used["stack"] = json!([]);
+    let (status, _, again) = call(
+        r,
+        "POST",
+        "/interact",
+        Some(json!({ "state": used, "request": null })),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert!(said_first(&again).contains("Kim"), "{again}");
+    // Any other edit is still refused.
+    let mut edited = answer["state"].clone();
+    edited["variables"]["total"] = json!(1);
+    let (status, _, refused) = call(
+        r,
+        "POST",
+        "/interact",
+        Some(json!({ "state": edited, "action": { "type": "text", "payload": "hi" } })),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (status, refused["code"].as_str().unwrap()),
+        (StatusCode::CONFLICT, "state_forged")
+    );
+}
+
+/// The public route without a key: closed by `publicAccess: false`, and limited per client.
+#[tokio::test]
+async fn the_keyless_public_route_has_its_own_guards() {
+    let launch = || Some(json!({ "action": { "type": "launch" } }));
+    let public_route = "/public/pizza/state/user/a/interact";
+    // A project with keys that turns public access off: every request needs a key.
+    let mut closed: Value = serde_json::from_str(BUNDLED_DEMO).unwrap();
+    closed["publicAccess"] = json!(false);
+    let db = Db::new(Backend::Sqlite).await;
+    let (app_state, r) = db
+        .server(vec![
+            compile(serde_json::from_value::<Project>(closed).unwrap()).unwrap(),
+        ])
+        .await;
+    let (status, _, _) = call(&r, "POST", public_route, launch(), &[]).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "no key yet: open like any project without keys"
+    );
+    let key = db.key(&app_state, Scope::Public, 100, 100).await;
+    let (status, _, body) = call(&r, "POST", public_route, launch(), &[]).await;
+    assert_eq!(
+        (status, body["code"].as_str().unwrap()),
+        (StatusCode::UNAUTHORIZED, "key_required")
+    );
+    let (status, _, _) = call(
+        &r,
+        "POST",
+        public_route,
+        launch(),
+        &[("authorization", &key)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // A project's own rate per client address on the keyless public route.
+    let mut slow: Value = serde_json::from_str(BUNDLED_DEMO).unwrap();
+    slow["publicRequestsPerMinute"] = json!(2);
+    let s = server_with(vec![
+        compile(serde_json::from_value::<Project>(slow).unwrap()).unwrap(),
+    ])
+    .await;
+    for _ in 0..2 {
+        let (status, _, _) = call(&s.router, "POST", public_route, launch(), &[]).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (status, _, body) = call(&s.router, "POST", public_route, launch(), &[]).await;
+    assert_eq!(
+        (status, body["code"].as_str().unwrap()),
+        (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+    );
+    // The other routes of a project without keys are not limited by it.
+    for _ in 0..3 {
+        let (status, _, _) = call(&s.router, "POST", "/state/user/b/interact", launch(), &[]).await;
+        assert_eq!(status, StatusCode::OK);
+    }
 }
