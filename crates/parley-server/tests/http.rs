@@ -1234,6 +1234,15 @@ async fn the_openapi_document_matches_the_router() {
         "POST /public/{projectID}/state/user/{userID}/interact",
         "GET /public/{projectID}/publishing",
         "POST /public/{projectID}/transcripts",
+        // The routes above, for the project the path names.
+        "GET /public/{projectID}/interact/state",
+        "GET /public/{projectID}/interact/{versionID}/state",
+        "POST /public/{projectID}/interact",
+        "POST /public/{projectID}/interact/{versionID}",
+        "GET /public/{projectID}/state/user/{userID}",
+        "PUT /public/{projectID}/state/user/{userID}",
+        "DELETE /public/{projectID}/state/user/{userID}",
+        "PATCH /public/{projectID}/state/user/{userID}/variables",
     ];
     routes.sort();
     assert_eq!(documented, routes);
