@@ -418,7 +418,10 @@ module.exports = function register(scenario, h) {
         body: JSON.stringify({ action: { type: 'launch' } }),
       });
       if (wrong.status !== 401) fail(`a wrong key got ${wrong.status}, not 401`);
-      return `sdk-runtime keyed: ${held}/${TURNS.length} turns held; verbose envelope, bare array and a wrong key's 401 checked`;
+      // A project with keys still serves its public route without one (Voiceflow's widget sends none).
+      const open = await sdkConversation(server.url, { projectID: 'pizza' }, { where: 'sdk-runtime public, a project with keys', timedTraces: true });
+      return `sdk-runtime keyed: ${held}/${TURNS.length} turns held; verbose envelope, bare array and a wrong key's 401 checked; `
+        + `public mode on the same keyed project: ${open}/${TURNS.length}`;
     } finally {
       await server.close();
     }
@@ -491,12 +494,25 @@ module.exports = function register(scenario, h) {
       const [one, two] = [await replay(), await new Promise((r) => setTimeout(r, 5)).then(replay)];
       if (!one.startsWith('200 ')) fail(`a replayed stateless turn: ${one.slice(0, 300)}`);
       if (one !== two) fail(`the same stateless turn answered two different bodies:\n${one.slice(0, 300)}\n${two.slice(0, 300)}`);
+      // Deliberately unlike Voiceflow (docs/voiceflow.md): a variable the client changes in a
+      // signed state mid-conversation makes it forged (409); at the start (empty stack) the
+      // settable ones are taken, as the factory's `variables` are.
+      const other = new RuntimeClientFactory({ versionID: 'production', apiKey: server.key, endpoint: server.url, variables: { customer_name: 'Ana' } }).createClient();
+      const greeted = await other.start();
+      expectTurn({ say: 'start() with variables', want: [text(/^Welcome back to Pizza Palace, Ana!/), ...TURNS[0].want.slice(1)] },
+        greeted.getTrace(), 'runtime-client-js');
+      other.getContext().variables.set('customer_name', 'Bob');
+      const forged = await other.sendText('help').then((c) => `answered ${show(c.getTrace())}`, (e) => e.response);
+      if (forged?.status !== 409 || forged.data?.code !== 'state_forged') {
+        fail(`a variable changed mid-conversation: not refused with 409 state_forged: ${forged?.status ?? ''} ${show(forged?.data ?? forged)}`);
+      }
       // A new conversation after the end: start() sends the last state with an empty stack (its
       // variables kept, so the demo greets the customer back).
       const again = await client.start().catch((e) => fail(`start() after the end: ${e.message}${e.response ? ` — ${e.response.status} ${show(e.response.data)}` : ''}`));
       expectTurn({ say: 'start() again', want: [text(/^Welcome back to Pizza Palace, Dana!/), ...TURNS[0].want.slice(1)] },
         again.getTrace(), 'runtime-client-js');
-      return `runtime-client-js: ${held}/${TURNS.length} turns held (the custom action through onResponse), a replayed turn byte-identical, then a new conversation with start()`;
+      return `runtime-client-js: ${held}/${TURNS.length} turns held (the custom action through onResponse), a replayed turn byte-identical, `
+        + 'a new conversation with start(), initial variables taken, a variable changed mid-conversation refused (409)';
     } finally {
       await server.close();
     }
