@@ -39,7 +39,7 @@ pub(crate) enum Status {
     CustomAction,
     /// At an API call: only the call's result resumes it.
     ApiCall,
-    /// The conversation is over: only `launch` starts a new one.
+    /// The conversation is over: the next request starts a new one (as in Voiceflow's runtime).
     Ended,
 }
 
