@@ -1626,7 +1626,8 @@ async fn voiceflow_shapes_on_the_shared_routes() {
     // What Voiceflow's widget calls besides interact.
     let (status, _, publishing) = call(r, "GET", "/public/pizza/publishing", None, &[]).await;
     assert_eq!(status, StatusCode::OK, "{publishing}");
-    assert!(publishing["title"].is_string(), "{publishing}");
+    assert_eq!(publishing["title"], "Pizza Palace", "{publishing}");
+    assert_eq!(publishing["color"], "#c2410c", "{publishing}");
     assert!(
         publishing
             .as_object()
