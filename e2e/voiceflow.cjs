@@ -232,7 +232,7 @@ function reactChatPage(parley) {
     autostart: true,
     render: { mode: 'embedded', target: document.getElementById('chat') },
     assistant: {
-      title: 'Pizza Palace', image: ${JSON.stringify(AVATAR)}, avatar: ${JSON.stringify(AVATAR)}, persistence: 'memory',
+      image: ${JSON.stringify(AVATAR)}, avatar: ${JSON.stringify(AVATAR)}, persistence: 'memory',
       extensions: [
         { name: 'payment', type: 'response',
           match: ({ trace }) => trace.type === 'payment',
@@ -288,10 +288,13 @@ module.exports = function register(scenario, h) {
       await context.route((url) => url.hostname !== '127.0.0.1', (route) => { abroad.push(route.request().url()); route.abort(); });
       const answers = [];
       const calls = [];
+      const publishing = [];
       page.on('response', async (r) => {
         const u = new URL(r.url());
         if (u.origin !== parley || r.request().method() === 'OPTIONS') return;
+        if (u.pathname.startsWith('/demo/')) return; // the demo's images
         calls.push(`${r.request().method()} ${u.pathname} ${r.status()}`);
+        if (u.pathname === '/public/pizza/publishing') publishing.push(r.json().catch(() => null));
         if (/^\/public\/pizza\/state\/user\/[^/]+\/interact$/.test(u.pathname)) {
           answers.push(r.json().catch((e) => ({ unreadable: String(e) })));
         }
@@ -372,8 +375,12 @@ module.exports = function register(scenario, h) {
       await h.shot(page, 'vf-4-react-chat-ended');
       if (abroad.length) fail(`react-chat reached off the loopback: ${abroad.join(', ')}`);
       const others = calls.filter((c) => !c.includes('/interact'));
+      // The look comes from the project's publishing settings (the page sets no title).
+      const settings = await publishing[0];
+      const title = await page.textContent(`${root} .vfrc-header--title`);
+      if (!settings || title !== settings.title) fail(`the header says "${title}", the publishing settings ${show(settings)}`);
       return `react-chat: ${TURNS.length}/${TURNS.length} turns held; ${messages + sent.ends} of ${sent.messages + sent.ends} bot messages rendered `
-        + `(${messages} drawn + the end), ${sent.choices} of ${sent.choices} choice rows; other calls: ${others.join(', ') || 'none'}; `
+        + `(${messages} drawn + the end), ${sent.choices} of ${sent.choices} choice rows; title "${title}" from the publishing settings; other calls: ${others.join(', ') || 'none'}; `
         + `${consoleErrors.length} console errors`;
     } finally {
       await site.close();
