@@ -164,8 +164,12 @@ impl<'v> Runner<'v> {
     }
 
     fn request(&mut self, request: Request) -> Result<Option<Request>, StepError> {
-        // `last_event`: the client's last request, whatever its type.
-        if let Ok(event) = serde_json::to_value(&request) {
+        // `last_event`: the client's last request, whatever its type; only its type when it is
+        // larger than a variable may be (a long text is in `last_utterance` already).
+        if let Ok(mut event) = serde_json::to_value(&request) {
+            if size(&event) > MAX_VARIABLE_BYTES {
+                event = json!({ "type": request.type_name() });
+            }
             self.session
                 .variables
                 .insert("last_event".to_owned(), event);
@@ -707,11 +711,6 @@ impl<'v> Runner<'v> {
     }
 
     pub(crate) fn set_variable(&mut self, name: &str, value: Value) -> Result<(), Fault> {
-        let size = |v: &Value| {
-            serde_json::to_string(v)
-                .map(|s| s.len())
-                .unwrap_or(usize::MAX)
-        };
         if size(&value) > MAX_VARIABLE_BYTES {
             return Err(Fault::new(
                 "variable_too_large",
@@ -824,4 +823,9 @@ pub fn set_variables(
         session.variables.insert(name.clone(), value.clone());
     }
     Ok(session.to_state())
+}
+
+/// A value's size as JSON, in bytes.
+fn size(v: &Value) -> usize {
+    serde_json::to_string(v).map_or(usize::MAX, |s| s.len())
 }
