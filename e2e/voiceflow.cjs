@@ -97,6 +97,12 @@ const payment = {
     ? null : `not the payment action: ${show(t)}`),
 };
 const end = { what: 'end', check: (t) => (t.type === 'end' ? null : `not the end: ${show(t)}`) };
+const handoff = {
+  what: 'custom action handoff',
+  check: (t) => (t.type === 'handoff' && t.payload?.reason === 'I want a human'
+    && (t.paths || []).map((p) => p.event?.type).join('|') === 'connected|unavailable'
+    ? null : `not the handoff action (its reason the last utterance): ${show(t)}`),
+};
 
 const buttonRequest = (traces, name) => {
   for (const t of traces) {
@@ -129,6 +135,16 @@ const TURNS = [
   { say: 'the payment action answered success', send: () => ({ type: 'success' }),
     want: [text(/^(Payment received|All paid)/), text(/^It will be with you (in about \d+ minutes|soon)\.$/),
       text(/^Enjoy your meal, Dana!$/), end] },
+];
+
+// react-chat, after the order: a new chat, and a talk with a person that a react-chat `effect`
+// extension answers (it draws nothing; the page calls `interact` with the path it picks).
+const AGAIN = [
+  { say: 'Start New Chat',
+    want: [text(/^(Hi! Welcome|Hello, and welcome|Welcome back) to Pizza Palace/), image('logo.svg'),
+      text(/^What would you like to do\?/), choice('Order a pizza', 'See the menu', 'Opening hours', 'Track my order')] },
+  { say: 'I want a human', want: [text(/^Let me find a person for you\.$/), handoff] },
+  { say: 'the handoff effect answered connected', want: [text(/^You're now connected with our team\.$/), end] },
 ];
 
 // The traces a user sees must be exactly the turn's, in order.
@@ -249,7 +265,12 @@ function reactChatPage(parley) {
           } },
         { name: 'handoff', type: 'effect',
           match: ({ trace }) => trace.type === 'handoff',
-          effect: ({ trace }) => { window.__effects.push(trace); } },
+          effect: async ({ trace }) => {
+            window.__effects.push(trace.payload);
+            // The page's own work (a queue, a person) before it answers the action.
+            await new Promise((resolve) => setTimeout(resolve, 300));
+            await window.voiceflow.chat.interact(trace.paths.find((p) => p.event.type === 'connected').event);
+          } },
       ],
     },
   }).then(() => { window.__loaded = true; }, (e) => { window.__loadError = String(e); });
@@ -281,7 +302,7 @@ const DRAWN = new Set(['text', 'visual', 'cardV2', 'carousel', 'payment']);
 const MESSAGE = '#chat .vfrc-system-response--message';
 
 module.exports = function register(scenario, h) {
-  scenario("Voiceflow's react-chat 1.65.2 (embedded, public route, no key): the whole demo conversation renders every bot message", async ({ page, context, parley }) => {
+  scenario("Voiceflow's react-chat 1.65.2 (embedded, public route, no key): the whole demo order, a new chat and a handoff render every bot message", async ({ page, context, parley }) => {
     const site = await startPage(parley);
     try {
       const abroad = [];
@@ -307,81 +328,102 @@ module.exports = function register(scenario, h) {
       if (loadError) fail(`react-chat's load() failed: ${loadError}`);
 
       const root = '#chat';
-      const sent = { messages: 0, choices: 0, ends: 0 };
       const drawn = async () => page.locator(MESSAGE).count();
       const type = async (said) => {
         await page.fill(`${root} .vfrc-chat-input textarea`, said);
         await page.press(`${root} .vfrc-chat-input textarea`, 'Enter');
       };
-      for (const [i, turn] of TURNS.entries()) {
-        // Turn 0 is the launch autostart sends on mount (maybe answered already); the others are
-        // what a user does.
-        const before = i === 0 ? 0 : answers.length;
-        if (turn.say.startsWith('the carousel button') || turn.say.startsWith('the card button')) {
+      // One conversation: each turn's user act, the answer read off the network and checked, then
+      // every bot message of it looked for in react-chat's DOM.
+      // Each turn takes the next answer of the public route, in order: the launch autostart sent
+      // on mount, or an answer the page's extension asked for, may have come in already.
+      let taken = 0;
+      const converse = async (turns, act, { shots = {} } = {}) => {
+        const sent = { messages: 0, choices: 0, ends: 0 };
+        for (const [i, turn] of turns.entries()) {
+          await act(turn, i);
+          const deadline = Date.now() + h.WAIT.timeout;
+          while (answers.length === taken && Date.now() < deadline) await page.waitForTimeout(50);
+          if (answers.length === taken) fail(`turn "${turn.say}": react-chat sent nothing to the public route (calls: ${calls.join(', ')})`);
+          const body = await answers[taken];
+          taken += 1;
+          if (!body || !Array.isArray(body.trace)) fail(`turn "${turn.say}": the public route answered no {trace}: ${show(body)}`);
+          expectTurn(turn, body.trace, 'react-chat');
+          timed(body.trace, `react-chat, turn "${turn.say}"`);
+          sent.messages += body.trace.filter((t) => DRAWN.has(t.type)).length;
+          sent.choices += body.trace.filter((t) => t.type === 'choice').length;
+          sent.ends += body.trace.filter((t) => t.type === 'end').length;
+          // react-chat shows a turn's messages one after the other: wait for all of them.
+          await page.waitForFunction(({ sel, n }) => document.querySelector('#chat').shadowRoot
+            .querySelectorAll(sel).length >= n, { sel: MESSAGE.replace('#chat ', ''), n: sent.messages }, h.WAIT)
+            .catch(async () => fail(`turn "${turn.say}": ${await drawn()} bot messages drawn of ${sent.messages} sent`));
+          for (const t of seen(body.trace)) await isDrawn(t, turn);
+          if (shots[i]) await h.shot(page, shots[i]);
+        }
+        // The end: react-chat ends the session (its input gives way to "Start new chat").
+        await page.waitForSelector(`${root} button:has-text("Start new chat")`, h.WAIT)
+          .catch(() => fail('react-chat did not end the conversation'));
+        const messages = await drawn();
+        if (messages !== sent.messages) fail(`${messages} bot messages drawn, ${sent.messages} sent`);
+        return { ...sent, drawn: messages };
+      };
+      const isDrawn = async (t, turn) => {
+        if (t.type === 'text') {
+          // The rendered text of the slate (marks become markup; the words stay).
+          const words = t.payload.message.split(/\s+/).slice(0, 4).join(' ');
+          await page.waitForSelector(`${MESSAGE}:has-text(${JSON.stringify(words)})`, h.WAIT)
+            .catch(() => fail(`turn "${turn.say}": the text "${t.payload.message}" is not drawn`));
+        } else if (t.type === 'choice') {
+          for (const b of t.payload.buttons) {
+            await page.waitForSelector(`${root} .vfrc-system-response--actions button:has-text(${JSON.stringify(b.name)})`, h.WAIT)
+              .catch(() => fail(`turn "${turn.say}": the choice button "${b.name}" is not drawn`));
+          }
+        } else if (t.type === 'visual') {
+          await page.waitForSelector(`${MESSAGE} img.vfrc-image[src$="${t.payload.image.split('/').pop()}"]`, h.WAIT)
+            .catch(() => fail(`turn "${turn.say}": the image ${t.payload.image} is not drawn`));
+        } else if (t.type === 'cardV2') {
+          await page.waitForSelector(`${MESSAGE} .vfrc-card:has-text(${JSON.stringify(t.payload.title)})`, h.WAIT)
+            .catch(() => fail(`turn "${turn.say}": the card "${t.payload.title}" is not drawn`));
+        } else if (t.type === 'carousel') {
+          const cards = await page.locator(`${MESSAGE} .vfrc-carousel .vfrc-card`).count();
+          if (cards < t.payload.cards.length) fail(`turn "${turn.say}": ${cards} carousel cards drawn of ${t.payload.cards.length}`);
+        } else if (t.type === 'payment') {
+          await page.waitForSelector(`${MESSAGE} .vfrc-message--extension-payment button.pay:has-text("Pay $28")`, h.WAIT)
+            .catch(() => fail(`turn "${turn.say}": the payment extension did not render`));
+        }
+      };
+
+      // The order.
+      const order = await converse(TURNS, async (turn, i) => {
+        if (i === 0) {
+          // autostart sent the launch
+        } else if (turn.say.startsWith('the carousel button') || turn.say.startsWith('the card button')) {
           await page.click(`${root} .vfrc-card button:has-text("${turn.say.split(' ').pop()}")`, h.WAIT);
         } else if (turn.say.startsWith('the payment action')) {
           await page.click(`${root} .vfrc-message--extension-payment button.pay`, h.WAIT);
-        } else if (i > 0) {
+        } else {
           await type(turn.say);
         }
-        const deadline = Date.now() + h.WAIT.timeout;
-        while (answers.length === before && Date.now() < deadline) await page.waitForTimeout(50);
-        if (answers.length === before) fail(`turn "${turn.say}": react-chat sent nothing to the public route (calls: ${calls.join(', ')})`);
-        const body = await answers[answers.length - 1];
-        if (!body || !Array.isArray(body.trace)) fail(`turn "${turn.say}": the public route answered no {trace}: ${show(body)}`);
-        expectTurn(turn, body.trace, 'react-chat');
-        timed(body.trace, `react-chat, turn "${turn.say}"`);
-        sent.messages += body.trace.filter((t) => DRAWN.has(t.type)).length;
-        sent.choices += body.trace.filter((t) => t.type === 'choice').length;
-        sent.ends += body.trace.filter((t) => t.type === 'end').length;
-        // react-chat shows a turn's messages one after the other: wait for all of them.
-        await page.waitForFunction(({ sel, n }) => document.querySelector('#chat').shadowRoot
-          .querySelectorAll(sel).length >= n, { sel: MESSAGE.replace('#chat ', ''), n: sent.messages }, h.WAIT)
-          .catch(async () => fail(`turn "${turn.say}": ${await drawn()} bot messages drawn of ${sent.messages} sent`));
-        for (const t of seen(body.trace)) {
-          if (t.type === 'text') {
-            // The rendered text of the slate (marks become markup; the words stay).
-            const words = t.payload.message.split(/\s+/).slice(0, 4).join(' ');
-            await page.waitForSelector(`${MESSAGE}:has-text(${JSON.stringify(words)})`, h.WAIT)
-              .catch(() => fail(`turn "${turn.say}": the text "${t.payload.message}" is not drawn`));
-          } else if (t.type === 'choice') {
-            for (const b of t.payload.buttons) {
-              await page.waitForSelector(`${root} .vfrc-system-response--actions button:has-text(${JSON.stringify(b.name)})`, h.WAIT)
-                .catch(() => fail(`turn "${turn.say}": the choice button "${b.name}" is not drawn`));
-            }
-          } else if (t.type === 'visual') {
-            await page.waitForSelector(`${MESSAGE} img.vfrc-image[src$="${t.payload.image.split('/').pop()}"]`, h.WAIT)
-              .catch(() => fail(`turn "${turn.say}": the image ${t.payload.image} is not drawn`));
-          } else if (t.type === 'cardV2') {
-            await page.waitForSelector(`${MESSAGE} .vfrc-card:has-text(${JSON.stringify(t.payload.title)})`, h.WAIT)
-              .catch(() => fail(`turn "${turn.say}": the card "${t.payload.title}" is not drawn`));
-          } else if (t.type === 'carousel') {
-            const cards = await page.locator(`${MESSAGE} .vfrc-carousel .vfrc-card`).count();
-            if (cards < t.payload.cards.length) fail(`turn "${turn.say}": ${cards} carousel cards drawn of ${t.payload.cards.length}`);
-          } else if (t.type === 'payment') {
-            await page.waitForSelector(`${MESSAGE} .vfrc-message--extension-payment button.pay:has-text("Pay $28")`, h.WAIT)
-              .catch(() => fail(`turn "${turn.say}": the payment extension did not render`));
-          }
-        }
-        if (i === 1) await h.shot(page, 'vf-1-react-chat-carousel');
-        if (i === 3) await h.shot(page, 'vf-2-react-chat-card');
-        if (i === 6) await h.shot(page, 'vf-3-react-chat-payment');
-      }
-      // The end: react-chat ends the session (its input gives way to "Start new chat").
-      await page.waitForSelector(`${root} button:has-text("Start new chat")`, h.WAIT)
-        .catch(() => fail('react-chat did not end the conversation'));
-      const messages = await drawn();
-      if (messages !== sent.messages) fail(`${messages} bot messages drawn, ${sent.messages} sent`);
+      }, { shots: { 1: 'vf-1-react-chat-carousel', 3: 'vf-2-react-chat-card', 6: 'vf-3-react-chat-payment' } });
       await h.shot(page, 'vf-4-react-chat-ended');
+      // A new chat, and the handoff the effect extension answers by itself.
+      const again = await converse(AGAIN, async (turn, i) => {
+        if (i === 0) await page.click(`${root} button:has-text("Start new chat")`, h.WAIT);
+        else if (i === 1) await type(turn.say);
+      }, { shots: { 2: 'vf-5-react-chat-handoff' } });
+      const effects = await page.evaluate(() => window.__effects);
+      if (effects.length !== 1) fail(`the handoff effect ran ${effects.length} times`);
       if (abroad.length) fail(`react-chat reached off the loopback: ${abroad.join(', ')}`);
       const others = calls.filter((c) => !c.includes('/interact'));
       // The look comes from the project's publishing settings (the page sets no title).
       const settings = await publishing[0];
       const title = await page.textContent(`${root} .vfrc-header--title`);
       if (!settings || title !== settings.title) fail(`the header says "${title}", the publishing settings ${show(settings)}`);
-      return `react-chat: ${TURNS.length}/${TURNS.length} turns held; ${messages + sent.ends} of ${sent.messages + sent.ends} bot messages rendered `
-        + `(${messages} drawn + the end), ${sent.choices} of ${sent.choices} choice rows; title "${title}" from the publishing settings; other calls: ${others.join(', ') || 'none'}; `
-        + `${consoleErrors.length} console errors`;
+      const all = [order, again].reduce((a, c) => ({ drawn: a.drawn + c.drawn, messages: a.messages + c.messages, ends: a.ends + c.ends, choices: a.choices + c.choices }));
+      return `react-chat: ${TURNS.length + AGAIN.length}/${TURNS.length + AGAIN.length} turns held (the order, then a new chat and a handoff); `
+        + `${all.drawn + all.ends} of ${all.messages + all.ends} bot messages rendered (${all.drawn} drawn + ${all.ends} ends), `
+        + `${all.choices} of ${all.choices} choice rows; the payment answered through a response extension, the handoff through an effect; `
+        + `title "${title}" from the publishing settings; other calls: ${others.join(', ') || 'none'}; ${consoleErrors.length} console errors`;
     } finally {
       await site.close();
     }
