@@ -228,7 +228,7 @@ fn the_counts_line_is_right() {
     let statuses = all_statuses();
     let n = |s: &str| statuses.iter().filter(|x| *x == s).count();
     let line = format!(
-        "**Counts:** {} same, {} differs, {} not supported (and {} routes of Parley's own).",
+        "**Counts:** {} same, {} differs, {} not supported (and {} of Parley's own).",
         n("same"),
         n("differs"),
         n("not supported"),
