@@ -1,13 +1,22 @@
 //! The `parley` command: a thin shell over the `parley_server` library.
+//!
+//! Key decision: a mistake in what the user gave (a project file, an argument, an address) is a
+//! [`UserError`], printed as its message alone; anything else is a bug or a broken machine, and
+//! keeps anyhow's report, with the backtrace `RUST_BACKTRACE` asks for.
+
+// Beside this file, not in src/bin/ (where cargo would take it for another binary).
+#[path = "parley/terminal.rs"]
+mod terminal;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::{Parser, Subcommand};
-use parley_engine::{CompiledProject, Project, Severity, compile};
-use parley_protocol::{Request, Trace, TraceKind};
+use parley_engine::{CompiledProject, Diagnostic, Location, Project, Severity, compile};
+use parley_protocol::{Request, TraceKind};
 use parley_server::http::ApiCaller;
 use parley_server::keys::Scope;
 use parley_server::signing::Signer;
@@ -123,8 +132,51 @@ enum KeysCommand {
     Revoke { id: String },
 }
 
+/// A mistake in what the user gave: the message says what to fix; a backtrace would not help.
+#[derive(Debug)]
+struct UserError(String);
+
+impl std::fmt::Display for UserError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UserError {}
+
+fn user(message: impl Into<String>) -> anyhow::Error {
+    UserError(message.into()).into()
+}
+
+/// `.context(…)` for the user's mistakes: the message, then the cause.
+trait UserContext<T> {
+    fn user_context(self, what: impl FnOnce() -> String) -> anyhow::Result<T>;
+}
+
+impl<T, E: std::fmt::Display> UserContext<T> for Result<T, E> {
+    fn user_context(self, what: impl FnOnce() -> String) -> anyhow::Result<T> {
+        self.map_err(|e| user(format!("{}: {e}", what())))
+    }
+}
+
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
+    // anyhow's own report (returning the error from main) prints a backtrace whenever
+    // RUST_BACKTRACE is set: right for a bug, noise for a typo in a project file.
+    match cli().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.chain().any(|cause| cause.is::<UserError>()) => {
+            eprintln!("parley: error: {e:#}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("parley: error: {e:?}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn cli() -> anyhow::Result<()> {
     // `RUST_LOG=tower_http=debug` logs every request; errors always carry the request id.
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -167,29 +219,118 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-/// Reads and validates a project file; on errors, prints every diagnostic.
+/// Reads and validates a project file; on errors, prints every problem found.
 fn load(path: &Path) -> anyhow::Result<CompiledProject> {
     let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the project {}", path.display()))?;
+        .user_context(|| format!("cannot read the project {}", path.display()))?;
     from_text(&text, &path.display().to_string())
 }
 
+/// Reads and validates a project; prints every problem it finds, each as
+/// `FILE:LINE:COLUMN: error: …` with the JSON path of the value: the file's shape first (each
+/// unknown field is set aside and the reading goes on), then, when it could be read,
+/// validation's errors and warnings.
 fn from_text(text: &str, name: &str) -> anyhow::Result<CompiledProject> {
-    let project =
-        Project::from_json(text).with_context(|| format!("{name} is not a valid project file"))?;
-    match compile(project) {
-        Ok(compiled) => Ok(compiled),
+    let read = Project::read_json(text);
+    for p in &read.problems {
+        let path = if p.path.is_empty() {
+            String::new()
+        } else {
+            format!("{}: ", p.path)
+        };
+        eprintln!("{name}:{}:{}: error: {path}{}", p.line, p.column, p.message);
+    }
+    let Some(project) = read.project else {
+        return Err(user(format!(
+            "{name} is not a valid project file ({} problem(s) above)",
+            read.problems.len()
+        )));
+    };
+    let paths = JsonPaths::of(&project);
+    let say = |d: &Diagnostic| match paths
+        .of_location(&d.location)
+        .and_then(|path| Project::position(text, &path))
+    {
+        Some((line, column)) => eprintln!("{name}:{line}:{column}: {d}"),
+        None => eprintln!("{name}: {d}"),
+    };
+    let errors = match compile(project) {
+        Ok(compiled) if read.problems.is_empty() => return Ok(compiled),
+        Ok(compiled) => {
+            compiled.warnings().iter().for_each(say);
+            0
+        }
         Err(report) => {
-            for d in &report.diagnostics {
-                eprintln!("{name}: {d}");
-            }
-            let errors = report
+            report.diagnostics.iter().for_each(say);
+            report
                 .diagnostics
                 .iter()
                 .filter(|d| d.severity == Severity::Error)
-                .count();
-            bail!("{name} has {errors} error(s)")
+                .count()
         }
+    };
+    Err(user(format!(
+        "{name} is not a valid project: {} error(s) above",
+        read.problems.len() + errors
+    )))
+}
+
+/// The JSON path of each version, flow and block of a project, by id: where validation's
+/// locations are in the file.
+struct JsonPaths {
+    /// In file order.
+    versions: Vec<(String, Vec<FlowIds>)>,
+}
+
+/// A flow's id and its blocks' ids, in file order.
+type FlowIds = (String, Vec<String>);
+
+impl JsonPaths {
+    fn of(project: &Project) -> JsonPaths {
+        let versions = project
+            .versions
+            .iter()
+            .map(|v| {
+                let flows = v
+                    .flows
+                    .iter()
+                    .map(|f| {
+                        let blocks = f.blocks.iter().map(|b| b.id().to_owned()).collect();
+                        (f.id.clone(), blocks)
+                    })
+                    .collect();
+                (v.id.clone(), flows)
+            })
+            .collect();
+        JsonPaths { versions }
+    }
+
+    /// `versions[0].flows[2].blocks[1].buttons[0].next`, as deep as the location says.
+    fn of_location(&self, at: &Location) -> Option<String> {
+        let mut path = String::new();
+        let mut flows = None;
+        let mut blocks = None;
+        if let Some(version) = &at.version {
+            let i = self.versions.iter().position(|(id, _)| id == version)?;
+            path = format!("versions[{i}]");
+            flows = Some(&self.versions[i].1);
+        }
+        if let (Some(flow), Some(flows)) = (&at.flow, flows) {
+            let i = flows.iter().position(|(id, _)| id == flow)?;
+            path.push_str(&format!(".flows[{i}]"));
+            blocks = Some(&flows[i].1);
+        }
+        if let (Some(block), Some(blocks)) = (&at.block, blocks) {
+            let i = blocks.iter().position(|id| id == block)?;
+            path.push_str(&format!(".blocks[{i}]"));
+        }
+        if let Some(field) = &at.field {
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(field);
+        }
+        Some(path)
     }
 }
 
@@ -239,7 +380,7 @@ async fn keys(command: KeysCommand, storage: &Storage) -> anyhow::Result<()> {
         }
         KeysCommand::Revoke { id } => {
             if !store.revoke_key(&id).await? {
-                bail!("there is no live key with the id `{id}`");
+                return Err(user(format!("there is no live key with the id `{id}`")));
             }
             eprintln!("revoked the key {id}; running servers refuse it within five seconds");
         }
@@ -264,7 +405,7 @@ async fn serve(
             .collect::<anyhow::Result<Vec<_>>>()?
     };
     let options = Options { widget_dir };
-    options.check()?;
+    options.check().map_err(|e| user(format!("{e:#}")))?;
     let signer = match state_secret {
         Some(hex) => Signer::new(parse_secret(hex)?),
         None => Signer::load_or_create(data_dir)
@@ -292,7 +433,7 @@ async fn serve(
     }
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
+        .user_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
     eprintln!(
         "Parley is serving {} at http://{local}/ (Ctrl-C stops it)",
@@ -315,7 +456,7 @@ fn parse_secret(hex: &str) -> anyhow::Result<[u8; 32]> {
         .flatten();
     bytes
         .and_then(|b| b.try_into().ok())
-        .context("--state-secret must be 64 hexadecimal digits (32 random bytes)")
+        .ok_or_else(|| user("--state-secret must be 64 hexadecimal digits (32 random bytes)"))
 }
 
 /// Ctrl-C or SIGTERM: stop accepting, finish what is in flight.
@@ -354,9 +495,10 @@ async fn chat(path: Option<PathBuf>, version: &str) -> anyhow::Result<()> {
     };
     let version = project
         .version(version)
-        .with_context(|| format!("the project has no version `{version}`"))?
+        .ok_or_else(|| user(format!("the project has no version `{version}`")))?
         .clone();
     let caller = ApiCaller::new(version.allows_private_network()).map_err(anyhow::Error::msg)?;
+    let style = terminal::Style::for_stdout();
     println!("{} — type a message; /restart, /quit", project.name);
     let mut seed = [0u8; 8];
     getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -371,10 +513,27 @@ async fn chat(path: Option<PathBuf>, version: &str) -> anyhow::Result<()> {
             Ok(outcome) => {
                 state = Some(outcome.state);
                 buttons.clear();
-                // Text traces come out of `shape` as Voiceflow's: a `slate` tree (the rich text:
-                // bold, italic, links) and a plain `message`.
+                // `shape` writes a text trace as Voiceflow's (a slate tree and a plain `message`);
+                // the terminal renders the markdown, so keep each text's, in order (`shape` leaves
+                // out no text trace).
+                let mut markdown = outcome
+                    .traces
+                    .iter()
+                    .filter_map(|t| match &t.kind {
+                        TraceKind::Text(p) => Some(p.message.clone()),
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>()
+                    .into_iter();
                 for trace in shape(outcome.traces, None, None) {
-                    print_trace(&trace, &mut buttons);
+                    let source = match &trace.kind {
+                        TraceKind::Text(_) => markdown.next().flatten(),
+                        _ => None,
+                    };
+                    print!(
+                        "{}",
+                        terminal::trace(&trace, source.as_deref(), style, &mut buttons)
+                    );
                 }
             }
             Err(e) => println!("(refused: {})", e.message),
@@ -396,54 +555,5 @@ async fn chat(path: Option<PathBuf>, version: &str) -> anyhow::Result<()> {
                 _ => Request::text(line),
             },
         };
-    }
-}
-
-#[allow(clippy::print_stdout, reason = "the chat talks on stdout")]
-fn print_trace(trace: &Trace, buttons: &mut Vec<Request>) {
-    let offer = |buttons: &mut Vec<Request>, list: &[parley_protocol::Button]| {
-        for b in list {
-            buttons.push(b.request.clone());
-            println!("   {}) {}", buttons.len(), b.name);
-        }
-    };
-    match &trace.kind {
-        TraceKind::Text(p) => println!("bot> {}", p.message.as_deref().unwrap_or_default()),
-        TraceKind::Speak(p) => {
-            println!("bot> (spoken) {}", p.message.as_deref().unwrap_or_default())
-        }
-        TraceKind::Visual(p) => println!("bot> [image {}]", p.image.as_deref().unwrap_or_default()),
-        TraceKind::CardV2(c) => {
-            println!(
-                "bot> [card] {} — {}",
-                c.title.as_deref().unwrap_or_default(),
-                c.description
-                    .as_ref()
-                    .and_then(|d| d.text.as_deref())
-                    .unwrap_or_default()
-            );
-            offer(buttons, c.buttons.as_deref().unwrap_or_default());
-        }
-        TraceKind::Carousel(p) => {
-            for c in &p.cards {
-                println!("bot> [card] {}", c.title.as_deref().unwrap_or_default());
-                offer(buttons, c.buttons.as_deref().unwrap_or_default());
-            }
-        }
-        TraceKind::Choice(p) => offer(buttons, &p.buttons),
-        TraceKind::End(_) => println!("(the conversation has ended: /restart starts a new one)"),
-        TraceKind::Custom { kind, payload } => {
-            let paths: Vec<String> = trace
-                .action_paths()
-                .into_iter()
-                .map(|p| p.request_type)
-                .collect();
-            println!(
-                "(custom action `{kind}` {}: answer with /path {})",
-                payload.clone().unwrap_or_default(),
-                paths.join(" | /path ")
-            );
-        }
-        TraceKind::NoReply(_) | TraceKind::Diagnostic { .. } | TraceKind::Invalid { .. } => {}
     }
 }
