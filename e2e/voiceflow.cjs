@@ -21,7 +21,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 
-const clientsDir = process.env.PARLEY_VOICEFLOW_DIR || path.join(__dirname, '../target/tools/voiceflow');
+const clientsDir = path.resolve(process.env.PARLEY_VOICEFLOW_DIR || path.join(__dirname, '../target/tools/voiceflow'));
 function voiceflow(name) {
   const dir = path.join(clientsDir, 'node_modules', name);
   if (!fs.existsSync(dir)) {
