@@ -1,7 +1,7 @@
 //! `cargo xtask`: the project's automation, in Rust so that it runs wherever cargo does.
 //!
 //! - `cargo xtask demo`: installs what is missing, builds the widget, starts the server and
-//!   prints the URL.
+//!   prints the URL; with `--watch`, `trunk serve` in front of the server instead.
 //! - `cargo xtask test`: everything CI runs (`.ci/run` calls exactly this), with a summary.
 //! - `cargo xtask dist`: the release bundle (loader, hashed app files, demo page) in `dist/` and
 //!   the npm package in `npm/`.
@@ -38,6 +38,13 @@ enum Command {
         /// Where the demo server listens.
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: SocketAddr,
+        /// Serve the widget with `trunk serve` instead (its debug build, rebuilt and reloaded in
+        /// the browser on every change), in front of the runtime, as Trunk.toml describes.
+        #[arg(long)]
+        watch: bool,
+        /// The port `trunk serve` listens on (with --watch). Default: Trunk.toml's, 8081.
+        #[arg(long, requires = "watch")]
+        port: Option<u16>,
     },
     /// Build the release bundle into dist/ (loader, hashed glue and wasm, demo page) and the npm
     /// package into npm/.
@@ -81,7 +88,7 @@ enum BenchWhat {
 
 fn main() -> std::process::ExitCode {
     let result = match Cli::parse().command {
-        Command::Demo { addr } => demo::main(addr),
+        Command::Demo { addr, watch, port } => demo::main(addr, watch, port),
         Command::Test => test::main(),
         Command::Dist => tools::ensure_widget_toolchain().and_then(|()| widget::dist()),
         Command::Bench { what } => match what {

@@ -86,6 +86,9 @@ pub(crate) fn main() -> Result<()> {
     step("demo page in headless Chromium", &|| {
         demo_check(&browser).map(|()| None)
     });
+    step("trunk serve: a turn through its proxy", &|| {
+        crate::demo::watch_check(&browser).map(|()| None)
+    });
     step("end-to-end (Chromium, real server, real build)", &|| {
         end_to_end(&browser).map(Some)
     });
