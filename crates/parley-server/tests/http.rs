@@ -1202,6 +1202,7 @@ async fn the_openapi_document_matches_the_router() {
             documented.push(format!("{} {path}", method.to_uppercase()));
             let uri = path
                 .replace("{projectID}", "pizza")
+                .replace("{environmentID}", "development")
                 .replace("{versionID}", "development")
                 .replace("{userID}", "doc-user")
                 .replace("{name}", "logo.svg");
@@ -1243,6 +1244,12 @@ async fn the_openapi_document_matches_the_router() {
         "PUT /public/{projectID}/state/user/{userID}",
         "DELETE /public/{projectID}/state/user/{userID}",
         "PATCH /public/{projectID}/state/user/{userID}/variables",
+        // Voiceflow's current API and the legacy stream.
+        "POST /v4/project/{projectID}/session",
+        "POST /v4/project/{projectID}/environment/{environmentID}/session",
+        "POST /v4/interact",
+        "POST /v4/interact/stream",
+        "POST /v2/project/{projectID}/user/{userID}/interact/stream",
     ];
     routes.sort();
     assert_eq!(documented, routes);
