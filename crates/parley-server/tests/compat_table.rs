@@ -1,8 +1,9 @@
 //! `docs/voiceflow.md` against the code. Every route of its route table marked *same* or
 //! *differs* is in `openapi.json` and served by the real router (neither its catch-all 404 nor a
 //! 405); every route marked *not supported* gets one of those; every path of `openapi.json` is in
-//! the table (as a Voiceflow route, or as one of Parley's own). The table's other sections
-//! (headers, request and trace types, config, state) are prose checked by the conformance
+//! the table (as a Voiceflow route, or as one of Parley's own); the preflight allows every request
+//! header the headers table supports, and the router's 404 carries CORS headers. The other sections
+//! (request and trace types, config, state) are prose checked by the conformance
 //! scenarios (`e2e/voiceflow.cjs`) and the HTTP tests, not here.
 
 use std::collections::BTreeSet;
@@ -237,5 +238,88 @@ fn the_counts_line_is_right() {
     assert!(
         TABLE.lines().any(|l| l == line),
         "docs/voiceflow.md should say:\n{line}"
+    );
+}
+
+/// The request headers of the `## Headers` section marked same or differs (`` `name` `` first
+/// in the row, a header's name: no spaces), lowercased.
+fn supported_headers() -> Vec<String> {
+    let section = TABLE
+        .split("\n## ")
+        .find(|s| s.starts_with("Headers"))
+        .expect("docs/voiceflow.md has a `## Headers` section");
+    section
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').split('|').map(str::trim).collect();
+            let status = cells.get(1)?.to_lowercase();
+            let name = cells[0]
+                .trim_start_matches('`')
+                .split(['`', ' ', ':'])
+                .next()?;
+            (status.starts_with("same") || status.starts_with("differs"))
+                .then(|| name.to_lowercase())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_browser_may_send_every_header_the_table_supports() {
+    let (router, _data) = router().await;
+    let headers = supported_headers();
+    for name in [
+        "authorization",
+        "versionid",
+        "sessionid",
+        "platform",
+        "content-type",
+    ] {
+        assert!(
+            headers.contains(&name.to_owned()),
+            "`{name}` is not in the headers table"
+        );
+    }
+    // What a page on another origin asks before react-chat's first call (every call of it
+    // carries `content-type: application/json`, so every one is preflighted).
+    let wanted: Vec<&str> = headers
+        .iter()
+        .map(String::as_str)
+        .filter(|h| *h != "origin")
+        .collect();
+    let request = Request::builder()
+        .method("OPTIONS")
+        .uri("/public/pizza/state/user/compat-table-user/interact")
+        .header("origin", "http://127.0.0.1:9")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", wanted.join(","))
+        .body(Body::empty())
+        .unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    let allowed = response
+        .headers()
+        .get("access-control-allow-headers")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_lowercase();
+    for name in &wanted {
+        assert!(
+            allowed.split(',').any(|a| a.trim() == *name),
+            "the preflight does not allow `{name}`: {allowed:?}"
+        );
+    }
+    // And the answers carry CORS headers, the router's own 404 included.
+    let request = Request::builder()
+        .uri("/no/such/route")
+        .header("origin", "http://127.0.0.1:9")
+        .body(Body::empty())
+        .unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(
+        response
+            .headers()
+            .contains_key("access-control-allow-origin"),
+        "a 404 without CORS headers: a page cannot read it"
     );
 }
