@@ -348,7 +348,7 @@ fn link(rest: &str, skip: usize, marks: Marks) -> Option<(Vec<Inline>, &str)> {
 /// Rich text from a slate tree (Voiceflow's rich text, `base-types` `text/index.ts`): paragraphs
 /// (with `textAlign`), links (`url`, allow-listed), variables, lists and headings; leaves with
 /// `fontWeight` (600 and up, or `bold`, is bold; so is a `bold` flag), `italic`, `underline`,
-/// `strikeThrough` and `color` (`{ r, g, b, a }` or a CSS colour, checked). `fontFamily` and
+/// `strikeThrough` and `color` (`{ r, g, b, a }`). `fontFamily` and
 /// `backgroundColor` are not drawn: the widget's theme owns them. A node is an element when it
 /// has `children`, a text leaf when it has `text`, and ignored otherwise.
 pub fn from_slate(nodes: &[Json]) -> Vec<Block> {
@@ -401,11 +401,13 @@ fn inlines(nodes: &[Json]) -> Vec<Inline> {
             && !text.is_empty()
         {
             let mark = |key: &str| node.field(key).and_then(|b| b.flag()) == Some(true);
-            // An integer: parsing a float would bring in the float parser (about 15 KB gzip).
+            // Voiceflow writes "700"; the CSS weights of bold, by name (parsing a number would
+            // bring in a parser for this one field).
             let weight = node.field("fontWeight").and_then(|w| w.text());
-            let heavy = weight.as_deref().is_some_and(|w| {
-                matches!(w, "bold" | "bolder") || w.parse::<u16>().is_ok_and(|n| n >= 600)
-            });
+            let heavy = matches!(
+                weight.as_deref(),
+                Some("bold" | "bolder" | "600" | "700" | "800" | "900")
+            );
             let leaf = Inline::Text {
                 text,
                 marks: Marks {
@@ -428,26 +430,20 @@ fn inlines(nodes: &[Json]) -> Vec<Inline> {
     out
 }
 
-/// A slate colour: base-types' `{ r, g, b, a }` (0–255, alpha 0–1) as `rgb(r g b / a%)`, or a
-/// CSS colour string that [`crate::safety::safe_color`] accepts.
+/// A slate colour, base-types' `{ r, g, b, a }` (0–255, alpha 0–1), as `rgba(r, g, b, a%)`:
+/// built from numbers, so nothing else can reach the style.
 fn color(value: &Json) -> Option<String> {
-    if let Some(text) = value.text() {
-        return crate::safety::safe_color(&text);
-    }
     // Whole numbers in range only: formatting a float would bring in the float printer.
-    let channel = |key: &str, scale: f64| -> Option<u32> {
-        let n = value.field(key)?.number()? * scale;
-        (n.is_finite() && (0.0..=255.5).contains(&n)).then(|| n.round() as u32)
-    };
-    let alpha = match value.field("a") {
-        None => 100,
-        Some(_) => channel("a", 100.0).filter(|a| *a <= 100)?,
+    let channel = |key: &str, scale: f64, max: f64| -> Option<u32> {
+        let n = value.field(key).map_or(Some(max), |n| n.number())? * scale;
+        (0.0..=max * scale).contains(&n).then(|| n.round() as u32)
     };
     Some(format!(
-        "rgb({} {} {} / {alpha}%)",
-        channel("r", 1.0)?,
-        channel("g", 1.0)?,
-        channel("b", 1.0)?
+        "rgba({}, {}, {}, {}%)",
+        channel("r", 1.0, 255.0)?,
+        channel("g", 1.0, 255.0)?,
+        channel("b", 1.0, 255.0)?,
+        channel("a", 100.0, 1.0)?
     ))
 }
 
@@ -680,6 +676,7 @@ mod voiceflow_slate {
                 { "text": "all", "fontWeight": "600", "italic": true, "underline": true, "strikeThrough": true },
                 { "text": "red", "color": { "r": 201, "g": 42, "b": 42, "a": 0.5 } },
                 { "text": "named", "color": "rebeccapurple" },
+                { "text": "alpha", "color": { "r": 0, "g": 0, "b": 0, "a": 2 } },
                 { "text": "hostile", "color": "red;}body{display:none" },
                 { "text": "too big", "color": { "r": 300, "g": 0, "b": 0, "a": 1 } },
                 { "text": "ignored", "fontFamily": "Comic Sans MS", "backgroundColor": { "r": 0, "g": 0, "b": 0, "a": 1 } }
@@ -710,13 +707,11 @@ mod voiceflow_slate {
                         m.strike = true;
                     }),
                     Inline::Color {
-                        color: "rgb(201 42 42 / 50%)".into(),
+                        color: "rgba(201, 42, 42, 50%)".into(),
                         children: vec![leaf("red", |_| {})]
                     },
-                    Inline::Color {
-                        color: "rebeccapurple".into(),
-                        children: vec![leaf("named", |_| {})]
-                    },
+                    leaf("named", |_| {}),
+                    leaf("alpha", |_| {}),
                     leaf("hostile", |_| {}),
                     leaf("too big", |_| {}),
                     leaf("ignored", |_| {}),

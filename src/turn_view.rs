@@ -306,12 +306,12 @@ mod tests {
         crate::host::set(crate::host::Host::default());
         assert_eq!(view.reveals.len(), 2);
         assert!(matches!(view.reveals[0].bubble, Bubble::Text(_)));
-        assert_eq!(view.reveals[1].bubble, Bubble::Extension(1));
+        assert_eq!(view.reveals[1].bubble, Bubble::Extension(0));
         assert_eq!(view.reveals[1].trace["type"], "completion");
         assert_eq!(view.effects.len(), 1);
         assert_eq!(
             (view.effects[0].0, &view.effects[0].1["type"]),
-            (0, &serde_json::json!("calendar"))
+            (1, &serde_json::json!("calendar"))
         );
         assert!(
             view.actions.is_empty(),

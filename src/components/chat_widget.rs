@@ -165,35 +165,47 @@ pub fn ChatWidget(
         }
     };
 
+    // Proactive messages, while the chat is closed: drawn by hand like the transcript (a list
+    // of Leptos views weighed more); a click on one opens the chat.
+    Effect::new(move |_| {
+        let messages: Vec<String> = controls.proactive.with(|p| {
+            crate::turn_view::read_turn(p)
+                .reveals
+                .iter()
+                .filter_map(|r| match &r.bubble {
+                    crate::turn_view::Bubble::Text(blocks) => {
+                        Some(crate::rich_text::plain_text(blocks))
+                    }
+                    _ => None,
+                })
+                .collect()
+        });
+        let shown = !open.get() && !messages.is_empty();
+        if let Some(root) = root_ref.get() {
+            super::transcript::proactive(&root, shown.then_some(messages.as_slice()));
+        }
+    });
+    let on_proactive_click = move |ev: leptos::ev::MouseEvent| {
+        use wasm_bindgen::JsCast;
+        let on_message = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .and_then(|t| t.closest(".parley-proactive__message").ok().flatten());
+        if on_message.is_some() {
+            open.set(true);
+        }
+    };
+
     view! {
         <div
             class="parley"
             class:parley--embedded=embedded
             hidden=move || !controls.visible.get()
             node_ref=root_ref
+            on:click=on_proactive_click
         >
             <Show when=move || started.get()>{panel.clone()}</Show>
-            {move || {
-                let messages: Vec<String> = controls.proactive.with(|p| {
-                    crate::turn_view::read_turn(p)
-                        .reveals
-                        .iter()
-                        .filter_map(|r| match &r.bubble {
-                            crate::turn_view::Bubble::Text(blocks) => {
-                                Some(crate::rich_text::plain_text(blocks))
-                            }
-                            _ => None,
-                        })
-                        .collect()
-                });
-                (!open.get() && !messages.is_empty()).then(|| view! {
-                    <div class="parley-proactive" role="status">
-                        {messages.into_iter().map(|m| view! {
-                            <p class="parley-proactive__message" on:click=move |_| open.set(true)>{m}</p>
-                        }).collect_view()}
-                    </div>
-                })
-            }}
+            // The proactive messages (by the launcher) are drawn by hand, below.
             {(!embedded).then(|| view! {
                 <button
                     type="button"

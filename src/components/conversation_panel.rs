@@ -296,6 +296,48 @@ pub fn ConversationPanel(
         }
     };
 
+    // The banner and the typing indicator, there only while they are needed: by hand, as
+    // the transcript (an optional Leptos view each weighed more).
+    Effect::new(move |_| {
+        let message = banner.get();
+        if let Some(root) = root_ref.get() {
+            super::transcript::banner(&root, message.as_deref());
+        }
+    });
+    Effect::new(move |_| {
+        let typing = conversation.with(Conversation::typing);
+        if let Some(scroll) = scroll_ref.get() {
+            super::transcript::typing(&scroll, typing);
+        }
+    });
+
+    // The quick replies: redrawn when they change or become (un)usable; one click listener
+    // reads the chosen one's `data-choice` index.
+    let choices_ref = NodeRef::<html::Div>::new();
+    Effect::new(move |_| {
+        let enabled = can_act.get();
+        conversation.with(|c| {
+            if let Some(div) = choices_ref.get() {
+                super::transcript::choices(&div, c.offered(), enabled);
+            }
+        });
+    });
+    let on_choice_click = move |ev: leptos::ev::MouseEvent| {
+        use wasm_bindgen::JsCast;
+        let chosen = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .and_then(|t| t.closest("[data-choice]").ok().flatten())
+            .and_then(|b| b.get_attribute("data-choice"))
+            .and_then(|i| i.parse::<usize>().ok())
+            .and_then(|i| conversation.with_untracked(|c| c.offered().get(i).cloned()));
+        if let Some(chosen) = chosen
+            && can_act.get_untracked()
+        {
+            on_button.run(chosen);
+        }
+    };
+
     // Save every change.
     #[cfg(target_arch = "wasm32")]
     Effect::new(move |_| {
@@ -310,27 +352,14 @@ pub fn ConversationPanel(
 
     view! {
         <div class="parley-conversation" node_ref=root_ref>
-            {move || banner.get().map(|message| view! {
-                <div class="parley-banner" role="alert">{message}</div>
-            })}
+            // The banner (first) and the typing indicator are made and removed by hand (below).
             // Focusable: keyboard users scroll the transcript even when it holds no button.
             <div class="parley-transcript" tabindex="0" node_ref=scroll_ref>
                 <div role="log" aria-live="polite" aria-label="Conversation" node_ref=log_ref
                     on:click=on_log_click></div>
-                {move || conversation.with(Conversation::typing).then(|| view! {
-                    <div class="parley-typing" role="status" aria-label="The assistant is typing"><span></span><span></span><span></span></div>
-                })}
             </div>
-            <div class="parley-choices">
-                {move || conversation.with(|c| c.offered().to_vec()).into_iter().map(|b| {
-                    let label = b.label.clone();
-                    view! {
-                        <button type="button" class="parley-button parley-button--choice"
-                            disabled=move || !can_act.get()
-                            on:click=move |_| on_button.run(b.clone())>{label}</button>
-                    }
-                }).collect_view()}
-            </div>
+            // Drawn by hand (below), like the transcript: a list of Leptos views weighed more.
+            <div class="parley-choices" node_ref=choices_ref on:click=on_choice_click></div>
             <Show
                 when=move || !conversation.with(Conversation::closed)
                 fallback=move || view! {

@@ -319,6 +319,88 @@ impl Lines {
     }
 }
 
+/// The child of `parent` with class `class`, if there is one.
+fn child_of(parent: &Element, class: &str) -> Option<Element> {
+    parent
+        .query_selector(&format!(":scope > .{class}"))
+        .ok()
+        .flatten()
+}
+
+/// Shows `message` in the banner (an alert, first in `root`), or removes the banner.
+pub fn banner(root: &Element, message: Option<&str>) {
+    let Some(doc) = root.owner_document() else {
+        return;
+    };
+    match (child_of(root, "parley-banner"), message) {
+        (Some(el), None) => el.remove(),
+        (Some(el), Some(m)) => el.set_text_content(Some(m)),
+        (None, Some(m)) => {
+            let el = element(&doc, "div", "parley-banner");
+            let _ = el.set_attribute("role", "alert");
+            text(&doc, &el, m);
+            let _ = root.insert_before(&el, root.first_child().as_ref());
+        }
+        (None, None) => {}
+    }
+}
+
+/// Adds the typing indicator at the end of `scroll`, or removes it.
+pub fn typing(scroll: &Element, on: bool) {
+    let Some(doc) = scroll.owner_document() else {
+        return;
+    };
+    match (child_of(scroll, "parley-typing"), on) {
+        (Some(el), false) => el.remove(),
+        (None, true) => {
+            let el = child(&doc, scroll, "div", "parley-typing");
+            let _ = el.set_attribute("role", "status");
+            let _ = el.set_attribute("aria-label", "The assistant is typing");
+            for _ in 0..3 {
+                child(&doc, &el, "span", "");
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Shows the proactive messages in `root`, before the launcher, or removes them.
+pub fn proactive(root: &Element, messages: Option<&[String]>) {
+    let Some(doc) = root.owner_document() else {
+        return;
+    };
+    if let Some(old) = child_of(root, "parley-proactive") {
+        old.remove();
+    }
+    if let Some(messages) = messages {
+        let el = element(&doc, "div", "parley-proactive");
+        let _ = el.set_attribute("role", "status");
+        for m in messages {
+            text(&doc, &child(&doc, &el, "p", "parley-proactive__message"), m);
+        }
+        let launcher = child_of(root, "parley-launcher");
+        let _ = root.insert_before(&el, launcher.as_ref().map(|l| l.as_ref()));
+    }
+}
+
+/// Draws the quick replies into `div` afresh: one button each, with its index in
+/// `data-choice`, disabled while the user cannot act.
+pub fn choices(div: &Element, offered: &[ButtonView], enabled: bool) {
+    let Some(doc) = div.owner_document() else {
+        return;
+    };
+    div.set_text_content(None);
+    for (i, b) in offered.iter().enumerate() {
+        let el = child(&doc, div, "button", "parley-button parley-button--choice");
+        let _ = el.set_attribute("type", "button");
+        let _ = el.set_attribute("data-choice", &i.to_string());
+        if !enabled {
+            let _ = el.set_attribute("disabled", "");
+        }
+        text(&doc, &el, &b.label);
+    }
+}
+
 /// Scrolls the carousel an arrow belongs to by about one card.
 pub fn scroll_carousel(arrow: &Element) {
     // An integer: parsing a float would bring in the float parser (about 15 KB gzip).
