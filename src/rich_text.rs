@@ -435,7 +435,12 @@ fn inlines(nodes: &[Json]) -> Vec<Inline> {
 fn color(value: &Json) -> Option<String> {
     // Whole numbers in range only: formatting a float would bring in the float printer.
     let channel = |key: &str, scale: f64, max: f64| -> Option<u32> {
-        let n = value.field(key).map_or(Some(max), |n| n.number())? * scale;
+        // Only the alpha may be left out (opaque).
+        let n = match value.field(key) {
+            Some(n) => n.number()?,
+            None if key == "a" => 1.0,
+            None => return None,
+        } * scale;
         (0.0..=max * scale).contains(&n).then(|| n.round() as u32)
     };
     Some(format!(
