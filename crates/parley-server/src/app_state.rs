@@ -30,6 +30,9 @@ pub(crate) struct Inner {
     /// time. A tokio mutex, because it is held across the turn's `.await`s (API calls, the
     /// store); the map itself is behind a std mutex held only to look an entry up.
     pub(crate) user_locks: Mutex<HashMap<UserKey, Arc<tokio::sync::Mutex<()>>>>,
+    pub(crate) limits: crate::Limits,
+    /// New stateful sessions per (project, client address), for projects without keys.
+    new_sessions: governor::DefaultKeyedRateLimiter<(String, std::net::IpAddr)>,
 }
 
 /// (project id, user id).
@@ -62,7 +65,91 @@ impl AppState {
                 public_caller: ApiCaller::new(false)?,
                 private_caller: ApiCaller::new(true)?,
                 user_locks: Mutex::new(HashMap::new()),
+                new_sessions: new_sessions_limiter(&crate::Limits::default()),
+                limits: crate::Limits::default(),
             }),
+        })
+    }
+
+    /// The same state with `limits` (call before the state is shared: building the router
+    /// shares it).
+    pub fn with_limits(mut self, limits: crate::Limits) -> AppState {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => {
+                inner.new_sessions = new_sessions_limiter(&limits);
+                inner.limits = limits;
+            }
+            None => tracing::error!("with_limits on a shared AppState: the limits are unchanged"),
+        }
+        self
+    }
+
+    pub(crate) fn limits(&self) -> &crate::Limits {
+        &self.inner.limits
+    }
+
+    /// Counts a new stateful session of `client` on `project`; refuses it over the rate (only
+    /// projects without keys: a keyed project's keys carry their own rates).
+    pub(crate) fn admit_new_session(
+        &self,
+        project: &str,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<(), ApiError> {
+        let (Some(client), false) = (client, self.keys().locked(project)) else {
+            return Ok(());
+        };
+        self.inner
+            .new_sessions
+            .check_key(&(project.to_owned(), client))
+            .map_err(|not_until| {
+                let wait = not_until.wait_time_from(governor::clock::Clock::now(
+                    &governor::clock::DefaultClock::default(),
+                ));
+                ApiError::new(
+                    axum::http::StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_sessions",
+                    format!(
+                        "this address started more than {} conversations in a minute: wait, or \
+                         go on with one already started",
+                        self.limits().new_sessions_per_minute
+                    ),
+                )
+                .retry_after(wait)
+            })
+    }
+
+    /// Removes idle sessions now, each project by its own lifetime; answers how many went.
+    pub async fn sweep_sessions(&self) -> Result<u64, crate::store::StoreError> {
+        let projects: Vec<(String, Option<std::time::Duration>)> = self
+            .inner
+            .projects
+            .keys()
+            .map(|id| (id.clone(), self.limits().session_idle_of(id)))
+            .collect();
+        let now = crate::keys::now();
+        crate::store::sweep(self.inner.store.as_ref(), &projects, now).await
+    }
+
+    /// Sweeps idle sessions once a minute, for as long as the process runs (and forgets the
+    /// rate limiter's idle clients).
+    pub fn start_retention(&self) -> tokio::task::JoinHandle<()> {
+        let app = self.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                let started = std::time::Instant::now();
+                match app.sweep_sessions().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(
+                        "retention: removed {n} idle session(s) in {} ms",
+                        started.elapsed().as_millis()
+                    ),
+                    Err(e) => tracing::error!("retention sweep failed: {e}"),
+                }
+                app.inner.new_sessions.retain_recent();
+            }
         })
     }
 
@@ -144,6 +231,14 @@ impl AppState {
     }
 }
 
+fn new_sessions_limiter(
+    limits: &crate::Limits,
+) -> governor::DefaultKeyedRateLimiter<(String, std::net::IpAddr)> {
+    let per_minute = std::num::NonZeroU32::new(limits.new_sessions_per_minute.max(1))
+        .unwrap_or(std::num::NonZeroU32::MIN);
+    governor::RateLimiter::keyed(governor::Quota::per_minute(per_minute))
+}
+
 /// A random seed, for conversations whose randomness need not follow from their requests.
 pub(crate) fn random_seed() -> Result<u64, ApiError> {
     let mut seed = [0u8; 8];
@@ -158,10 +253,19 @@ pub(crate) fn version_of(
     params: &HashMap<String, String>,
     headers: &HeaderMap,
 ) -> Result<Arc<CompiledVersion>, ApiError> {
+    let header = match headers.get("versionid") {
+        Some(value) => Some(value.to_str().map_err(|_| {
+            ApiError::bad_request(
+                "invalid_version_id",
+                "the versionID header is not ASCII text: send a version id or alias",
+            )
+        })?),
+        None => None,
+    };
     let named = params
         .get("version_id")
         .map(String::as_str)
-        .or_else(|| headers.get("versionid").and_then(|v| v.to_str().ok()))
+        .or(header)
         .unwrap_or("development");
     project.version(named).cloned().ok_or_else(|| {
         ApiError::not_found(

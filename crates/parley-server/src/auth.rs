@@ -101,7 +101,10 @@ impl AppState {
         caller: &Caller,
         need: Need,
     ) -> Result<Arc<CompiledProject>, ApiError> {
-        let project = match (params.get("project_id"), &caller.key) {
+        // `project_id`: Voiceflow's public route names it; `project`: a keyed route that names
+        // its project (the v2 stream), under the key's rules.
+        let named = params.get("project_id").or_else(|| params.get("project"));
+        let project = match (named, &caller.key) {
             (None, Some(key)) => self.project_named(&key.project),
             (named, _) => self.project(named.map(String::as_str)),
         };

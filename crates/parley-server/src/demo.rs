@@ -10,10 +10,19 @@ use axum::response::{IntoResponse, Response};
 pub(crate) async fn estimate(
     axum::extract::Query(query): axum::extract::Query<HashMap<String, String>>,
 ) -> Response {
-    let quantity: u64 = query
-        .get("quantity")
-        .and_then(|q| q.parse().ok())
-        .unwrap_or(1);
+    // Absent: one pizza; anything but a whole number (`null`, `two`, `-1`) is the caller's
+    // mistake, said so.
+    let quantity: u64 = match query.get("quantity").map(|q| q.parse()) {
+        None => 1,
+        Some(Ok(quantity)) => quantity,
+        Some(Err(_)) => {
+            return crate::error::ApiError::bad_request(
+                "invalid_quantity",
+                "quantity is a whole number of pizzas (0 or more)",
+            )
+            .into_response();
+        }
+    };
     let minutes = 20 + 5 * quantity.min(20);
     axum::Json(serde_json::json!({ "minutes": minutes })).into_response()
 }

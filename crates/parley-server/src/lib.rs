@@ -16,6 +16,7 @@ pub mod error;
 pub mod http;
 mod key_record;
 pub mod keys;
+pub mod limits;
 pub mod signing;
 pub mod slate;
 mod stateful;
@@ -23,11 +24,14 @@ mod stateless;
 pub mod store;
 mod target;
 pub mod turn;
+mod v4;
 mod voiceflow;
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderName, Method, StatusCode};
@@ -43,6 +47,7 @@ use tower_http::trace::TraceLayer;
 pub use crate::app_state::AppState;
 pub(crate) use crate::app_state::{random_seed, version_of};
 use crate::error::ApiError;
+pub use crate::limits::Limits;
 
 /// The largest request body accepted (a stateless state travels in it).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -136,6 +141,7 @@ fn origin_allowed(origins: &Origins, origin: &str, path: &str) -> bool {
 
 /// The whole HTTP service.
 pub fn app(state: AppState, options: &Options) -> Router {
+    let state_body_timeout = state.limits().body_timeout();
     let origins: Origins = state
         .inner
         .projects
@@ -175,7 +181,21 @@ pub fn app(state: AppState, options: &Options) -> Router {
     let public_only = Router::new()
         .route("/publishing", get(voiceflow::publishing))
         .route("/transcripts", post(voiceflow::transcripts));
+    // Voiceflow's current API: v4 sessions and turns, and the legacy stream.
+    let current = Router::new()
+        .route("/v4/project/{project_id}/session", post(v4::start_session))
+        .route(
+            "/v4/project/{project_id}/environment/{version_id}/session",
+            post(v4::start_session),
+        )
+        .route("/v4/interact", post(v4::interact))
+        .route("/v4/interact/stream", post(v4::interact_stream))
+        .route(
+            "/v2/project/{project}/user/{user_id}/interact/stream",
+            post(v4::legacy_stream),
+        );
     let api = api_routes()
+        .merge(current)
         .merge(Router::new().nest("/public/{project_id}", api_routes().merge(public_only)))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(cors);
@@ -200,6 +220,10 @@ pub fn app(state: AppState, options: &Options) -> Router {
     // Every request gets an id (the client's `x-request-id`, or a fresh UUID): it is in the
     // answer's headers and in every log line of the request.
     let request_id = HeaderName::from_static("x-request-id");
+    let body_timeout = state_body_timeout;
+    let router = router.layer(axum::middleware::from_fn(move |request, next| {
+        read_body_within(body_timeout, request, next)
+    }));
     router.layer(
         tower::ServiceBuilder::new()
             .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
@@ -222,19 +246,181 @@ pub fn app(state: AppState, options: &Options) -> Router {
     )
 }
 
-/// Serves `listener` until `shutdown` resolves, then finishes the requests in flight.
+/// Reads a request's whole body within `limit` (a body sent a byte at a time would otherwise
+/// hold its connection and task for as long as the client likes): a slower one gets 408 and
+/// its connection is closed. The body is at most [`MAX_BODY_BYTES`] (413 above), so holding
+/// it whole costs no more than the JSON extractor's own buffering.
+async fn read_body_within(
+    limit: Duration,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    ) {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    match tokio::time::timeout(limit, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
+        Ok(Ok(bytes)) => {
+            next.run(axum::extract::Request::from_parts(
+                parts,
+                axum::body::Body::from(bytes),
+            ))
+            .await
+        }
+        Ok(Err(e)) => {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            if too_large {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "the request body is larger than this server accepts",
+                )
+                .into_response()
+            } else {
+                ApiError::bad_request("invalid_body", format!("the body could not be read: {e}"))
+                    .into_response()
+            }
+        }
+        Err(_) => {
+            let mut response = ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                format!(
+                    "the request body did not arrive within {} s",
+                    limit.as_secs()
+                ),
+            )
+            .into_response();
+            // hyper closes a connection whose answer says so (the rest of the body is not read).
+            response.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+            response
+        }
+    }
+}
+
+/// Serves `listener` with the default [`Limits`] until `shutdown` resolves (see [`run_with`]).
 pub async fn run(
     listener: TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // The client's address feeds the per-client rate limits of public keys.
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    run_with(listener, app, shutdown, &Limits::default()).await
+}
+
+/// What a connection above the cap is answered before it is closed.
+fn busy_answer() -> Vec<u8> {
+    let body = serde_json::to_string(&ErrorBody::new(
+        "too_many_connections",
+        "the server is at its connection limit: retry in a moment",
+    ))
+    .unwrap_or_default();
+    format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
+         retry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
     )
-    .with_graceful_shutdown(shutdown)
-    .await
+    .into_bytes()
+}
+
+/// Serves `listener` until `shutdown` resolves, then finishes the requests in flight (for at
+/// most 30 s).
+///
+/// Key decision: the accept loop is hyper-util's connection builder with tokio's timer (what
+/// axum::serve runs, without the timer, so hyper's header-read timeout never fired). Each
+/// connection holds a permit of a semaphore of `max_connections`; one accepted above it is
+/// answered 503 `too_many_connections` and closed at once, so the process stays under its
+/// open-file limit and keeps answering the connections it has. HTTP/2 (prior knowledge)
+/// connections are pinged while idle and closed when the ping goes unanswered.
+pub async fn run_with(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    limits: &Limits,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use tower::ServiceExt;
+
+    let open_files = limits::raise_open_files();
+    let max_connections = limits
+        .max_connections
+        .unwrap_or_else(|| limits::connections_for(open_files));
+    tracing::debug!("open files: {open_files}; connections at most: {max_connections}");
+    let permits = Arc::new(tokio::sync::Semaphore::new(max_connections));
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout());
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(limits.header_timeout()))
+        .keep_alive_timeout(limits.header_timeout())
+        .max_concurrent_streams(64);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let busy = busy_answer();
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut last_accept_error = None::<std::time::Instant>;
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of files or memory for a moment: say so (once a minute at most) and
+                    // let the connections in hand finish rather than spin on accept.
+                    if last_accept_error.is_none_or(|t| t.elapsed() > Duration::from_secs(60)) {
+                        tracing::error!("accept error: {e}");
+                        last_accept_error = Some(std::time::Instant::now());
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            // Best effort, never waiting: the client learns why, then the socket is closed.
+            let _ = stream.try_write(&busy);
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let router = app.clone();
+        let service = hyper::service::service_fn(
+            move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                // The client's address feeds the per-client rate limits.
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                router.clone().oneshot(request.map(axum::body::Body::new))
+            },
+        );
+        let connection = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!("connection from {peer}: {e}");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("requests still in flight after 30 s: stopping anyway");
+    }
+    Ok(())
 }
 
 async fn openapi() -> Response {
@@ -250,16 +436,17 @@ async fn health() -> Response {
     axum::Json(serde_json::json!({ "status": "ok" })).into_response()
 }
 
-/// Readiness: the projects are loaded and the session store answers.
+/// Readiness: the projects are loaded and the session store takes a write (a server whose
+/// database went read-only would otherwise say ready while every stateful turn fails).
 async fn ready(
     axum::extract::State(app): axum::extract::State<AppState>,
 ) -> Result<Response, ApiError> {
-    app.store().load("", "").await.map_err(|e| {
+    app.store().probe().await.map_err(|e| {
         tracing::error!("not ready: {e}");
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "not_ready",
-            "the session store does not answer",
+            "the session store does not take writes",
         )
     })?;
     let projects: Vec<&String> = app.inner.projects.keys().collect();
@@ -287,6 +474,7 @@ fn static_files(dir: &Path) -> Router {
     let cors = CorsLayer::new()
         .allow_origin(tower_http::cors::Any)
         .allow_methods([Method::GET, Method::HEAD]);
+    let root: Arc<Path> = dir.canonicalize().unwrap_or_else(|_| dir.to_owned()).into();
     Router::new()
         .fallback_service(
             ServeDir::new(dir)
@@ -295,7 +483,73 @@ fn static_files(dir: &Path) -> Router {
                 .not_found_service(get(not_found)),
         )
         .layer(axum::middleware::map_response(cache_control))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            only_widget_files(root.clone(), request, next)
+        }))
         .layer(cors)
+}
+
+/// Answers 404 for a path ServeDir must not serve: a dotfile or dot-directory anywhere in it
+/// (`/.env`, `/.git/config`, trunk's `/.trunk-lock`), or a file that is, or sits behind, a
+/// symlink leading out of the widget directory (checked on the file ServeDir would open, its
+/// `index.html` and its `.br` / `.gz` twins).
+async fn only_widget_files(
+    root: Arc<Path>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Some(relative) = percent_decoded(request.uri().path()) else {
+        return not_found().await.into_response();
+    };
+    let segments: Vec<&str> = relative.split('/').filter(|s| !s.is_empty()).collect();
+    if segments
+        .iter()
+        .any(|s| s.starts_with('.') || s.contains('\\'))
+    {
+        return not_found().await.into_response();
+    }
+    let path = segments.iter().fold(root.to_path_buf(), |p, s| p.join(s));
+    let mut candidates = vec![path.join("index.html")];
+    for twin in ["br", "gz"] {
+        let mut name = path.clone().into_os_string();
+        name.push(format!(".{twin}"));
+        candidates.push(PathBuf::from(name));
+    }
+    candidates.push(path);
+    for candidate in candidates {
+        // A path that does not exist is ServeDir's 404; one that exists must resolve inside.
+        if let Ok(real) = tokio::fs::canonicalize(&candidate).await
+            && !real.starts_with(&root)
+        {
+            return not_found().await.into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// The path with its `%XX` escapes decoded, as ServeDir decodes it (`None`: not UTF-8).
+fn percent_decoded(path: &str) -> Option<String> {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push(u8::try_from(hi * 16 + lo).ok()?);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 async fn cache_control(uri: axum::http::Uri, mut response: Response) -> Response {

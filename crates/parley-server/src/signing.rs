@@ -31,6 +31,12 @@ pub enum SignatureError {
          project, version or server"
     )]
     Forged,
+    /// The conversation is older than the project lets a stateless state live.
+    #[error(
+        "the state has expired: this project keeps a stateless conversation for {max_age_secs} s \
+         from its start; start a new conversation (send no state)"
+    )]
+    Expired { max_age_secs: u64 },
 }
 
 impl SignatureError {
@@ -39,6 +45,7 @@ impl SignatureError {
         match self {
             SignatureError::Unsigned => "state_unsigned",
             SignatureError::Forged => "state_forged",
+            SignatureError::Expired { .. } => "state_expired",
         }
     }
 }
@@ -50,6 +57,15 @@ impl From<SignatureError> for ApiError {
 }
 
 const SIGNATURE_KEY: &str = "signature";
+/// When the conversation's first state was signed (Unix seconds), inside the signed state.
+///
+/// Key decision: a state's time is its conversation's start, not its own signing: every state
+/// a turn answers keeps the time of the state it was given, so the same state and request
+/// still give the same bytes (the clock is read only for a conversation's first state, which
+/// has no state to follow from). A project's maximum age is thus a conversation's lifetime, after which its
+/// states, the last one included, are refused (`state_expired`): a state cannot be replayed
+/// for longer than that.
+pub const SIGNED_AT_KEY: &str = "signedAt";
 const SECRET_FILE: &str = "state-secret";
 
 /// Signs and verifies states with the server's secret.
@@ -124,7 +140,48 @@ impl Signer {
         u64::from_be_bytes(tag[..8].try_into().unwrap_or_default())
     }
 
-    /// Adds the signature to a state the server is about to return.
+    /// Adds the signature to a state the server is about to return, with the conversation's
+    /// start time ([`SIGNED_AT_KEY`]): `signed_at`, or now when the conversation starts here.
+    pub fn sign_at(
+        &self,
+        project: &str,
+        version: &str,
+        mut state: State,
+        signed_at: Option<i64>,
+    ) -> State {
+        let at = signed_at.unwrap_or_else(crate::keys::now);
+        state
+            .extra
+            .insert(SIGNED_AT_KEY.to_owned(), Value::from(at));
+        self.sign(project, version, state)
+    }
+
+    /// Checks a state's signature and its age: `max_age` (the project's) after the
+    /// conversation's start, as of `now` (Unix seconds). Answers the state without its
+    /// signature and its start time, and that time (`None`: a state signed before states
+    /// carried one, which is refused only when a maximum age is set).
+    pub fn verify_fresh(
+        &self,
+        project: &str,
+        version: &str,
+        state: State,
+        max_age: Option<std::time::Duration>,
+        now: i64,
+    ) -> Result<(State, Option<i64>), SignatureError> {
+        let mut state = self.verify(project, version, state)?;
+        let signed_at = state.extra.remove(SIGNED_AT_KEY).and_then(|v| v.as_i64());
+        if let Some(max_age) = max_age {
+            let max_age_secs = max_age.as_secs();
+            let limit = i64::try_from(max_age_secs).unwrap_or(i64::MAX);
+            if signed_at.is_none_or(|at| now.saturating_sub(at) > limit) {
+                return Err(SignatureError::Expired { max_age_secs });
+            }
+        }
+        Ok((state, signed_at))
+    }
+
+    /// Adds the signature to a state the server is about to return (as it is: see
+    /// [`Signer::sign_at`] for the start time).
     pub fn sign(&self, project: &str, version: &str, mut state: State) -> State {
         state.extra.remove(SIGNATURE_KEY);
         let tag = self.mac(project, version, &state).finalize().into_bytes();
@@ -157,6 +214,25 @@ impl Signer {
     }
 }
 
+impl Signer {
+    /// A tag over `data` for another use of the secret than states (`domain` keeps the uses
+    /// apart): v4 session keys.
+    pub fn tag(&self, domain: &str, data: &[u8]) -> [u8; 32] {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key)
+            .expect("HMAC takes keys of any length");
+        mac.update(&(domain.len() as u64).to_be_bytes());
+        mac.update(domain.as_bytes());
+        mac.update(data);
+        mac.finalize().into_bytes().into()
+    }
+
+    /// Whether `tag` is [`Signer::tag`] of `data`, compared in constant time.
+    pub fn verify_tag(&self, domain: &str, data: &[u8], tag: &[u8]) -> bool {
+        use subtle::ConstantTimeEq;
+        tag.len() == 32 && bool::from(self.tag(domain, data).ct_eq(tag))
+    }
+}
+
 /// Feeds what the serialiser writes to the MAC.
 struct MacWriter<'a>(&'a mut Hmac<Sha256>);
 
@@ -182,7 +258,7 @@ pub(crate) fn to_hex(bytes: &[u8]) -> String {
     out
 }
 
-fn from_hex_vec(text: &str) -> Option<Vec<u8>> {
+pub(crate) fn from_hex_vec(text: &str) -> Option<Vec<u8>> {
     if !text.len().is_multiple_of(2) || !text.is_ascii() {
         return None;
     }
@@ -350,6 +426,50 @@ mod tests {
                 SignatureError::Forged
             );
         }
+    }
+
+    #[test]
+    fn a_state_carries_its_conversation_start_and_expires_after_the_max_age() {
+        let signer = Signer::new([3; 32]);
+        let day = std::time::Duration::from_secs(86_400);
+        let signed = signer.sign_at("p", "v1", state(), Some(1_000));
+        assert_eq!(signed.extra[SIGNED_AT_KEY], 1_000);
+        // Within the age, the time comes back, to be kept in the next state.
+        let (verified, at) = signer
+            .verify_fresh("p", "v1", signed.clone(), Some(day), 1_000 + 86_400)
+            .unwrap();
+        assert_eq!(at, Some(1_000));
+        assert!(!verified.extra.contains_key(SIGNED_AT_KEY));
+        assert_eq!(
+            signer.verify_fresh("p", "v1", signed.clone(), Some(day), 1_000 + 86_401),
+            Err(SignatureError::Expired {
+                max_age_secs: 86_400
+            })
+        );
+        assert_eq!(
+            SignatureError::Expired { max_age_secs: 1 }.code(),
+            "state_expired"
+        );
+        // No maximum: any age.
+        assert!(
+            signer
+                .verify_fresh("p", "v1", signed.clone(), None, i64::MAX)
+                .is_ok()
+        );
+        // The time is signed: moving it forward breaks the signature.
+        let mut moved = signed;
+        moved.extra.insert(SIGNED_AT_KEY.into(), 9_999.into());
+        assert_eq!(
+            signer.verify_fresh("p", "v1", moved, Some(day), 10_000),
+            Err(SignatureError::Forged)
+        );
+        // A state from before states carried a time: fine without a maximum, refused with one.
+        let old = signer.sign("p", "v1", state());
+        assert!(signer.verify_fresh("p", "v1", old.clone(), None, 5).is_ok());
+        assert!(matches!(
+            signer.verify_fresh("p", "v1", old, Some(day), 5),
+            Err(SignatureError::Expired { .. })
+        ));
     }
 
     #[test]

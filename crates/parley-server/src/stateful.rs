@@ -10,13 +10,13 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use parley_engine::{CompiledVersion, check_state, set_variables};
-use parley_protocol::{Object, Request, StatefulRequest, Trace};
+use parley_protocol::{Config, Object, Request, StatefulRequest, Trace};
 use serde::Deserialize;
 
 use crate::error::{ApiError, Body};
 use crate::store::{Revision, Session, StoreError};
 use crate::target::{Admin, Interact, UserTarget};
-use crate::turn::{shape, take_turn, turn_context};
+use crate::turn::{run_turn, shape, take_turn, turn_context};
 use crate::{AppState, random_seed};
 
 fn store_error(e: StoreError) -> ApiError {
@@ -49,6 +49,7 @@ async fn store_state(
         version: target.version.id().to_owned(),
         state: state.clone(),
         last_request: None,
+        session_key: None,
     };
     app.store()
         .save(&target.project.id, &target.user, &session, expected)
@@ -92,50 +93,112 @@ pub(crate) async fn interact(
     headers: HeaderMap,
     Body(body): Body<StatefulRequest>,
 ) -> Result<Response, ApiError> {
-    let UserTarget {
-        ref project,
-        ref version,
-        ref user,
-        ..
-    } = target;
     let request_id = headers
         .get("x-parley-request-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let answer = |state: parley_protocol::State, traces: Vec<Trace>, request: Request| {
-        if query.verbose() {
-            Json(serde_json::json!({ "state": state, "trace": traces, "request": request }))
-                .into_response()
-        } else if target.public_route {
-            Json(serde_json::json!({ "trace": traces })).into_response()
-        } else {
-            Json(traces).into_response()
-        }
+    let ask = TurnAsk {
+        action: body.action.clone(),
+        variables: body.state.as_ref().and_then(|s| s.variables.as_ref()),
+        config: body.config.as_ref(),
+        request_id,
+        session: None,
     };
+    let done = user_turn(&app, &target, ask, None).await?;
+    Ok(if query.verbose() {
+        Json(serde_json::json!({
+            "state": done.state, "trace": done.traces, "request": done.request
+        }))
+        .into_response()
+    } else if target.public_route {
+        Json(serde_json::json!({ "trace": done.traces })).into_response()
+    } else {
+        Json(done.traces).into_response()
+    })
+}
 
+/// What a stateful turn is asked to do.
+#[derive(Debug)]
+pub(crate) struct TurnAsk<'a> {
+    pub(crate) action: Request,
+    /// Variables to set before the turn (those the project lets a client set).
+    pub(crate) variables: Option<&'a Object>,
+    pub(crate) config: Option<&'a Config>,
+    /// The client's id of the request (`x-parley-request-id`): a retry gets the same answer.
+    pub(crate) request_id: Option<String>,
+    /// A v4 session's id: the turn is refused unless it is still the user's live session.
+    pub(crate) session: Option<&'a str>,
+}
+
+/// What a stateful turn did.
+#[derive(Debug)]
+pub(crate) struct TurnDone {
+    pub(crate) state: parley_protocol::State,
+    pub(crate) traces: Vec<Trace>,
+    /// The request as understood.
+    pub(crate) request: Request,
+}
+
+/// One turn of a user's conversation, stored: the core of every stateful route (the keyed and
+/// public interact, the v2 stream, v4 interact and its stream).
+///
+/// With `said`, each step's traces (shaped) go to it as soon as the engine made them, which is
+/// what the streaming routes send. Such a turn is not taken again after a conflict with another
+/// server (its first traces are already out): the conflict is answered as an error.
+pub(crate) async fn user_turn(
+    app: &AppState,
+    target: &UserTarget<Interact>,
+    ask: TurnAsk<'_>,
+    mut said: Option<&mut (dyn FnMut(Vec<Trace>) + Send)>,
+) -> Result<TurnDone, ApiError> {
+    let UserTarget {
+        project,
+        version,
+        user,
+        ..
+    } = target;
     // This process takes one request of a user at a time (`target` holds the user's lock);
     // another process sharing the database may still write between this read and this write.
     // Then the write is refused and the turn is taken again on what the other one wrote.
     let mut attempt = 0;
     loop {
-        let stored = load(&app, &project.id, user).await?;
+        let stored = load(app, &project.id, user).await?;
         let revision = stored.as_ref().map(|(_, r)| *r);
-        if let (Some(id), Some((session, _))) = (&request_id, &stored)
+        // A project open to anyone bounds how many sessions one address may start (each is
+        // kept for the retention time).
+        if stored.is_none() && attempt == 0 {
+            app.admit_new_session(&project.id, target.client)?;
+        }
+        if let Some(session) = ask.session
+            && stored.as_ref().and_then(|(s, _)| s.session_key.as_deref()) != Some(session)
+        {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "session_ended",
+                "this session key is no longer the user's session (a newer one was started, or \
+                 the conversation was deleted): start a session again",
+            ));
+        }
+        if let (Some(id), Some((session, _))) = (&ask.request_id, &stored)
             && let Some((last_id, traces)) = &session.last_request
             && id == last_id
         {
-            return Ok(answer(
-                session.state.clone(),
-                traces.clone(),
-                body.action.clone(),
-            ));
+            if let Some(said) = said.as_mut() {
+                said(traces.clone());
+            }
+            return Ok(TurnDone {
+                state: session.state.clone(),
+                traces: traces.clone(),
+                request: ask.action.clone(),
+            });
         }
+        let session_key = stored.as_ref().and_then(|(s, _)| s.session_key.clone());
         // A session of another version starts over: its state may not fit this version.
         let mut state = stored
             .filter(|(s, _)| s.version == version.id())
             .map(|(s, _)| s.state);
-        let seed = app.seed(state.as_ref(), &body.action);
-        if let Some(variables) = body.state.as_ref().and_then(|s| s.variables.as_ref()) {
+        let seed = app.seed(state.as_ref(), &ask.action);
+        if let Some(variables) = ask.variables {
             state = Some(set_variables(
                 version,
                 state.as_ref(),
@@ -150,21 +213,34 @@ pub(crate) async fn interact(
             i64::try_from(now / 1000).ok(),
             Some(user),
             target.platform.clone(),
-            body.config.as_ref(),
+            ask.config,
         );
-        let outcome = take_turn(
-            version,
-            state,
-            body.action.clone(),
-            ctx,
-            app.caller(version),
-        )
-        .await?;
-        let traces = shape(outcome.traces, body.config.as_ref(), Some(now));
+        let outcome = match said.as_mut() {
+            Some(said) => {
+                let mut forward = |traces: &[Trace]| {
+                    let shaped = shape(traces.to_vec(), ask.config, Some(now));
+                    if !shaped.is_empty() {
+                        said(shaped);
+                    }
+                };
+                run_turn(
+                    version,
+                    state,
+                    ask.action.clone(),
+                    ctx,
+                    app.caller(version),
+                    &mut forward,
+                )
+                .await?
+            }
+            None => take_turn(version, state, ask.action.clone(), ctx, app.caller(version)).await?,
+        };
+        let traces = shape(outcome.traces, ask.config, Some(now));
         let session = Session {
             version: version.id().to_owned(),
             state: outcome.state,
-            last_request: request_id.clone().map(|id| (id, traces.clone())),
+            last_request: ask.request_id.clone().map(|id| (id, traces.clone())),
+            session_key,
         };
         match app
             .store()
@@ -172,10 +248,14 @@ pub(crate) async fn interact(
             .await
         {
             Ok(_) => {
-                let request = outcome.request.unwrap_or_else(|| body.action.clone());
-                return Ok(answer(session.state, traces, request));
+                let request = outcome.request.unwrap_or_else(|| ask.action.clone());
+                return Ok(TurnDone {
+                    state: session.state,
+                    traces,
+                    request,
+                });
             }
-            Err(StoreError::Conflict) if attempt < CONFLICT_RETRIES => {
+            Err(StoreError::Conflict) if said.is_none() && attempt < CONFLICT_RETRIES => {
                 attempt += 1;
                 // A random pause, so the two writers do not collide again in lockstep.
                 let jitter = random_seed()? % (4_000 * attempt as u64);

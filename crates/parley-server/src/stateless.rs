@@ -16,10 +16,11 @@ pub(crate) async fn initial_state(
     target: Target<Interact>,
 ) -> Result<Json<parley_protocol::State>, ApiError> {
     let state = engine_initial_state(&target.version, random_seed()?);
-    Ok(Json(app.signer().sign(
+    Ok(Json(app.signer().sign_at(
         &target.project.id,
         target.version.id(),
         state,
+        None,
     )))
 }
 
@@ -36,12 +37,22 @@ pub(crate) async fn interact(
         platform,
         ..
     } = target;
+    // The conversation's start time travels in its states (see `signing::SIGNED_AT_KEY`):
+    // kept from the state given, read from the clock only when the conversation starts here.
+    let mut signed_at = None;
+    let max_age = app.limits().state_max_age_of(&project.id);
     let state = match body.state {
-        Some(state) => match app
-            .signer()
-            .verify(&project.id, version.id(), state.clone())
-        {
-            Ok(verified) => Some(verified),
+        Some(state) => match app.signer().verify_fresh(
+            &project.id,
+            version.id(),
+            state.clone(),
+            max_age,
+            crate::keys::now(),
+        ) {
+            Ok((verified, at)) => {
+                signed_at = at;
+                Some(verified)
+            }
             // Voiceflow's initial state (`{ stack: [], storage: {}, variables: {…} }`), which a
             // client builds itself, or an old state whose stack it emptied to start over
             // (runtime-client-js's second `start()`): a new conversation, with the variables
@@ -66,7 +77,9 @@ pub(crate) async fn interact(
     )
     .await?;
     Ok(Json(StatelessResponse {
-        state: app.signer().sign(&project.id, version.id(), outcome.state),
+        state: app
+            .signer()
+            .sign_at(&project.id, version.id(), outcome.state, signed_at),
         request: Some(outcome.request.unwrap_or(body.request)),
         trace: shape(outcome.traces, body.config.as_ref(), None),
         extra: Object::new(),

@@ -32,6 +32,10 @@ pub struct Session {
     pub state: State,
     /// The client's id of the last request, and what it was answered.
     pub last_request: Option<(String, Vec<Trace>)>,
+    /// The id of the user's live v4 session (`POST /v4/project/{projectID}/session`): a session
+    /// key of another id is refused. Absent in sessions stored before v4.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_key: Option<String>,
 }
 
 /// How many times a session was written: what a compare-and-swap compares.
@@ -67,6 +71,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Revision, StoreError>;
     /// Whether there was a session to delete.
     async fn delete(&self, project: &str, user: &str) -> Result<bool, StoreError>;
+    /// Deletes at most `limit` of `project`'s sessions last written before `before` (Unix
+    /// seconds), answering how many went: the retention sweep calls it batch after batch, so
+    /// that no statement holds the store long enough to stall a turn.
+    async fn delete_idle(&self, project: &str, before: i64, limit: u32) -> Result<u64, StoreError>;
+    /// A cheap write that changes nothing a client sees: `/ready` fails when it fails.
+    async fn probe(&self) -> Result<(), StoreError>;
 
     async fn create_key(&self, key: &KeyRecord) -> Result<(), StoreError>;
     /// Every key, revoked ones included.
@@ -116,6 +126,35 @@ pub async fn open(
         )?)),
     }
 }
+
+/// Removes every project's sessions idle for longer than `idle_of(project)`, in batches of
+/// [`SWEEP_BATCH`] with a pause between them (the turns in flight get the store in between);
+/// answers how many went.
+pub async fn sweep(
+    store: &dyn Store,
+    projects: &[(String, Option<std::time::Duration>)],
+    now: i64,
+) -> Result<u64, StoreError> {
+    let mut removed = 0;
+    for (project, idle) in projects {
+        let Some(idle) = idle else { continue };
+        let before = now.saturating_sub(i64::try_from(idle.as_secs()).unwrap_or(i64::MAX));
+        loop {
+            let n = store.delete_idle(project, before, SWEEP_BATCH).await?;
+            removed += n;
+            if n < u64::from(SWEEP_BATCH) {
+                break;
+            }
+            tokio::time::sleep(SWEEP_PAUSE).await;
+        }
+    }
+    Ok(removed)
+}
+
+/// Sessions deleted per statement by the sweep (measured: see ARCHITECTURE.md).
+pub const SWEEP_BATCH: u32 = 500;
+/// The pause between two batches of the sweep.
+pub const SWEEP_PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// The checks every store passes; the tests run them against SQLite and PostgreSQL.
 #[doc(hidden)]

@@ -65,6 +65,8 @@ pub(crate) struct UserTarget<A> {
     pub(crate) user: String,
     pub(crate) public_route: bool,
     pub(crate) platform: Option<String>,
+    /// The client's address (the new-session rate of projects without keys).
+    pub(crate) client: Option<std::net::IpAddr>,
     _one_at_a_time: tokio::sync::OwnedMutexGuard<()>,
     access: PhantomData<A>,
 }
@@ -113,6 +115,10 @@ impl<A: Access> FromRequestParts<AppState> for UserTarget<A> {
             platform,
             ..
         } = Target::<A>::from_request_parts(parts, app).await?;
+        let client = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
         let lock = app.user_lock(&project.id, &user);
         let guard = lock.lock_owned().await;
         Ok(UserTarget {
@@ -121,6 +127,7 @@ impl<A: Access> FromRequestParts<AppState> for UserTarget<A> {
             user,
             public_route,
             platform,
+            client,
             _one_at_a_time: guard,
             access: PhantomData,
         })
@@ -137,4 +144,124 @@ fn user_of(params: &HashMap<String, String>) -> Result<String, ApiError> {
         ));
     }
     Ok(user)
+}
+
+/// A v4 session key: who the session is for, and which session of theirs, signed by the server
+/// (`<hex of the JSON claims>.<hex of the HMAC>`). The key carries no secret of the project's,
+/// so a page may hold it; it is good for one user and one conversation, until a new session is
+/// started for that user.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct SessionClaims {
+    #[serde(rename = "p")]
+    pub(crate) project: String,
+    #[serde(rename = "u")]
+    pub(crate) user: String,
+    /// The version's id (not an alias: the session stays on the version it started on).
+    #[serde(rename = "v")]
+    pub(crate) version: String,
+    /// The session's id, kept in the user's stored conversation.
+    #[serde(rename = "k")]
+    pub(crate) id: String,
+}
+
+const SESSION_DOMAIN: &str = "parley v4 session key";
+
+impl SessionClaims {
+    pub(crate) fn to_key(&self, app: &AppState) -> String {
+        let claims = serde_json::to_vec(self).unwrap_or_default();
+        let tag = app.signer().tag(SESSION_DOMAIN, &claims);
+        format!(
+            "{}.{}",
+            crate::signing::to_hex(&claims),
+            crate::signing::to_hex(&tag)
+        )
+    }
+
+    fn from_key(key: &str, app: &AppState) -> Option<SessionClaims> {
+        let key = key.strip_prefix("Bearer ").unwrap_or(key).trim();
+        let (claims, tag) = key.split_once('.')?;
+        let claims = crate::signing::from_hex_vec(claims)?;
+        let tag = crate::signing::from_hex_vec(tag)?;
+        if !app.signer().verify_tag(SESSION_DOMAIN, &claims, &tag) {
+            return None;
+        }
+        serde_json::from_slice(&claims).ok()
+    }
+}
+
+/// The target of a v4 interact call: the session key in `Authorization` names the project,
+/// the version and the user; the page's origin must be one the project allows.
+#[derive(Debug)]
+pub(crate) struct SessionTarget {
+    pub(crate) target: UserTarget<Interact>,
+    pub(crate) session: String,
+}
+
+impl FromRequestParts<AppState> for SessionTarget {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        let refused = || {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_session",
+                "`Authorization` holds no session key of this server: start a session with \
+                 POST /v4/project/{projectID}/session",
+            )
+        };
+        let key = parts
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(refused)?;
+        let claims = SessionClaims::from_key(key, app).ok_or_else(refused)?;
+        let project = app.project_named(&claims.project)?;
+        let version = project.version(&claims.version).cloned().ok_or_else(|| {
+            ApiError::not_found(
+                "unknown_version",
+                format!(
+                    "the session's version `{}` is no longer served: start a session again",
+                    claims.version
+                ),
+            )
+        })?;
+        if let Some(origin) = parts.headers.get("origin").and_then(|v| v.to_str().ok())
+            && !project.allowed_origins.is_empty()
+            && !project.allowed_origins.iter().any(|o| o == origin)
+        {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "origin_not_allowed",
+                format!(
+                    "pages from `{origin}` may not use the project `{}`: add the origin to its \
+                     allowedOrigins",
+                    project.id
+                ),
+            ));
+        }
+        let platform = parts
+            .headers
+            .get("platform")
+            .and_then(|v| v.to_str().ok())
+            .filter(|p| !p.is_empty() && p.len() <= 64)
+            .map(str::to_owned);
+        let client = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        let guard = app.user_lock(&project.id, &claims.user).lock_owned().await;
+        Ok(SessionTarget {
+            target: UserTarget {
+                project,
+                version,
+                user: claims.user,
+                public_route: false,
+                platform,
+                client,
+                _one_at_a_time: guard,
+                access: PhantomData,
+            },
+            session: claims.id,
+        })
+    }
 }

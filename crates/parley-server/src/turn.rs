@@ -6,8 +6,111 @@ use parley_protocol::{
     Config, Request, SlateContent, State, TextPayload, Trace, TraceKind, strip_ssml,
 };
 
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+
 use crate::error::ApiError;
 use crate::http::ApiCaller;
+
+/// Where engine steps run: tokio's blocking threads, at most `permits` at once, so that a long
+/// turn never holds an async worker (which answers every other request, `/health` included);
+/// a turn's steps together get `budget` of that time.
+#[derive(Debug)]
+pub struct TurnPool {
+    permits: Arc<tokio::sync::Semaphore>,
+    budget: Duration,
+    max_utterance_chars: usize,
+}
+
+static POOL: OnceLock<TurnPool> = OnceLock::new();
+
+/// Sets the process's turn bounds (`parley serve` does, from its options); the first call
+/// wins, and a process that makes none gets [`crate::Limits::default`]'s.
+pub fn configure(limits: &crate::Limits) {
+    let _ = POOL.set(TurnPool::new(limits));
+}
+
+impl TurnPool {
+    fn new(limits: &crate::Limits) -> TurnPool {
+        TurnPool {
+            permits: Arc::new(tokio::sync::Semaphore::new(limits.parallel_turns().max(1))),
+            budget: limits.turn_budget(),
+            max_utterance_chars: limits.max_utterance_chars,
+        }
+    }
+
+    fn get() -> &'static TurnPool {
+        POOL.get_or_init(|| TurnPool::new(&crate::Limits::default()))
+    }
+}
+
+/// Refuses typed text (or an intent's query) longer than the process allows: the NLU's work
+/// grows with it.
+pub fn check_utterance(request: &Request) -> Result<(), ApiError> {
+    let max = TurnPool::get().max_utterance_chars;
+    let text = match &request.kind {
+        parley_protocol::RequestKind::Text(text) => Some(text.as_str()),
+        parley_protocol::RequestKind::Intent(intent) => intent.query.as_deref(),
+        _ => None,
+    };
+    // Counting stops at the limit: a 10 MB text costs no more to refuse than a 2 KB one.
+    if text.is_some_and(|t| t.chars().nth(max).is_some()) {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "utterance_too_long",
+            format!("the text is longer than {max} characters, the most this server reads"),
+        ));
+    }
+    Ok(())
+}
+
+/// One engine step on the pool, within what is left of the turn's budget.
+async fn pooled_step(
+    version: &Arc<CompiledVersion>,
+    state: Option<State>,
+    input: Input,
+    ctx: &Arc<Context>,
+    started: Instant,
+) -> Result<parley_engine::Turn, ApiError> {
+    let pool = TurnPool::get();
+    let over = || {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "turn_too_long",
+            format!(
+                "the turn took more than {} ms of the engine's time: try a shorter message",
+                pool.budget.as_millis()
+            ),
+        )
+    };
+    let left = pool
+        .budget
+        .checked_sub(started.elapsed())
+        .ok_or_else(over)?;
+    let work = async {
+        let permit = pool
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(ApiError::internal)?;
+        let (version, ctx) = (version.clone(), ctx.clone());
+        // The permit goes with the work: a step cut off by the budget still holds its
+        // thread until it ends, and the pool stays bounded.
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            step(&version, state.as_ref(), input, &ctx)
+        })
+        .await
+        .map_err(ApiError::internal)
+    };
+    match tokio::time::timeout(left, work).await {
+        Ok(turn) => Ok(turn??),
+        Err(_) => Err(over()),
+    }
+}
 
 /// API calls one turn may make (a flow that calls in a loop is cut short: each further call
 /// fails, so the flow takes its failure path).
@@ -47,15 +150,36 @@ pub fn turn_context(
 
 /// Runs the engine until the turn no longer waits for an API call.
 pub async fn take_turn(
-    version: &CompiledVersion,
+    version: &Arc<CompiledVersion>,
     state: Option<State>,
     request: Request,
     ctx: Context,
     caller: &ApiCaller,
 ) -> Result<Outcome, ApiError> {
-    let mut turn = step(version, state.as_ref(), Input::Request(request), &ctx)?;
+    run_turn(version, state, request, ctx, caller, &mut |_| {}).await
+}
+
+/// [`take_turn`], handing each step's traces to `said` as soon as the engine made them, before
+/// the API call the step asks for is made: what the streaming routes send at once. The outcome
+/// still holds every trace.
+pub async fn run_turn(
+    version: &Arc<CompiledVersion>,
+    state: Option<State>,
+    request: Request,
+    ctx: Context,
+    caller: &ApiCaller,
+    said: &mut (dyn FnMut(&[Trace]) + Send),
+) -> Result<Outcome, ApiError> {
+    check_utterance(&request)?;
+    // The budget counts the engine's time only: API calls have their own timeouts.
+    let mut engine_time = Duration::ZERO;
+    let ctx = Arc::new(ctx);
+    let started = Instant::now();
+    let mut turn = pooled_step(version, state, Input::Request(request), &ctx, started).await?;
+    engine_time += started.elapsed();
     let understood = turn.request.take();
     let mut traces = std::mem::take(&mut turn.traces);
+    said(&traces);
     let mut calls = 0;
     while let Some(Effect::Http(http)) = turn.effect.take() {
         calls += 1;
@@ -66,7 +190,18 @@ pub async fn take_turn(
         } else {
             caller.call(&http).await
         };
-        turn = step(version, Some(&turn.state), Input::ApiResult(result), &ctx)?;
+        let resumed = Instant::now();
+        let previous = std::mem::take(&mut turn.state);
+        turn = pooled_step(
+            version,
+            Some(previous),
+            Input::ApiResult(result),
+            &ctx,
+            resumed.checked_sub(engine_time).unwrap_or(resumed),
+        )
+        .await?;
+        engine_time += resumed.elapsed();
+        said(&turn.traces);
         traces.append(&mut turn.traces);
     }
     Ok(Outcome {

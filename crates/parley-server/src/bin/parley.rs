@@ -22,7 +22,7 @@ use parley_server::keys::Scope;
 use parley_server::signing::Signer;
 use parley_server::store::Store;
 use parley_server::turn::{shape, take_turn};
-use parley_server::{AppState, BUNDLED_DEMO, Options, app, run};
+use parley_server::{AppState, BUNDLED_DEMO, Options, app, run_with};
 
 /// mimalloc instead of glibc's malloc: allocation was a fifth of the server's CPU under load.
 #[global_allocator]
@@ -55,6 +55,8 @@ enum Command {
         /// The built widget (trunk's output), served at `/`.
         #[arg(long)]
         widget_dir: Option<PathBuf>,
+        #[command(flatten)]
+        limits: parley_server::Limits,
     },
     /// Manage API keys (kept in the session database; a running server sees a change within
     /// five seconds).
@@ -192,6 +194,7 @@ async fn cli() -> anyhow::Result<()> {
             storage,
             state_secret,
             widget_dir,
+            limits,
         } => {
             serve(
                 projects,
@@ -199,6 +202,7 @@ async fn cli() -> anyhow::Result<()> {
                 &storage,
                 state_secret.as_deref(),
                 widget_dir,
+                limits,
             )
             .await
         }
@@ -394,6 +398,7 @@ async fn serve(
     storage: &Storage,
     state_secret: Option<&str>,
     widget_dir: Option<PathBuf>,
+    limits: parley_server::Limits,
 ) -> anyhow::Result<()> {
     let data_dir = &storage.data_dir;
     let projects = if paths.is_empty() {
@@ -420,9 +425,18 @@ async fn serve(
         .iter()
         .map(|(name, id)| format!("{name} ({id})"))
         .collect();
+    let known: Vec<&str> = ids.iter().map(|(_, id)| id.as_str()).collect();
+    if let [first, ..] = limits.unknown_projects(&known)[..] {
+        return Err(user(format!(
+            "--project-… options name `{first}`, which is none of this server's projects ({})",
+            known.join(", ")
+        )));
+    }
+    parley_server::turn::configure(&limits);
     let state = AppState::new(projects, signer, store)
         .await
-        .map_err(anyhow::Error::msg)?;
+        .map_err(anyhow::Error::msg)?
+        .with_limits(limits.clone());
     for (name, id) in &ids {
         if !state.keys().locked(id) {
             tracing::warn!(
@@ -439,7 +453,9 @@ async fn serve(
         "Parley is serving {} at http://{local}/ (Ctrl-C stops it)",
         names.join(", ")
     );
-    run(listener, app(state, &options), shutdown_signal()).await?;
+    let retention = state.start_retention();
+    run_with(listener, app(state, &options), shutdown_signal(), &limits).await?;
+    retention.abort();
     eprintln!("Parley stopped");
     Ok(())
 }

@@ -12,6 +12,7 @@ fn session(n: i64) -> Session {
         version: "v1".into(),
         state,
         last_request: Some(("req-1".into(), vec![Trace::text("hi")])),
+        session_key: None,
     }
 }
 
@@ -46,6 +47,41 @@ pub async fn sessions(store: &dyn Store, reopened: &dyn Store) {
     // Starting over after a delete.
     store.save("p", "u", &session(5), None).await.unwrap();
     assert_eq!(store.load("p", "u").await.unwrap().unwrap().0, session(5));
+}
+
+/// Sweeps idle sessions by their last write, project by project, in batches; the probe writes.
+pub async fn retention(store: &dyn Store) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    store.probe().await.unwrap();
+    store.probe().await.unwrap();
+    for user in 0..7 {
+        store
+            .save("old", &format!("u{user}"), &session(user), None)
+            .await
+            .unwrap();
+    }
+    store.save("kept", "u", &session(1), None).await.unwrap();
+    // Written now: nothing is idle since an hour ago.
+    assert_eq!(store.delete_idle("old", now - 3600, 100).await.unwrap(), 0);
+    // Idle "since a minute from now": in batches of 3, 3 + 3 + 1.
+    assert_eq!(store.delete_idle("old", now + 60, 3).await.unwrap(), 3);
+    assert_eq!(store.delete_idle("old", now + 60, 3).await.unwrap(), 3);
+    assert_eq!(store.delete_idle("old", now + 60, 3).await.unwrap(), 1);
+    assert_eq!(store.delete_idle("old", now + 60, 3).await.unwrap(), 0);
+    assert!(store.load("old", "u0").await.unwrap().is_none());
+    // Another project's sessions are its own.
+    assert!(store.load("kept", "u").await.unwrap().is_some());
+    // The whole sweep: a project kept for ever loses nothing; one kept 0 s loses everything.
+    store.save("old", "again", &session(2), None).await.unwrap();
+    let projects = [
+        ("kept".to_owned(), None),
+        ("old".to_owned(), Some(std::time::Duration::ZERO)),
+    ];
+    assert_eq!(super::sweep(store, &projects, now + 60).await.unwrap(), 1);
+    assert!(store.load("kept", "u").await.unwrap().is_some());
+    assert!(store.load("old", "again").await.unwrap().is_none());
 }
 
 /// Creates, lists and revokes keys.

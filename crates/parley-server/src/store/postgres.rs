@@ -61,7 +61,10 @@ impl PostgresStore {
                      per_client_per_minute BIGINT NOT NULL,
                      created_at BIGINT NOT NULL,
                      revoked_at BIGINT
-                 );",
+                 );
+                 CREATE INDEX IF NOT EXISTS sessions_idle ON sessions (project, updated_at);
+                 -- What /ready writes.
+                 CREATE TABLE IF NOT EXISTS probe (id INT PRIMARY KEY, at TIMESTAMPTZ NOT NULL);",
             )
             .await
             .map_err(err)?;
@@ -139,6 +142,33 @@ impl Store for PostgresStore {
             )
             .await
             .map(|n| n > 0)
+            .map_err(err)
+    }
+
+    async fn delete_idle(&self, project: &str, before: i64, limit: u32) -> Result<u64, StoreError> {
+        #[allow(clippy::cast_precision_loss)]
+        let before = before as f64;
+        self.client()
+            .await?
+            .execute(
+                "DELETE FROM sessions WHERE ctid IN (SELECT ctid FROM sessions
+                     WHERE project = $1 AND updated_at < to_timestamp($2) LIMIT $3)",
+                &[&project, &before, &i64::from(limit)],
+            )
+            .await
+            .map_err(err)
+    }
+
+    async fn probe(&self) -> Result<(), StoreError> {
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO probe (id, at) VALUES (1, now())
+                 ON CONFLICT (id) DO UPDATE SET at = now()",
+                &[],
+            )
+            .await
+            .map(|_| ())
             .map_err(err)
     }
 
