@@ -196,13 +196,14 @@ function sentHeaders(call) {
   return Object.keys(call.headers).filter((h) => !browser.has(h)).sort();
 }
 
-module.exports = function register(scenario, { accessible, shot, send, until, WAIT }) {
+module.exports = function register(scenario, { accessible, shot, send, until, WAIT, xss }) {
   scenario("Parley's widget against a Voiceflow-shaped public runtime: the public route, the {trace} envelope, slate marks, unknown traces skipped, extensions, the page's stylesheet, the user's picture", async ({ page }) => {
     const consoleErrors = [];
     page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
     const vf = await startVoiceflowRuntime();
     try {
       await page.evaluate((base) => {
+        window.__initial = new WeakSet(document.querySelectorAll('*'));
         window.__tracked = [];
         window.parley.chat.destroy();
         window.parley.chat.load({
@@ -314,6 +315,12 @@ module.exports = function register(scenario, { accessible, shot, send, until, WA
       // The runtime kept the state: the built-in variables as the widget never saw them.
       const vars = vf.users.get('dana 1').variables;
       if (vars.sessions !== 2 || vars.user_id !== 'dana 1' || vars.platform !== 'webchat') throw new Error(`state: ${JSON.stringify(vars)}`);
+      // The XSS audit of the DOM (the slate colour's style, the user's picture, the extension's
+      // element included): nothing unsafe, nothing foreign.
+      // axe-core's script (added by the accessibility checks) is the test's, not the widget's.
+      await page.evaluate(() => { for (const s of document.scripts) if (s.textContent.includes('axe')) window.__initial.add(s); });
+      const problems = await page.evaluate(xss.audit);
+      if (problems.length) throw new Error(`the audit: ${problems.join('; ')}`);
       if (consoleErrors.length) throw new Error(`console errors: ${consoleErrors.join('; ')}`);
       return `${vf.calls.length} calls on the public route`;
     } finally {

@@ -128,14 +128,18 @@ function audit() {
   // the attributes it sets.
   const LOG = { div: '*', p: '*', strong: '*', em: '*', u: '*', s: '*', code: '*', br: '*', ul: '*',
     ol: '*', li: '*', pre: '*', a: '.parley-rich__link', article: '.parley-card', h3: '.parley-card__title',
-    img: '.parley-bubble__image, .parley-card__image', audio: '.parley-bubble__audio',
+    // A slate colour (its only attribute a `style` of `color`), and a response extension's element.
+    span: 'span[style], .parley-bubble--extension > span',
+    img: '.parley-bubble__image, .parley-card__image, .parley-bubble__avatar', audio: '.parley-bubble__audio',
     button: '.parley-button, .parley-bubble__retry, .parley-carousel__step' };
   const LOG_ATTRS = new Set(['class', 'href', 'target', 'rel', 'src', 'alt', 'loading', 'width',
     'height', 'type', 'data-button', 'data-retry', 'data-scroll', 'aria-label', 'role',
-    'aria-roledescription', 'tabindex', 'controls', 'preload']);
+    'aria-roledescription', 'tabindex', 'controls', 'preload', 'style']);
   // The widget's chrome around the log, some tags only as the widget uses them.
   const CHROME = { div: '*', section: '*', header: '*', h2: '*', button: '*', p: '*', span: '*',
     img: '.parley-header__avatar', form: '.parley-composer', input: '.parley-composer__input',
+    // The page's `assistant.stylesheet` (its href goes through the URL check).
+    link: 'link[rel=stylesheet]',
     svg: '.parley-launcher__icon', path: '.parley-launcher__icon > path' };
   const problems = [];
   const describe = (el) => `<${el.localName}${el.className && typeof el.className === 'string' ? `.${el.className.split(' ')[0]}` : ''}>`;
@@ -157,8 +161,14 @@ function audit() {
       }
       const inLog = inShadow && el.closest('[role=log]') && el.getAttribute('role') !== 'log';
       const allowedAs = (rule) => rule && (rule === '*' || el.matches(rule));
-      if (inLog) {
+      // Inside a response extension's element: the page's own code drew it.
+      const byPage = inShadow && el.parentElement && el.parentElement.closest('.parley-bubble--extension > span');
+      if (inLog && byPage) {
+        // Not the widget's: only the event-handler and URL checks above apply.
+      } else if (inLog) {
         if (!allowedAs(LOG[el.localName])) problems.push(`${describe(el)} in the transcript`);
+        const style = el.getAttribute('style');
+        if (style !== null && !/^color: rgba?\([\d., %]+\);$/.test(style)) problems.push(`${describe(el)} has style=${JSON.stringify(style)}`);
         for (const { name } of el.attributes) {
           if (!LOG_ATTRS.has(name)) problems.push(`${describe(el)} in the transcript has the attribute ${name}`);
         }
