@@ -697,3 +697,56 @@ async fn load_adopts_the_pages_stylesheet_and_refuses_raw_html() {
         .unwrap();
     assert!(document().query_selector(".parley-host").unwrap().is_none());
 }
+
+/// Proactive messages (drawn by hand): by the launcher, before it, while the chat is closed; a
+/// click on one opens the chat and they go; `clear` removes them.
+#[wasm_bindgen_test]
+async fn proactive_messages_show_by_the_launcher_and_open_the_chat() {
+    fake_runtime(404, "not here");
+    parley_widget::embed::install();
+    let run = |code: &str| {
+        js_sys::Function::new_no_args(code)
+            .call0(&wasm_bindgen::JsValue::NULL)
+            .unwrap()
+    };
+    run("window.parley.chat.load({ verify: { projectID: 'proactive' }, persistence: 'memory' });
+         window.parley.chat.proactive.push({ type: 'text', payload: { message: 'Hungry?' } },
+           { type: 'text', payload: { message: 'Pizza **today**' } }, { type: 'choice', payload: { buttons: [] } });");
+    next_tick().await;
+    let shadow = document()
+        .query_selector(".parley-host")
+        .unwrap()
+        .unwrap()
+        .shadow_root()
+        .unwrap();
+    let root = shadow.query_selector(".parley").unwrap().unwrap();
+    let proactive = wait_for(&root, ".parley-proactive").await;
+    assert_eq!(proactive.get_attribute("role").as_deref(), Some("status"));
+    let messages = proactive
+        .query_selector_all(".parley-proactive__message")
+        .unwrap();
+    assert_eq!(messages.length(), 2);
+    assert_eq!(
+        proactive.text_content().as_deref(),
+        Some("Hungry?Pizza today")
+    );
+    assert!(
+        proactive
+            .next_element_sibling()
+            .is_some_and(|n| n.class_name() == "parley-launcher"),
+        "before the launcher"
+    );
+    click(&root, ".parley-proactive__message");
+    wait_for(&root, ".parley-panel").await;
+    next_tick().await;
+    assert!(
+        find(&root, ".parley-proactive").is_none(),
+        "gone while open"
+    );
+    run("window.parley.chat.close()");
+    wait_for(&root, ".parley-proactive").await;
+    run("window.parley.chat.proactive.clear()");
+    next_tick().await;
+    assert!(find(&root, ".parley-proactive").is_none(), "cleared");
+    run("window.parley.chat.destroy()");
+}
