@@ -291,6 +291,20 @@ impl std::fmt::Display for ProjectError {
 
 impl std::error::Error for ProjectError {}
 
+impl ProjectError {
+    /// serde_json's error reading the text, at its line and column (its message without them).
+    fn of_text(e: &serde_json::Error) -> ProjectError {
+        let message = e.to_string();
+        let suffix = format!(" at line {} column {}", e.line(), e.column());
+        ProjectError {
+            path: String::new(),
+            message: message.strip_suffix(&suffix).unwrap_or(&message).to_owned(),
+            line: e.line(),
+            column: e.column(),
+        }
+    }
+}
+
 /// What [`Project::read_json`] made of a file: every problem of its shape it found and, when
 /// each of them could be set aside (an unknown field is dropped), the project without them, for
 /// validation to find the rest.
@@ -320,41 +334,34 @@ impl Project {
     /// any other problem stops the reading.
     pub fn read_json(text: &str) -> Read {
         // The common case, a valid file, in one pass.
-        let syntax = match serde_json::from_str::<Project>(text) {
+        let direct = match serde_json::from_str::<Project>(text) {
             Ok(project) => {
                 return Read {
                     project: Some(project),
                     problems: Vec::new(),
                 };
             }
-            Err(e) if e.is_data() => None,
-            Err(e) => Some(e),
+            Err(e) => e,
         };
-        let document = match syntax {
-            None => serde_json::from_str::<Value>(text),
-            Some(e) => Err(e),
+        // A syntax error (or the end of the file): serde_json knows where.
+        let only = |e: &serde_json::Error| Read {
+            project: None,
+            problems: vec![ProjectError::of_text(e)],
+        };
+        let document = match direct.is_data() {
+            true => serde_json::from_str::<Value>(text),
+            false => return only(&direct),
         };
         let mut document = match document {
             Ok(document) => document,
-            Err(e) => {
-                // A syntax error (or the end of the file): serde_json knows where.
-                let message = e.to_string();
-                let suffix = format!(" at line {} column {}", e.line(), e.column());
-                let message = message.strip_suffix(&suffix).unwrap_or(&message).to_owned();
-                return Read {
-                    project: None,
-                    problems: vec![ProjectError {
-                        path: String::new(),
-                        message,
-                        line: e.line(),
-                        column: e.column(),
-                    }],
-                };
-            }
+            Err(e) => return only(&e),
         };
         let mut problems = Vec::new();
         while problems.len() < MAX_PROBLEMS {
             let e = match serde_path_to_error::deserialize::<_, Project>(&document) {
+                // What only the text shows (a key given twice, which the document keeps once):
+                // serde_json's own error, with its position.
+                Ok(_) if problems.is_empty() => return only(&direct),
                 Ok(project) => {
                     return Read {
                         project: Some(project),
@@ -687,6 +694,18 @@ mod tests {
             "{last}"
         );
         assert_eq!((last.line, last.column), (15, 34));
+    }
+
+    #[test]
+    fn a_key_given_twice_is_refused() {
+        let text = r#"{ "id": "p", "name": "P", "name": "Q", "versions": [] }"#;
+        let read = Project::read_json(text);
+        assert!(read.project.is_none());
+        assert_eq!(read.problems.len(), 1);
+        assert_eq!(
+            read.problems[0].to_string(),
+            "duplicate field `name` at line 1 column 32"
+        );
     }
 
     #[test]
