@@ -11,14 +11,18 @@ use parley_server::BUNDLED_DEMO;
 use serde_json::{Value, json};
 
 fn parley(args: &[&str], stdin: &str) -> Output {
-    run(Command::new(env!("CARGO_BIN_EXE_parley")).args(args), stdin)
+    run(
+        Command::new(env!("CARGO_BIN_EXE_parley"))
+            .args(args)
+            .env_remove("NO_COLOR"),
+        stdin,
+    )
 }
 
 fn run(command: &mut Command, stdin: &str) -> Output {
     let mut child = command
         // Set on many developers' machines: user errors must not print a backtrace under it.
         .env("RUST_BACKTRACE", "1")
-        .env_remove("NO_COLOR")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -184,7 +188,9 @@ fn chat_through_a_pipe_is_plain_text() {
 fn chat_on_a_terminal_has_ansi_styles() {
     let command = format!("{} chat", env!("CARGO_BIN_EXE_parley"));
     let out = run(
-        Command::new("script").args(["--quiet", "--return", "--command", &command, "/dev/null"]),
+        Command::new("script")
+            .args(["--quiet", "--return", "--command", &command, "/dev/null"])
+            .env_remove("NO_COLOR"),
         "hi\n/quit\n",
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -199,4 +205,15 @@ fn chat_on_a_terminal_has_ansi_styles() {
         out.contains("e.g. \x1b[3mI'd like a large pepperoni pizza\x1b[23m."),
         "{out:?}"
     );
+
+    // NO_COLOR (no-color.org) asks for none, terminal or not.
+    let out = run(
+        Command::new("script")
+            .args(["--quiet", "--return", "--command", &command, "/dev/null"])
+            .env("NO_COLOR", "1"),
+        "hi\n/quit\n",
+    );
+    let out = text(&out.stdout);
+    assert!(!out.contains('\x1b'), "{out:?}");
+    assert!(out.contains("Pizza Palace 🍕"), "{out:?}");
 }
