@@ -15,6 +15,7 @@ mod end;
 mod goto_flow;
 mod goto_intent;
 mod image;
+mod llm;
 mod random;
 mod return_;
 mod set;
@@ -32,6 +33,7 @@ pub use end::EndBlock;
 pub use goto_flow::GotoFlowBlock;
 pub use goto_intent::GotoIntentBlock;
 pub use image::ImageBlock;
+pub use llm::LlmBlock;
 pub use random::RandomBlock;
 pub use return_::ReturnBlock;
 pub use set::{Assignment, SetBlock};
@@ -42,10 +44,10 @@ use parley_protocol::Request;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::ApiResult;
 use crate::runtime::{Fault, Next, Runner};
 use crate::session::Status;
 use crate::validate::Checker;
+use crate::{ApiResult, LlmResult};
 
 /// A block of a flow. `type` says which kind; `id` is unique within the flow.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -62,6 +64,7 @@ pub enum Block {
     Set(SetBlock),
     Random(RandomBlock),
     ApiCall(ApiCallBlock),
+    Llm(LlmBlock),
     CustomAction(CustomActionBlock),
     GotoFlow(GotoFlowBlock),
     Return(ReturnBlock),
@@ -92,6 +95,7 @@ impl Block {
             Block::Set(b) => &b.id,
             Block::Random(b) => &b.id,
             Block::ApiCall(b) => &b.id,
+            Block::Llm(b) => &b.id,
             Block::CustomAction(b) => &b.id,
             Block::GotoFlow(b) => &b.id,
             Block::Return(b) => &b.id,
@@ -115,6 +119,7 @@ impl Block {
             Block::Set(b) => b.check(cx),
             Block::Random(b) => b.check(cx),
             Block::ApiCall(b) => b.check(cx),
+            Block::Llm(b) => b.check(cx),
             Block::CustomAction(b) => b.check(cx),
             Block::GotoFlow(b) => b.check(cx),
             Block::Return(b) => b.check(cx),
@@ -137,6 +142,7 @@ impl Block {
             Block::Set(b) => b.run(rt),
             Block::Random(b) => b.run(rt),
             Block::ApiCall(b) => b.run(rt),
+            Block::Llm(b) => b.run(rt),
             Block::CustomAction(b) => b.run(rt),
             Block::GotoFlow(b) => b.run(rt),
             Block::Return(b) => b.run(rt),
@@ -160,6 +166,7 @@ impl Block {
             | Block::Set(_)
             | Block::Random(_)
             | Block::ApiCall(_)
+            | Block::Llm(_)
             | Block::GotoFlow(_)
             | Block::Return(_)
             | Block::GotoIntent(_)
@@ -181,12 +188,38 @@ impl Block {
             | Block::Condition(_)
             | Block::Set(_)
             | Block::Random(_)
+            | Block::Llm(_)
             | Block::CustomAction(_)
             | Block::GotoFlow(_)
             | Block::Return(_)
             | Block::GotoIntent(_)
             | Block::End(_) => Err(Fault::internal(
                 "an API result reached a block that made no call",
+            )),
+        }
+    }
+
+    /// Gives a model's answer to the LLM block that asked.
+    pub(crate) fn resume_llm(&self, rt: &mut Runner, result: &LlmResult) -> Result<Next, Fault> {
+        match self {
+            Block::Llm(b) => b.resume(rt, result),
+            Block::Text(_)
+            | Block::Speak(_)
+            | Block::Image(_)
+            | Block::Card(_)
+            | Block::Carousel(_)
+            | Block::Choice(_)
+            | Block::Capture(_)
+            | Block::Condition(_)
+            | Block::Set(_)
+            | Block::Random(_)
+            | Block::ApiCall(_)
+            | Block::CustomAction(_)
+            | Block::GotoFlow(_)
+            | Block::Return(_)
+            | Block::GotoIntent(_)
+            | Block::End(_) => Err(Fault::internal(
+                "a model's answer reached a block that asked none",
             )),
         }
     }
@@ -198,7 +231,7 @@ impl Block {
             Block::Choice(_) | Block::Card(_) | Block::Carousel(_) => *status == Status::Choice,
             Block::Capture(_) => matches!(status, Status::Capture { .. }),
             Block::CustomAction(_) => *status == Status::CustomAction,
-            Block::ApiCall(_) => *status == Status::ApiCall,
+            Block::ApiCall(_) | Block::Llm(_) => *status == Status::ApiCall,
             Block::Text(_)
             | Block::Speak(_)
             | Block::Image(_)

@@ -101,6 +101,9 @@ pub struct CompiledVersion {
     global_flows: BTreeMap<String, String>,
     expressions: Expressions,
     nlu: Nlu,
+    /// The most history an LLM block of the version asks for: the conversation keeps that
+    /// many messages (none for a version without one, so its states stay small).
+    history_kept: usize,
 }
 
 impl CompiledVersion {
@@ -126,13 +129,38 @@ impl CompiledVersion {
             .map(|g| (g.intent.clone(), g.flow.clone()))
             .collect();
         let nlu = Nlu::train(&version);
+        let history_kept = version
+            .flows
+            .iter()
+            .flat_map(|f| &f.blocks)
+            .filter_map(|b| match b {
+                Block::Llm(llm) => Some(llm.history as usize),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
         CompiledVersion {
             version,
             flows,
             global_flows,
             expressions,
             nlu,
+            history_kept,
         }
+    }
+
+    /// How many of the conversation's last messages the version keeps (for its LLM blocks).
+    pub(crate) fn history_kept(&self) -> usize {
+        self.history_kept
+    }
+
+    /// Whether the version has an LLM block (the server warns when no model is configured).
+    pub fn uses_llm(&self) -> bool {
+        self.version
+            .flows
+            .iter()
+            .flat_map(|f| &f.blocks)
+            .any(|b| matches!(b, Block::Llm(_)))
     }
 
     pub fn id(&self) -> &str {

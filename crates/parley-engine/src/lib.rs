@@ -39,6 +39,8 @@ pub enum Input {
     Request(Request),
     /// The result of the [`Effect::Http`] the previous step returned.
     ApiResult(ApiResult),
+    /// The answer to the [`Effect::Llm`] the previous step returned.
+    LlmResult(LlmResult),
 }
 
 /// What the caller provides besides the input.
@@ -74,9 +76,40 @@ pub struct Turn {
 }
 
 /// Something the caller must do for the conversation to go on.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     Http(HttpRequest),
+    /// Ask a language model (an OpenAI-compatible chat completion), then step again with
+    /// [`Input::LlmResult`].
+    Llm(LlmRequest),
+}
+
+/// What an LLM block asks a model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LlmRequest {
+    /// `system`, then the conversation's last messages, then the prompt (`user`).
+    pub messages: Vec<LlmMessage>,
+    /// The block's model, or `None` for the server's default.
+    pub model: Option<String>,
+    pub temperature: Option<f64>,
+    pub max_tokens: Option<u32>,
+    pub timeout_ms: u32,
+}
+
+/// A chat message: `role` is `system`, `user` or `assistant`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LlmMessage {
+    pub role: String,
+    pub content: String,
+}
+
+/// What came of an [`LlmRequest`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LlmResult {
+    /// The model's whole answer.
+    Answer { text: String },
+    /// No answer: no model configured, an error, a timeout, a cut connection.
+    Failed { reason: String },
 }
 
 /// An HTTP request an API-call block wants made.
@@ -107,7 +140,7 @@ pub enum StepError {
     /// The conversation cannot take this request now.
     #[error("a `{got}` request cannot be taken now; expected: {}", expected.join(", "))]
     UnexpectedRequest { got: String, expected: Vec<String> },
-    /// An API result came, but no API call is pending.
+    /// An API result (or a model's answer) came, but no such call is pending.
     #[error("an API result was given, but the conversation is not waiting for one")]
     UnexpectedApiResult,
     /// A client tried to set a variable the project does not let it set.

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use crate::blocks::{Block, Resume};
 use crate::compile::CompiledVersion;
 use crate::session::{Position, Session, Status};
-use crate::{ApiResult, Context, Effect, Input, StepError, Turn};
+use crate::{ApiResult, Context, Effect, Input, LlmResult, StepError, Turn};
 
 /// How deep `goto_flow` calls and interruptions by global intents may nest.
 const MAX_STACK: usize = 32;
@@ -86,6 +86,9 @@ pub(crate) struct Runner<'v> {
     /// `config.stopAll` and `config.stopTypes`: custom actions that wait even when set to go on.
     stop_all: bool,
     stop_types: Vec<String>,
+    /// The user's text this turn: it joins the history when the turn ends, so that an LLM
+    /// block's history holds the turns before this one (its prompt holds this one's).
+    heard: Option<String>,
 }
 
 #[derive(Debug)]
@@ -115,6 +118,7 @@ pub fn step(
         analysed: std::cell::RefCell::new(None),
         stop_all: ctx.stop_all,
         stop_types: ctx.stop_types.clone(),
+        heard: None,
     };
     rt.session.book.turn += 1;
     rt.context_variables(ctx);
@@ -122,6 +126,10 @@ pub fn step(
         Input::Request(request) => rt.request(request)?,
         Input::ApiResult(result) => {
             rt.api_result(&result)?;
+            None
+        }
+        Input::LlmResult(result) => {
+            rt.llm_result(&result)?;
             None
         }
     };
@@ -186,6 +194,7 @@ impl<'v> Runner<'v> {
             self.session
                 .variables
                 .insert("last_utterance".to_owned(), text.clone().into());
+            self.heard = Some(text.clone());
         }
         match self.session.book.status.clone() {
             // Any first request starts the conversation, and so does any request after the end,
@@ -260,6 +269,20 @@ impl<'v> Runner<'v> {
         }
         let block = self.waiting_block().map_err(|_| self.state_error())?;
         if let Some(next) = self.catch(|rt| block.resume_api(rt, result)) {
+            self.drive(next);
+        }
+        Ok(())
+    }
+
+    fn llm_result(&mut self, result: &LlmResult) -> Result<(), StepError> {
+        if self.session.book.status != Status::ApiCall {
+            return Err(StepError::UnexpectedApiResult);
+        }
+        let block = self.waiting_block().map_err(|_| self.state_error())?;
+        if !matches!(block, Block::Llm(_)) {
+            return Err(StepError::UnexpectedApiResult);
+        }
+        if let Some(next) = self.catch(|rt| block.resume_llm(rt, result)) {
             self.drive(next);
         }
         Ok(())
@@ -503,7 +526,40 @@ impl<'v> Runner<'v> {
         }
     }
 
+    /// Adds a message to the conversation's history, dropping the oldest past the limit.
+    fn remember(&mut self, role: &str, text: &str) {
+        let kept = self.v.history_kept();
+        if kept == 0 {
+            return;
+        }
+        let history = &mut self.session.book.history;
+        history.push(crate::session::Said {
+            role: role.to_owned(),
+            text: text
+                .chars()
+                .take(crate::session::MAX_HISTORY_CHARS)
+                .collect(),
+        });
+        let over = history.len().saturating_sub(kept);
+        history.drain(..over);
+    }
+
     fn finish(mut self, request: Option<Request>) -> Turn {
+        // What the user and the agent said this turn joins the history.
+        if let Some(heard) = self.heard.take() {
+            self.remember("user", &heard);
+        }
+        let said: Vec<String> = self
+            .traces
+            .iter()
+            .filter_map(|t| match &t.kind {
+                TraceKind::Text(text) => text.message.clone(),
+                _ => None,
+            })
+            .collect();
+        for text in said {
+            self.remember("assistant", &text);
+        }
         // `last_response`: the last thing said this turn, if anything was.
         let said = self.traces.iter().rev().find_map(|t| match &t.kind {
             TraceKind::Text(text) => text.message.clone(),
@@ -650,6 +706,27 @@ impl<'v> Runner<'v> {
 
     pub(crate) fn say(&mut self, trace: Trace) {
         self.traces.push(trace);
+    }
+
+    /// Says a model's answer: a text trace marked `ai`, as Voiceflow marks its AI steps' text.
+    pub(crate) fn say_ai(&mut self, text: &str) {
+        let mut trace = Trace::text(text);
+        if let TraceKind::Text(payload) = &mut trace.kind {
+            payload.ai = Some(true);
+        }
+        self.say(trace);
+    }
+
+    /// The conversation's last `n` messages, as chat messages.
+    pub(crate) fn history(&self, n: usize) -> Vec<crate::LlmMessage> {
+        let history = &self.session.book.history;
+        history[history.len().saturating_sub(n)..]
+            .iter()
+            .map(|said| crate::LlmMessage {
+                role: said.role.clone(),
+                content: said.text.clone(),
+            })
+            .collect()
     }
 
     /// Whether a custom action of this type waits for the client whatever its own setting

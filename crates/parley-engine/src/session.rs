@@ -77,7 +77,24 @@ pub(crate) struct Bookkeeping {
     pub(crate) no_reply: u32,
     /// Turns taken.
     pub(crate) turn: u64,
+    /// The conversation's last messages, the user's and the agent's, oldest first: what an
+    /// LLM block sends as context (as many as the version's LLM blocks ask for, at most 20,
+    /// each cut to [`MAX_HISTORY_CHARS`]). Absent from states made before it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) history: Vec<Said>,
 }
+
+/// One message of the conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Said {
+    /// `user` or `assistant`.
+    pub(crate) role: String,
+    pub(crate) text: String,
+}
+
+/// How much of a message the history keeps, in characters.
+pub(crate) const MAX_HISTORY_CHARS: usize = 1_000;
 
 /// A conversation in the engine's terms.
 #[derive(Debug, Clone, PartialEq)]
@@ -100,6 +117,7 @@ impl Session {
                 no_match: 0,
                 no_reply: 0,
                 turn: 0,
+                history: Vec::new(),
             },
             variables: version.default_variables(),
         }

@@ -10,8 +10,8 @@
 use std::path::{Path, PathBuf};
 
 use parley_engine::{
-    ApiResult, CompiledProject, CompiledVersion, Context, Effect, Input, Project, Turn, compile,
-    step,
+    ApiResult, CompiledProject, CompiledVersion, Context, Effect, Input, LlmResult, Project, Turn,
+    compile, step,
 };
 use parley_protocol::{Request, State, Trace, TraceKind};
 use serde::Deserialize;
@@ -69,13 +69,16 @@ fn describe(trace: &Trace) -> String {
             .join(" | ")
     };
     match &trace.kind {
-        TraceKind::Text(p) => match &p.delay {
-            Some(delay) => format!(
-                "text: {} (delay {delay})",
-                p.message.clone().unwrap_or_default()
-            ),
-            None => format!("text: {}", p.message.clone().unwrap_or_default()),
-        },
+        TraceKind::Text(p) => {
+            let ai = if p.ai == Some(true) { " [ai]" } else { "" };
+            match &p.delay {
+                Some(delay) => format!(
+                    "text: {}{ai} (delay {delay})",
+                    p.message.clone().unwrap_or_default()
+                ),
+                None => format!("text: {}{ai}", p.message.clone().unwrap_or_default()),
+            }
+        }
         TraceKind::Speak(p) => match &p.src {
             Some(src) => format!(
                 "speak: {} [audio {src}]",
@@ -150,6 +153,22 @@ fn describe_turn(turn: &Turn) -> Vec<String> {
             h.timeout_ms
         ));
     }
+    if let Some(Effect::Llm(l)) = &turn.effect {
+        let messages: Vec<String> = l
+            .messages
+            .iter()
+            .map(|m| format!("{}: {}", m.role, m.content))
+            .collect();
+        lines.push(format!(
+            "effect: llm {} t={} max={} {}ms [{}]",
+            l.model.as_deref().unwrap_or("default"),
+            l.temperature
+                .map_or("default".to_owned(), |t| t.to_string()),
+            l.max_tokens.map_or("default".to_owned(), |t| t.to_string()),
+            l.timeout_ms,
+            messages.join(" | ")
+        ));
+    }
     lines
 }
 
@@ -192,6 +211,9 @@ struct TurnSpec {
     /// An API call's result: `{ "status", "body" }` or `{ "failed": reason }`.
     #[serde(default)]
     api: Option<Value>,
+    /// A model's answer to an LLM block: `{ "answer": text }` or `{ "failed": reason }`.
+    #[serde(default)]
+    llm: Option<Value>,
     /// Start this turn from this state instead of the previous turn's (forged states).
     #[serde(default)]
     state: Option<Value>,
@@ -284,7 +306,17 @@ fn input_of(spec: &TurnSpec, previous: &[Trace]) -> Input {
             },
         });
     }
-    panic!("a turn needs a request, launch, text, intent, button, action, no_reply or api");
+    if let Some(llm) = &spec.llm {
+        return Input::LlmResult(match llm.get("failed") {
+            Some(reason) => LlmResult::Failed {
+                reason: reason.as_str().unwrap_or_default().to_owned(),
+            },
+            None => LlmResult::Answer {
+                text: llm["answer"].as_str().unwrap().to_owned(),
+            },
+        });
+    }
+    panic!("a turn needs a request, launch, text, intent, button, action, no_reply, api or llm");
 }
 
 fn understood(request: &Option<Request>) -> String {

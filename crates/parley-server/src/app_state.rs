@@ -31,6 +31,8 @@ pub(crate) struct Inner {
     /// store); the map itself is behind a std mutex held only to look an entry up.
     pub(crate) user_locks: Mutex<HashMap<UserKey, Arc<tokio::sync::Mutex<()>>>>,
     pub(crate) limits: crate::Limits,
+    /// The language model LLM blocks ask (none: they take their failure path).
+    pub(crate) llm: Option<crate::llm::LlmClient>,
     /// New stateful sessions per (project, client address), for projects without keys.
     new_sessions: governor::DefaultKeyedRateLimiter<(String, std::net::IpAddr)>,
 }
@@ -67,8 +69,32 @@ impl AppState {
                 user_locks: Mutex::new(HashMap::new()),
                 new_sessions: new_sessions_limiter(&crate::Limits::default()),
                 limits: crate::Limits::default(),
+                llm: crate::llm::LlmClient::from_env(),
             }),
         })
+    }
+
+    /// The same state with `llm` as the model LLM blocks ask, instead of the one the
+    /// environment names (call before the state is shared: building the router shares it).
+    pub fn with_llm(mut self, llm: Option<crate::llm::LlmClient>) -> AppState {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.llm = llm,
+            None => tracing::error!("with_llm on a shared AppState: ignored"),
+        }
+        self
+    }
+
+    /// What performs a turn's effects for `version`, as the request's `config` asks.
+    pub(crate) fn tools(
+        &self,
+        version: &CompiledVersion,
+        config: Option<&parley_protocol::Config>,
+    ) -> crate::turn::Tools<'_> {
+        crate::turn::Tools {
+            caller: self.caller(version),
+            llm: self.inner.llm.as_ref(),
+            completion_events: crate::turn::wants_completion_events(config),
+        }
     }
 
     /// The same state with `limits` (call before the state is shared: building the router

@@ -26,6 +26,14 @@ pub struct ApiCaller {
 
 static CRYPTO: Once = Once::new();
 
+/// Installs rustls's crypto provider (ring) once, before any client is built.
+pub(crate) fn ensure_crypto() {
+    CRYPTO.call_once(|| {
+        // Fails only if another provider was installed first, which is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
 impl ApiCaller {
     pub fn new(allow_private: bool) -> Result<ApiCaller, String> {
         Self::with_lookup(allow_private, Arc::new(SystemLookup))
@@ -33,10 +41,7 @@ impl ApiCaller {
 
     /// A caller whose names are resolved by `lookup` (tests answer names without any DNS).
     pub fn with_lookup(allow_private: bool, lookup: Arc<dyn Lookup>) -> Result<ApiCaller, String> {
-        CRYPTO.call_once(|| {
-            // Fails only if another provider was installed first, which is fine.
-            let _ = rustls::crypto::ring::default_provider().install_default();
-        });
+        ensure_crypto();
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()

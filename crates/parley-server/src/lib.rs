@@ -17,6 +17,7 @@ pub mod http;
 mod key_record;
 pub mod keys;
 pub mod limits;
+pub mod llm;
 pub mod signing;
 pub mod slate;
 mod stateful;
@@ -402,12 +403,22 @@ pub async fn run_with(
                 router.clone().oneshot(request.map(axum::body::Body::new))
             },
         );
-        let connection = builder
-            .serve_connection(TokioIo::new(stream), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        let header_timeout = limits.header_timeout();
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
+            // hyper-util reads the first bytes to tell HTTP/1 from HTTP/2 with no timer of its
+            // own: a connection that never sends a byte is closed here, after the header time.
+            let mut first = [0u8; 1];
+            if !matches!(
+                tokio::time::timeout(header_timeout, stream.peek(&mut first)).await,
+                Ok(Ok(1..))
+            ) {
+                drop(permit);
+                return;
+            }
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            if let Err(e) = watcher.watch(connection.into_owned()).await {
                 tracing::debug!("connection from {peer}: {e}");
             }
             drop(permit);

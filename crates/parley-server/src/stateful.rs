@@ -228,12 +228,21 @@ pub(crate) async fn user_turn(
                     state,
                     ask.action.clone(),
                     ctx,
-                    app.caller(version),
+                    app.tools(version, ask.config),
                     &mut forward,
                 )
                 .await?
             }
-            None => take_turn(version, state, ask.action.clone(), ctx, app.caller(version)).await?,
+            None => {
+                take_turn(
+                    version,
+                    state,
+                    ask.action.clone(),
+                    ctx,
+                    app.tools(version, ask.config),
+                )
+                .await?
+            }
         };
         let traces = shape(outcome.traces, ask.config, Some(now));
         let session = Session {

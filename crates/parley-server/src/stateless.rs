@@ -73,7 +73,7 @@ pub(crate) async fn interact(
         state,
         body.request.clone(),
         ctx,
-        app.caller(&version),
+        app.tools(&version, body.config.as_ref()),
     )
     .await?;
     Ok(Json(StatelessResponse {

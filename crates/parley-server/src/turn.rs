@@ -1,7 +1,7 @@
 //! One turn as the server takes it: the engine's step, the API calls it asks for, and the
 //! response shaped by the request's `config`.
 
-use parley_engine::{ApiResult, CompiledVersion, Context, Effect, Input, step};
+use parley_engine::{ApiResult, CompiledVersion, Context, Effect, Input, LlmResult, step};
 use parley_protocol::{
     Config, Request, SlateContent, State, TextPayload, Trace, TraceKind, strip_ssml,
 };
@@ -148,26 +148,71 @@ pub fn turn_context(
     }
 }
 
-/// Runs the engine until the turn no longer waits for an API call.
+/// What performs a turn's effects: the API caller for API-call blocks, the language model for
+/// LLM blocks (none configured: they fail), and whether the client asked for a model's answer
+/// as `completion` traces (`config.completionEvents`, `?completion_events=true`).
+#[derive(Debug, Clone, Copy)]
+pub struct Tools<'a> {
+    pub caller: &'a ApiCaller,
+    pub llm: Option<&'a crate::llm::LlmClient>,
+    pub completion_events: bool,
+}
+
+impl<'a> From<&'a ApiCaller> for Tools<'a> {
+    fn from(caller: &'a ApiCaller) -> Tools<'a> {
+        Tools {
+            caller,
+            llm: None,
+            completion_events: false,
+        }
+    }
+}
+
+/// Whether a request's `config` asks for `completion` traces.
+pub fn wants_completion_events(config: Option<&Config>) -> bool {
+    config
+        .and_then(|c| c.extra.get("completionEvents"))
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(false)
+}
+
+/// Runs the engine until the turn no longer waits for an API call or a model.
 pub async fn take_turn(
     version: &Arc<CompiledVersion>,
     state: Option<State>,
     request: Request,
     ctx: Context,
-    caller: &ApiCaller,
+    tools: Tools<'_>,
 ) -> Result<Outcome, ApiError> {
-    run_turn(version, state, request, ctx, caller, &mut |_| {}).await
+    run_turn(version, state, request, ctx, tools, &mut |_| {}).await
+}
+
+/// A `completion` trace (Voiceflow's streamed LLM text): `start`, `content` with a piece of
+/// the answer, `end`.
+fn completion(state: &str, content: Option<&str>) -> Trace {
+    let mut payload = serde_json::json!({ "state": state });
+    if let Some(content) = content {
+        payload["content"] = content.into();
+    }
+    Trace::new(TraceKind::Custom {
+        kind: "completion".to_owned(),
+        payload: Some(payload),
+    })
 }
 
 /// [`take_turn`], handing each step's traces to `said` as soon as the engine made them, before
-/// the API call the step asks for is made: what the streaming routes send at once. The outcome
-/// still holds every trace.
+/// the API call (or the model) the step asks for: what the streaming routes send at once. The
+/// outcome still holds every trace.
+///
+/// A model's answer with completion events on is said piece by piece, as `completion` traces
+/// (`start`, one `content` per piece as the model writes it, `end`), instead of the finished
+/// `ai` text trace.
 pub async fn run_turn(
     version: &Arc<CompiledVersion>,
     state: Option<State>,
     request: Request,
     ctx: Context,
-    caller: &ApiCaller,
+    tools: Tools<'_>,
     said: &mut (dyn FnMut(&[Trace]) + Send),
 ) -> Result<Outcome, ApiError> {
     check_utterance(&request)?;
@@ -181,26 +226,72 @@ pub async fn run_turn(
     let mut traces = std::mem::take(&mut turn.traces);
     said(&traces);
     let mut calls = 0;
-    while let Some(Effect::Http(http)) = turn.effect.take() {
+    while let Some(effect) = turn.effect.take() {
         calls += 1;
-        let result = if calls > MAX_CALLS_PER_TURN {
-            ApiResult::Failed {
-                reason: format!("more than {MAX_CALLS_PER_TURN} API calls in one turn"),
+        let mut streamed = false;
+        let input = match effect {
+            Effect::Http(_) | Effect::Llm(_) if calls > MAX_CALLS_PER_TURN => {
+                let reason = format!("more than {MAX_CALLS_PER_TURN} calls in one turn");
+                match effect {
+                    Effect::Http(_) => Input::ApiResult(ApiResult::Failed { reason }),
+                    Effect::Llm(_) => Input::LlmResult(LlmResult::Failed { reason }),
+                }
             }
-        } else {
-            caller.call(&http).await
+            Effect::Http(http) => Input::ApiResult(tools.caller.call(&http).await),
+            Effect::Llm(llm) => Input::LlmResult(match tools.llm {
+                None => {
+                    tracing::warn!(
+                        "an LLM block ran, but no language model is configured \
+                         (PARLEY_LLM_BASE_URL): it takes its failure path"
+                    );
+                    LlmResult::Failed {
+                        reason: "no language model is configured".to_owned(),
+                    }
+                }
+                Some(model) if tools.completion_events => {
+                    streamed = true;
+                    let start = completion("start", None);
+                    said(std::slice::from_ref(&start));
+                    traces.push(start);
+                    let mut pieces = Vec::new();
+                    let result = model
+                        .ask(&llm, &mut |piece| {
+                            let trace = completion("content", Some(piece));
+                            said(std::slice::from_ref(&trace));
+                            pieces.push(trace);
+                        })
+                        .await;
+                    let end = completion("end", None);
+                    said(std::slice::from_ref(&end));
+                    traces.append(&mut pieces);
+                    traces.push(end);
+                    result
+                }
+                Some(model) => model.ask(&llm, &mut |_| {}).await,
+            }),
         };
+        let answered = matches!(input, Input::LlmResult(LlmResult::Answer { .. }));
         let resumed = Instant::now();
         let previous = std::mem::take(&mut turn.state);
         turn = pooled_step(
             version,
             Some(previous),
-            Input::ApiResult(result),
+            input,
             &ctx,
             resumed.checked_sub(engine_time).unwrap_or(resumed),
         )
         .await?;
         engine_time += resumed.elapsed();
+        if streamed && answered {
+            // The answer went out as completion traces: not again as a finished text.
+            if let Some(i) = turn
+                .traces
+                .iter()
+                .position(|t| matches!(&t.kind, TraceKind::Text(text) if text.ai == Some(true)))
+            {
+                turn.traces.remove(i);
+            }
+        }
         said(&turn.traces);
         traces.append(&mut turn.traces);
     }

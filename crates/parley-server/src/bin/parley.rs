@@ -445,6 +445,8 @@ async fn serve(
             );
         }
     }
+    // Each connection is a file: raise the soft limit before the first one.
+    parley_server::limits::raise_open_files();
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .user_context(|| format!("cannot listen on {addr}"))?;
@@ -525,7 +527,7 @@ async fn chat(path: Option<PathBuf>, version: &str) -> anyhow::Result<()> {
     let mut lines = std::io::stdin().lock().lines();
     loop {
         let ctx = parley_server::turn::turn_context(seed, None, None, None, None);
-        match take_turn(&version, state.clone(), request, ctx, &caller).await {
+        match take_turn(&version, state.clone(), request, ctx, (&caller).into()).await {
             Ok(outcome) => {
                 state = Some(outcome.state);
                 buttons.clear();
