@@ -12,13 +12,16 @@
 const http = require('node:http');
 const { isDeepStrictEqual } = require('node:util');
 
-// The `cors` package's default, which general-runtime's express app uses: any origin, and the
-// preflight allows the headers the browser asks for.
+// general-runtime's CORS (backend/expressMiddleware.ts: the `cors` package with
+// `{ origin: true, credentials: true }` and no header list): the origin reflected, credentials
+// allowed, and the preflight allows whatever headers the browser asks for.
 function cors(req) {
   return {
-    'access-control-allow-origin': '*',
-    'access-control-allow-methods': 'GET, POST, OPTIONS',
+    'access-control-allow-origin': req.headers.origin || '*',
+    'access-control-allow-credentials': 'true',
+    'access-control-allow-methods': 'GET,HEAD,PUT,PATCH,POST,DELETE',
     'access-control-allow-headers': req.headers['access-control-request-headers'] || '',
+    vary: 'Origin, Access-Control-Request-Headers',
   };
 }
 
@@ -188,7 +191,7 @@ async function transcript(page) {
 
 // The headers Voiceflow's widget sends on its interact call, besides what every fetch has.
 // Parley's widget adds one of its own: `x-parley-request-id`, the retry id that Parley's runtime
-// answers a repeated request from (Voiceflow's ignores it; its CORS allows the asked headers).
+// answers a repeated request from (Voiceflow's ignores it, and its CORS allows any asked header).
 function sentHeaders(call) {
   const browser = new Set(['host', 'connection', 'content-length', 'origin', 'referer', 'user-agent', 'accept',
     'accept-encoding', 'accept-language', 'sec-fetch-site', 'sec-fetch-mode', 'sec-fetch-dest', 'sec-ch-ua',
@@ -306,6 +309,10 @@ module.exports = function register(scenario, { accessible, shot, send, until, WA
         if (call.headers['content-type'] !== 'application/json' || call.headers.versionid !== 'production') throw new Error(`call ${i}: ${JSON.stringify(call.headers)}`);
         if (!isDeepStrictEqual(Object.keys(call.body), ['action', 'config'])) throw new Error(`call ${i} body: ${JSON.stringify(call.body)}`);
       }
+      // What the browser's preflight asked the runtime to allow (Voiceflow's widget asks for
+      // `content-type` and `versionid`; Parley's adds its retry id).
+      const asked = [...new Set(vf.preflights.map((p) => p.asked.split(',').map((h) => h.trim()).sort().join(',')))];
+      if (!isDeepStrictEqual(asked, ['content-type,versionid,x-parley-request-id'])) throw new Error(`preflights asked for ${JSON.stringify(asked)}`);
       const actions = vf.calls.map((c) => c.body.action);
       const event = { type: 'event', payload: { event: { name: 'hello' } } };
       const wantActions = [event, { type: 'text', payload: 'show me the menu' },
@@ -347,6 +354,8 @@ module.exports = function register(scenario, { accessible, shot, send, until, WA
         if (!isDeepStrictEqual(Object.keys(call.body), ['action', 'config'])) throw new Error(`call ${i} body: ${JSON.stringify(call.body)}`);
       }
       if (!isDeepStrictEqual(vf.calls[0].body.action, { type: 'launch' })) throw new Error(`launch: ${JSON.stringify(vf.calls[0].body)}`);
+      const asked = [...new Set(vf.preflights.map((p) => p.asked.split(',').map((h) => h.trim()).sort().join(',')))];
+      if (!isDeepStrictEqual(asked, ['authorization,content-type,sessionid,x-parley-request-id'])) throw new Error(`preflights asked for ${JSON.stringify(asked)}`);
       await accessible(page, 'keyed');
       await shot(page, '23-voiceflow-keyed');
     } finally {
