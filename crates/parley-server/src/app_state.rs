@@ -55,6 +55,16 @@ impl AppState {
         store: Arc<dyn Store>,
     ) -> Result<AppState, String> {
         let keys = Keys::load(store.clone()).await.map_err(|e| e.to_string())?;
+        let llm = crate::llm::LlmClient::from_env();
+        for project in &projects {
+            if llm.is_none() && project.versions().any(|v| v.uses_llm()) {
+                tracing::warn!(
+                    "the project `{}` has LLM blocks, but no language model is configured \
+                     (PARLEY_LLM_BASE_URL): they will take their failure paths",
+                    project.id
+                );
+            }
+        }
         Ok(AppState {
             inner: Arc::new(Inner {
                 projects: projects
@@ -69,7 +79,7 @@ impl AppState {
                 user_locks: Mutex::new(HashMap::new()),
                 new_sessions: new_sessions_limiter(&crate::Limits::default()),
                 limits: crate::Limits::default(),
-                llm: crate::llm::LlmClient::from_env(),
+                llm,
             }),
         })
     }

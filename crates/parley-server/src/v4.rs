@@ -162,6 +162,9 @@ pub(crate) struct LegacyQuery {
     /// `true`: the conversation's state is sent as an `event: state` frame before the end.
     #[serde(default)]
     state: Option<String>,
+    /// `true`: an LLM block's answer streams as `completion` traces.
+    #[serde(default)]
+    completion_events: Option<String>,
 }
 
 /// Body of the legacy stream: `action` (or `request`), `variables`, `config`.
@@ -188,10 +191,17 @@ pub(crate) async fn legacy_stream(
         .get("x-parley-request-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let mut config = body.config;
+    if query.completion_events.as_deref() == Some("true") {
+        config
+            .get_or_insert_with(Config::default)
+            .extra
+            .insert("completionEvents".to_owned(), true.into());
+    }
     let ask = StreamAsk {
         action: body.action,
         variables: body.variables,
-        config: body.config,
+        config,
         request_id,
         session: None,
         turn_id: None,
