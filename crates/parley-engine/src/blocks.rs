@@ -46,8 +46,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::runtime::{Fault, Next, Runner};
 use crate::session::Status;
+use crate::turn::{ApiResult, LlmResult};
 use crate::validate::Checker;
-use crate::{ApiResult, LlmResult};
 
 /// A block of a flow. `type` says which kind; `id` is unique within the flow.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use crate::blocks::{Block, Resume};
 use crate::compile::CompiledVersion;
 use crate::session::{Position, Session, Status};
-use crate::{ApiResult, Context, Effect, Input, LlmResult, StepError, Turn};
+use crate::turn::{ApiResult, Context, Effect, Input, LlmResult, Step, StepError, Turn};
 
 /// How deep `goto_flow` calls and interruptions by global intents may nest.
 const MAX_STACK: usize = 32;
@@ -98,7 +98,9 @@ struct Analysed {
     best: Option<crate::Match>,
 }
 
-/// Runs one turn. See the module docs.
+/// Runs one step of a turn from a wire state: [`Dialogue::resume`], [`Dialogue::handle`], and
+/// the state back. A turn that suspends (an API call, a model) is better taken with a
+/// [`Dialogue`], which keeps the conversation in the engine's form between its steps.
 pub fn step(
     version: &CompiledVersion,
     state: Option<&State>,
@@ -109,6 +111,87 @@ pub fn step(
         Some(state) => Session::from_state(version, state)?,
         None => Session::fresh(version, ctx.seed),
     };
+    let (session, step) = run(version, session, input, ctx)?;
+    Ok(Turn {
+        state: session.to_state(),
+        traces: step.traces,
+        effect: step.effect,
+        request: step.request,
+    })
+}
+
+/// A conversation between the steps of a turn, in the engine's own form: read from the wire
+/// state once ([`Dialogue::resume`]), handed each input of the turn ([`Dialogue::handle`]: the
+/// request, then the result of each effect it suspends on), and written back once
+/// ([`Dialogue::into_state`]). So a turn that suspends several times does not parse and write
+/// its state at every suspension (as quinn-proto keeps a `Connection`, YarnSpinner a
+/// `Dialogue`).
+#[derive(Debug, Clone)]
+pub struct Dialogue {
+    session: Session,
+    /// The version it was resumed on: [`Dialogue::handle`] refuses another.
+    version: String,
+}
+
+impl Dialogue {
+    /// The conversation a wire state holds (checked against the version), or a new one.
+    pub fn resume(
+        version: &CompiledVersion,
+        state: Option<&State>,
+        seed: u64,
+    ) -> Result<Dialogue, StepError> {
+        let session = match state {
+            Some(state) => Session::from_state(version, state)?,
+            None => Session::fresh(version, seed),
+        };
+        Ok(Dialogue {
+            session,
+            version: version.id().to_owned(),
+        })
+    }
+
+    /// One input: the turn's request, or the result of the effect the last step asked for. An
+    /// input the conversation cannot take leaves it as it was.
+    pub fn handle(
+        &mut self,
+        version: &CompiledVersion,
+        input: Input,
+        ctx: &Context,
+    ) -> Result<Step, StepError> {
+        if version.id() != self.version {
+            return Err(StepError::InvalidState {
+                reason: format!(
+                    "the dialogue was resumed on version `{}`, not `{}`",
+                    self.version,
+                    version.id()
+                ),
+            });
+        }
+        // A clone, so that a refused input changes nothing (a step may have changed the
+        // session before it found the input wrong).
+        let (session, step) = run(version, self.session.clone(), input, ctx)?;
+        self.session = session;
+        Ok(step)
+    }
+
+    /// The wire state of the conversation as it is now.
+    pub fn state(&self) -> State {
+        self.session.to_state()
+    }
+
+    /// The wire state, at the end of the turn.
+    pub fn into_state(self) -> State {
+        self.session.to_state()
+    }
+}
+
+/// One step on a session: what [`step`] and [`Dialogue::handle`] share.
+fn run(
+    version: &CompiledVersion,
+    session: Session,
+    input: Input,
+    ctx: &Context,
+) -> Result<(Session, Step), StepError> {
     let mut rt = Runner {
         v: version,
         session,
@@ -544,7 +627,7 @@ impl<'v> Runner<'v> {
         history.drain(..over);
     }
 
-    fn finish(mut self, request: Option<Request>) -> Turn {
+    fn finish(mut self, request: Option<Request>) -> (Session, Step) {
         // What the user and the agent said this turn joins the history.
         if let Some(heard) = self.heard.take() {
             self.remember("user", &heard);
@@ -582,12 +665,14 @@ impl<'v> Runner<'v> {
                     extra: Object::new(),
                 })));
         }
-        Turn {
-            state: self.session.to_state(),
-            traces: self.traces,
-            effect: self.effect,
-            request,
-        }
+        (
+            self.session,
+            Step {
+                traces: self.traces,
+                effect: self.effect,
+                request,
+            },
+        )
     }
 
     // ---- helpers for the dispatch ----
@@ -718,11 +803,11 @@ impl<'v> Runner<'v> {
     }
 
     /// The conversation's last `n` messages, as chat messages.
-    pub(crate) fn history(&self, n: usize) -> Vec<crate::LlmMessage> {
+    pub(crate) fn history(&self, n: usize) -> Vec<crate::turn::LlmMessage> {
         let history = &self.session.book.history;
         history[history.len().saturating_sub(n)..]
             .iter()
-            .map(|said| crate::LlmMessage {
+            .map(|said| crate::turn::LlmMessage {
                 role: said.role.clone(),
                 content: said.text.clone(),
             })

@@ -12,8 +12,8 @@ use parley_protocol::{Frame, Object, State};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::StepError;
 use crate::compile::CompiledVersion;
+use crate::turn::StepError;
 
 /// Where a flow is: its id and, for a flow that called another, the block to continue at when
 /// the callee returns; for the top frame, the block the conversation waits at.

@@ -767,3 +767,60 @@ fn malformed_project_files_say_where() {
         assert!(err.contains(expected), "{text}: {err}");
     }
 }
+
+/// A turn taken with a `Dialogue` (the state read once, written once) gives what `step` gives
+/// step by step through the wire state; an input the conversation cannot take changes nothing.
+#[test]
+fn a_dialogue_gives_what_steps_give() {
+    let project = compile(
+        serde_json::from_value::<Project>(json!({
+            "id": "t", "name": "T", "versions": [{ "id": "v1", "startFlow": "main",
+                "variables": [{ "name": "temp", "default": null }],
+                "flows": [{ "id": "main", "start": "hi", "blocks": [
+                    { "id": "hi", "type": "text", "texts": ["Looking…"], "next": "call" },
+                    { "id": "call", "type": "api_call", "method": "GET", "url": "https://api.test/t",
+                      "mappings": [{ "path": "t", "variable": "temp" }], "success": "ok" },
+                    { "id": "ok", "type": "text", "texts": ["It is {temp}."], "next": "call2" },
+                    { "id": "call2", "type": "api_call", "method": "GET", "url": "https://api.test/u",
+                      "success": "done" },
+                    { "id": "done", "type": "text", "texts": ["Done."] }
+                ] }] }]
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let version = project.version("v1").unwrap();
+    let ctx = Context {
+        seed: 7,
+        ..Context::default()
+    };
+    let answer = |t: &str| {
+        Input::ApiResult(ApiResult::Response {
+            status: 200,
+            body: format!("{{\"t\": {t}}}"),
+        })
+    };
+    // Step by step through the wire state.
+    let one = step(version, None, Input::Request(Request::launch()), &ctx).unwrap();
+    let two = step(version, Some(&one.state), answer("21"), &ctx).unwrap();
+    let three = step(version, Some(&two.state), answer("0"), &ctx).unwrap();
+    // The same turn with a dialogue.
+    let mut dialogue = parley_engine::Dialogue::resume(version, None, 7).unwrap();
+    let a = dialogue
+        .handle(version, Input::Request(Request::launch()), &ctx)
+        .unwrap();
+    // A wrong input (a request while an API call is pending) is refused and changes nothing.
+    let before = dialogue.state();
+    assert!(
+        dialogue
+            .handle(version, Input::Request(Request::text("hi")), &ctx)
+            .is_err()
+    );
+    assert_eq!(dialogue.state(), before);
+    let b = dialogue.handle(version, answer("21"), &ctx).unwrap();
+    let c = dialogue.handle(version, answer("0"), &ctx).unwrap();
+    assert_eq!((a.traces, a.effect), (one.traces, one.effect));
+    assert_eq!((b.traces, b.effect), (two.traces, two.effect));
+    assert_eq!((c.traces, c.effect), (three.traces, three.effect));
+    assert_eq!(dialogue.into_state(), three.state);
+}

@@ -1,7 +1,9 @@
 //! One turn as the server takes it: the engine's step, the API calls it asks for, and the
 //! response shaped by the request's `config`.
 
-use parley_engine::{ApiResult, CompiledVersion, Context, Effect, Input, LlmResult, step};
+use parley_engine::{
+    ApiResult, CompiledVersion, Context, Dialogue, Effect, Input, LlmResult, Step,
+};
 use parley_protocol::{
     Config, Request, SlateContent, State, TextPayload, Trace, TraceKind, strip_ssml,
 };
@@ -66,14 +68,15 @@ pub fn check_utterance(request: &Request) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// One engine step on the pool, within what is left of the turn's budget.
+/// One engine step on the pool, within what is left of the turn's budget: the dialogue goes
+/// to a blocking thread with its input and comes back with the step.
 async fn pooled_step(
     version: &Arc<CompiledVersion>,
-    state: Option<State>,
+    dialogue: Dialogue,
     input: Input,
     ctx: &Arc<Context>,
     started: Instant,
-) -> Result<parley_engine::Turn, ApiError> {
+) -> Result<(Dialogue, Step), ApiError> {
     let pool = TurnPool::get();
     let over = || {
         ApiError::new(
@@ -101,7 +104,9 @@ async fn pooled_step(
         // thread until it ends, and the pool stays bounded.
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            step(&version, state.as_ref(), input, &ctx)
+            let mut dialogue = dialogue;
+            let step = dialogue.handle(&version, input, &ctx);
+            step.map(|step| (dialogue, step))
         })
         .await
         .map_err(ApiError::internal)
@@ -220,7 +225,11 @@ pub async fn run_turn(
     let mut engine_time = Duration::ZERO;
     let ctx = Arc::new(ctx);
     let started = Instant::now();
-    let mut turn = pooled_step(version, state, Input::Request(request), &ctx, started).await?;
+    // The state is read once and written once: between the turn's steps the conversation
+    // stays in the engine's form.
+    let dialogue = Dialogue::resume(version, state.as_ref(), ctx.seed)?;
+    let (mut dialogue, mut turn) =
+        pooled_step(version, dialogue, Input::Request(request), &ctx, started).await?;
     engine_time += started.elapsed();
     let understood = turn.request.take();
     let mut traces = std::mem::take(&mut turn.traces);
@@ -272,10 +281,9 @@ pub async fn run_turn(
         };
         let answered = matches!(input, Input::LlmResult(LlmResult::Answer { .. }));
         let resumed = Instant::now();
-        let previous = std::mem::take(&mut turn.state);
-        turn = pooled_step(
+        (dialogue, turn) = pooled_step(
             version,
-            Some(previous),
+            dialogue,
             input,
             &ctx,
             resumed.checked_sub(engine_time).unwrap_or(resumed),
@@ -296,7 +304,7 @@ pub async fn run_turn(
         traces.append(&mut turn.traces);
     }
     Ok(Outcome {
-        state: turn.state,
+        state: dialogue.into_state(),
         traces,
         request: understood,
     })

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::runtime::{Fault, Next, Runner};
+use crate::turn::{ApiResult, Effect, HttpRequest};
 use crate::validate::Checker;
-use crate::{ApiResult, Effect, HttpRequest};
 
 /// Calls an HTTP API. The engine does no IO: the block suspends the turn with an
 /// [`Effect::Http`]; the caller performs it and resumes with the [`ApiResult`]. A 2xx answer

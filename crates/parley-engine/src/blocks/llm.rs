@@ -2,8 +2,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::runtime::{Fault, Next, Runner};
+use crate::turn::{Effect, LlmMessage, LlmRequest, LlmResult};
 use crate::validate::Checker;
-use crate::{Effect, LlmMessage, LlmRequest, LlmResult};
 
 /// Asks a language model: the conversation suspends with [`Effect::Llm`] (the messages: the
 /// system prompt, the last `history` messages of the conversation, the prompt), the server asks
