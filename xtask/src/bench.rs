@@ -138,12 +138,22 @@ pub(crate) fn server(load: &Load) -> Result<()> {
 
 /// What `bench engine` reports: criterion group/function, label, and the blocks a turn runs
 /// (0 for the non-turn rows).
-const ENGINE_ROWS: [(&str, &str, u32); 11] = [
+const ENGINE_ROWS: [(&str, &str, u32); 13] = [
     ("turn/launch", "launch (welcome, image, choice)", 5),
     ("turn/text_nlu_slots", "text with NLU and slots", 3),
     ("turn/text_no_match", "text, no match", 1),
     ("turn/button", "button click", 2),
     ("turn/api_resume", "API result resumes the flow", 4),
+    (
+        "turn/api_turn_steps",
+        "paid order + API call, step by step (JSON between)",
+        6,
+    ),
+    (
+        "turn/api_turn_dialogue",
+        "paid order + API call, one Dialogue",
+        6,
+    ),
     (
         "turn/set_condition_chain_100",
         "100 set + condition blocks",

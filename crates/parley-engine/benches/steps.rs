@@ -7,7 +7,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use parley_engine::{ApiResult, CompiledVersion, Context, Input, Project, compile, step};
+use parley_engine::{ApiResult, CompiledVersion, Context, Dialogue, Input, Project, compile, step};
 use parley_protocol::{Request, State};
 use serde_json::json;
 
@@ -48,14 +48,21 @@ fn turns(c: &mut Criterion) {
         "type": "path-summary-0", "payload": { "label": "Confirm" }
     }))
     .expect("a button request");
-    let mut at_api = turn(v, Some(&at_card), Input::Request(confirm.clone()));
-    for input in [
-        text("Dana"),
-        text("dana@example.com"),
-        Input::Request(Request::action("success", None)),
-    ] {
-        at_api = turn(v, Some(&at_api), input);
+    let mut at_payment = turn(v, Some(&at_card), Input::Request(confirm.clone()));
+    for input in [text("Dana"), text("dana@example.com")] {
+        at_payment = turn(v, Some(&at_payment), input);
     }
+    let at_api = turn(
+        v,
+        Some(&at_payment),
+        Input::Request(Request::action("success", None)),
+    );
+    let estimate = || {
+        Input::ApiResult(ApiResult::Response {
+            status: 200,
+            body: r#"{"minutes": 25}"#.into(),
+        })
+    };
     let chain = compile(chain_project(100)).expect("the chain compiles");
     let cv = chain.version("v1").expect("the chain has v1");
 
@@ -91,12 +98,33 @@ fn turns(c: &mut Criterion) {
     });
     group.throughput(Throughput::Elements(4));
     group.bench_function("api_resume", |b| {
+        b.iter(|| turn(v, Some(&at_api), estimate()));
+    });
+    // A whole turn that suspends on an API call (the paid order asks for the delivery time):
+    // step by step through the wire state, against one Dialogue (the state read and written
+    // once), in the same run.
+    let ctx = Context {
+        seed: 1,
+        ..Context::default()
+    };
+    group.throughput(Throughput::Elements(6));
+    group.bench_function("api_turn_steps", |b| {
         b.iter(|| {
-            let result = ApiResult::Response {
-                status: 200,
-                body: r#"{"minutes": 25}"#.into(),
-            };
-            turn(v, Some(&at_api), Input::ApiResult(result))
+            let paid = Input::Request(Request::action("success", None));
+            let waiting = turn(v, Some(&at_payment), paid);
+            turn(v, Some(&waiting), estimate())
+        });
+    });
+    group.bench_function("api_turn_dialogue", |b| {
+        b.iter(|| {
+            let mut dialogue =
+                Dialogue::resume(v, Some(&at_payment), 1).expect("the state is valid");
+            let paid = Input::Request(Request::action("success", None));
+            dialogue.handle(v, paid, &ctx).expect("the turn is valid");
+            dialogue
+                .handle(v, estimate(), &ctx)
+                .expect("the result is taken");
+            dialogue.into_state()
         });
     });
     group.throughput(Throughput::Elements(201));
