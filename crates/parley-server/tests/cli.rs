@@ -140,10 +140,28 @@ fn check_reports_every_problem_located_and_no_backtrace() {
     );
     assert!(!log.to_lowercase().contains("backtrace"), "{log}");
 
-    // The demo is clean.
+    // The demo is valid; its optional LLM answer is named when no model is configured, and
+    // not when one is.
     let out = parley(&["check", &demo], "");
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("valid"));
+    assert!(
+        text(&out.stderr).contains("LLM blocks"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(
+        Command::new(env!("CARGO_BIN_EXE_parley"))
+            .args(["check", &demo])
+            .env("PARLEY_LLM_BASE_URL", "http://127.0.0.1:9/v1"),
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("LLM blocks"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 /// What `parley chat` says to the demo on launch, then to "hi".

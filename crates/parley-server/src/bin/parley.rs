@@ -213,10 +213,20 @@ async fn cli() -> anyhow::Result<()> {
             for warning in compiled.warnings() {
                 eprintln!("{warning}");
             }
+            // LLM blocks need a model the server is told of; without one they take their
+            // failure paths.
+            let llm_unconfigured = compiled.versions().any(|v| v.uses_llm())
+                && std::env::var_os("PARLEY_LLM_BASE_URL").is_none();
+            if llm_unconfigured {
+                eprintln!(
+                    "warning: the project has LLM blocks, but PARLEY_LLM_BASE_URL names no \
+                     language model here: they will take their failure paths"
+                );
+            }
             eprintln!(
                 "{}: valid ({} warning(s))",
                 project.display(),
-                compiled.warnings().len()
+                compiled.warnings().len() + usize::from(llm_unconfigured)
             );
             Ok(())
         }
