@@ -77,18 +77,10 @@ impl<'de> Deserialize<'de> for StatelessRequest {
         use serde::de::Error;
         let mut wire = StatelessWire::deserialize(deserializer)?;
         // `Option<Value>` reads `null` as `None`: a `null` request is no request.
-        let (value, request_key) = match (wire.action.take(), wire.request.take()) {
-            (Some(action), other) => {
-                if let Some(request) = other {
-                    wire.extra.insert("request".to_owned(), request);
-                }
-                (Some(action), Some(ActionKey::Action))
-            }
-            (None, Some(request)) => (Some(request), Some(ActionKey::Request)),
-            (None, None) => (None, None),
-        };
-        let request = match value {
-            Some(value) => Request::deserialize(value).map_err(D::Error::custom)?,
+        let picked = pick(wire.action.take(), wire.request.take(), &mut wire.extra);
+        let request_key = picked.as_ref().map(|(_, key)| *key);
+        let request = match picked {
+            Some((value, _)) => Request::deserialize(value).map_err(D::Error::custom)?,
             None => Request::launch(),
         };
         Ok(StatelessRequest {
@@ -107,8 +99,7 @@ impl Serialize for StatelessRequest {
         let request = serde_json::to_value(&self.request).map_err(S::Error::custom)?;
         let mut extra = self.extra.clone();
         let (action, request) = match self.request_key {
-            Some(ActionKey::Action) => (Some(request), extra.remove("request")),
-            Some(ActionKey::Request) => (None, Some(request)),
+            Some(key) => place(request, key, &mut extra),
             None => (None, None),
         };
         StatelessWire {
@@ -188,16 +179,8 @@ impl<'de> Deserialize<'de> for StatefulRequest {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         use serde::de::Error;
         let mut wire = StatefulWire::deserialize(deserializer)?;
-        let (value, action_key) = match (wire.action.take(), wire.request.take()) {
-            (Some(action), other) => {
-                if let Some(request) = other {
-                    wire.extra.insert("request".to_owned(), request);
-                }
-                (action, ActionKey::Action)
-            }
-            (None, Some(request)) => (request, ActionKey::Request),
-            (None, None) => return Err(D::Error::missing_field("action")),
-        };
+        let (value, action_key) = pick(wire.action.take(), wire.request.take(), &mut wire.extra)
+            .ok_or_else(|| D::Error::missing_field("action"))?;
         let action = Request::deserialize(value).map_err(D::Error::custom)?;
         Ok(StatefulRequest {
             action,
@@ -214,10 +197,7 @@ impl Serialize for StatefulRequest {
         use serde::ser::Error;
         let action = serde_json::to_value(&self.action).map_err(S::Error::custom)?;
         let mut extra = self.extra.clone();
-        let (action, request) = match self.action_key {
-            ActionKey::Action => (Some(action), extra.remove("request")),
-            ActionKey::Request => (None, Some(action)),
-        };
+        let (action, request) = place(action, self.action_key, &mut extra);
         StatefulWire {
             action,
             request,
@@ -226,6 +206,33 @@ impl Serialize for StatefulRequest {
             extra,
         }
         .serialize(serializer)
+    }
+}
+
+/// The request of a body that may carry it under `action` or `request`: `action` wins, and a
+/// `request` beside it stays in `extra` (so the body re-serialises as it came).
+fn pick(
+    action: Option<Value>,
+    request: Option<Value>,
+    extra: &mut Object,
+) -> Option<(Value, ActionKey)> {
+    match (action, request) {
+        (Some(action), other) => {
+            if let Some(request) = other {
+                extra.insert("request".to_owned(), request);
+            }
+            Some((action, ActionKey::Action))
+        }
+        (None, Some(request)) => Some((request, ActionKey::Request)),
+        (None, None) => None,
+    }
+}
+
+/// [`pick`]'s inverse: the `action` and `request` members to write.
+fn place(request: Value, key: ActionKey, extra: &mut Object) -> (Option<Value>, Option<Value>) {
+    match key {
+        ActionKey::Action => (Some(request), extra.remove("request")),
+        ActionKey::Request => (None, Some(request)),
     }
 }
 

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use crate::error::{ApiError, Body};
 use crate::store::{Revision, Session, StoreError};
 use crate::target::{Admin, Interact, UserTarget};
-use crate::turn::{run_turn, shape, take_turn, turn_context};
+use crate::turn::{run_turn, shape, turn_context};
 use crate::{AppState, random_seed};
 
 fn store_error(e: StoreError) -> ApiError {
@@ -93,10 +93,7 @@ pub(crate) async fn interact(
     headers: HeaderMap,
     Body(body): Body<StatefulRequest>,
 ) -> Result<Response, ApiError> {
-    let request_id = headers
-        .get("x-parley-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let request_id = crate::target::request_id_of(&headers);
     let ask = TurnAsk {
         action: body.action.clone(),
         variables: body.state.as_ref().and_then(|s| s.variables.as_ref()),
@@ -215,35 +212,24 @@ pub(crate) async fn user_turn(
             target.platform.clone(),
             ask.config,
         );
-        let outcome = match said.as_mut() {
-            Some(said) => {
-                let mut forward = |traces: &[Trace]| {
-                    let shaped = shape(traces.to_vec(), ask.config, Some(now));
-                    if !shaped.is_empty() {
-                        said(shaped);
-                    }
-                };
-                run_turn(
-                    version,
-                    state,
-                    ask.action.clone(),
-                    ctx,
-                    app.tools(version, ask.config),
-                    &mut forward,
-                )
-                .await?
-            }
-            None => {
-                take_turn(
-                    version,
-                    state,
-                    ask.action.clone(),
-                    ctx,
-                    app.tools(version, ask.config),
-                )
-                .await?
+        // Each step's traces, shaped, go to `said` as soon as they are made (the streams).
+        let mut forward = |traces: &[Trace]| {
+            if let Some(said) = said.as_mut() {
+                let shaped = shape(traces.to_vec(), ask.config, Some(now));
+                if !shaped.is_empty() {
+                    said(shaped);
+                }
             }
         };
+        let outcome = run_turn(
+            version,
+            state,
+            ask.action.clone(),
+            ctx,
+            app.tools(version, ask.config),
+            &mut forward,
+        )
+        .await?;
         let traces = shape(outcome.traces, ask.config, Some(now));
         let session = Session {
             version: version.id().to_owned(),

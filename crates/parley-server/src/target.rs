@@ -86,12 +86,7 @@ impl<A: Access> FromRequestParts<AppState> for Target<A> {
         let caller = Caller::from_request_parts(parts, app).await?;
         let project = app.authorize(&params, &caller, A::NEED)?;
         let version = crate::version_of(&project, &params, &parts.headers)?;
-        let platform = parts
-            .headers
-            .get("platform")
-            .and_then(|v| v.to_str().ok())
-            .filter(|p| !p.is_empty() && p.len() <= 64)
-            .map(str::to_owned);
+        let platform = platform_of(parts);
         Ok(Target {
             project,
             version,
@@ -115,10 +110,7 @@ impl<A: Access> FromRequestParts<AppState> for UserTarget<A> {
             platform,
             ..
         } = Target::<A>::from_request_parts(parts, app).await?;
-        let client = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip());
+        let client = client_of(parts);
         let lock = app.user_lock(&project.id, &user);
         let guard = lock.lock_owned().await;
         Ok(UserTarget {
@@ -132,6 +124,33 @@ impl<A: Access> FromRequestParts<AppState> for UserTarget<A> {
             access: PhantomData,
         })
     }
+}
+
+/// The `platform` header Voiceflow's clients send, when it is a short word.
+fn platform_of(parts: &Parts) -> Option<String> {
+    parts
+        .headers
+        .get("platform")
+        .and_then(|v| v.to_str().ok())
+        .filter(|p| !p.is_empty() && p.len() <= 64)
+        .map(str::to_owned)
+}
+
+/// The client's address, when the server was given it (`into_make_service_with_connect_info`).
+fn client_of(parts: &Parts) -> Option<std::net::IpAddr> {
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+/// The client's id of a request (`x-parley-request-id`): a retry with the same id gets the
+/// stored answer instead of a second turn.
+pub(crate) fn request_id_of(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get("x-parley-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 fn user_of(params: &HashMap<String, String>) -> Result<String, ApiError> {
@@ -239,16 +258,8 @@ impl FromRequestParts<AppState> for SessionTarget {
                 ),
             ));
         }
-        let platform = parts
-            .headers
-            .get("platform")
-            .and_then(|v| v.to_str().ok())
-            .filter(|p| !p.is_empty() && p.len() <= 64)
-            .map(str::to_owned);
-        let client = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip());
+        let platform = platform_of(parts);
+        let client = client_of(parts);
         let guard = app.user_lock(&project.id, &claims.user).lock_owned().await;
         Ok(SessionTarget {
             target: UserTarget {

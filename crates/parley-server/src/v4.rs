@@ -187,10 +187,7 @@ pub(crate) async fn legacy_stream(
     headers: HeaderMap,
     Body(body): Body<LegacyRequest>,
 ) -> Result<Response, ApiError> {
-    let request_id = headers
-        .get("x-parley-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let request_id = crate::target::request_id_of(&headers);
     let mut config = body.config;
     if query.completion_events.as_deref() == Some("true") {
         config
