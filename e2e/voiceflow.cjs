@@ -467,10 +467,19 @@ module.exports = function register(scenario, h) {
         body: JSON.stringify({ action: { type: 'launch' } }),
       });
       if (wrong.status !== 401) fail(`a wrong key got ${wrong.status}, not 401`);
-      // A project with keys still serves its public route without one (Voiceflow's widget sends none).
-      const open = await sdkConversation(server.url, { projectID: 'pizza' }, { where: 'sdk-runtime public, a project with keys', timedTraces: true });
-      return `sdk-runtime keyed: ${held}/${TURNS.length} turns held; verbose envelope, bare array and a wrong key's 401 checked; `
-        + `public mode on the same keyed project: ${open}/${TURNS.length}`;
+      // A project locked with a key keeps its public route closed to keyless pages unless its
+      // file says `publicAccess: true` (Voiceflow's public route is opt-in too: API privacy).
+      const closed = await fetch(`${server.url}/public/pizza/state/user/vf-open/interact`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ action: { type: 'launch' } }),
+      });
+      const refusal = await closed.json();
+      if (closed.status !== 401 || refusal.code !== 'key_required') {
+        fail(`the keyless public route of a keyed project answered ${closed.status} ${show(refusal)}, not 401 key_required`);
+      }
+      return `sdk-runtime keyed: ${held}/${TURNS.length} turns held; verbose envelope, bare array, a wrong key's 401 `
+        + `and the keyed project's closed public route checked`;
     } finally {
       await server.close();
     }

@@ -38,8 +38,9 @@ pub struct CompiledProject {
     pub name: String,
     /// The origins whose pages may use the project (empty: any), each `scheme://host[:port]`.
     pub allowed_origins: Vec<String>,
-    /// Whether pages may use Voiceflow's public route without a key (see [`Project`]).
-    pub public_access: bool,
+    /// Whether pages may use Voiceflow's public route without a key (see [`Project`]):
+    /// `None` means "while the project has no key".
+    pub public_access: Option<bool>,
     pub public_requests_per_minute: u32,
     /// The assistant's look, for Voiceflow's publishing settings.
     pub assistant: Option<crate::project::Assistant>,

@@ -32,10 +32,12 @@ pub struct Project {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_origins: Vec<String>,
     /// Whether web pages may talk to the project without a key on Voiceflow's public route
-    /// (`/public/{projectID}/…`, what Voiceflow's web widget calls), under the origin rule above
-    /// and a per-client rate limit. `false`: every request needs a key once the project has one.
-    #[serde(default = "public_by_default", skip_serializing_if = "is_true")]
-    pub public_access: bool,
+    /// (`/public/{projectID}/…`, what Voiceflow's web widget calls, and a v4 session start),
+    /// under the origin rule above and a per-client rate limit. When absent: yes while the
+    /// project has never had a key, no once it has one (a project locked with a key stays
+    /// locked); `true` opens the public route of a project with keys, `false` closes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_access: Option<bool>,
     /// Requests per minute one client address may make without a key on the public route.
     #[serde(
         default = "public_rate_by_default",
@@ -66,18 +68,6 @@ pub struct Assistant {
     pub image: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar: Option<String>,
-}
-
-fn public_by_default() -> bool {
-    true
-}
-
-#[expect(
-    clippy::trivially_copy_pass_by_ref,
-    reason = "serde's skip_serializing_if"
-)]
-fn is_true(b: &bool) -> bool {
-    *b
 }
 
 /// The keyless public route's rate per client address, unless the project sets one.

@@ -23,6 +23,18 @@ pub(crate) enum Need {
     Admin,
 }
 
+impl Caller {
+    /// Whether the caller holds a live secret key (which may read a conversation's state).
+    pub(crate) fn is_secret(&self) -> bool {
+        self.key.as_ref().is_some_and(|k| k.scope == Scope::Secret)
+    }
+
+    /// Whether the caller holds no live key at all.
+    pub(crate) fn is_keyless(&self) -> bool {
+        self.key.is_none()
+    }
+}
+
 /// The caller of a request, as its headers and connection tell.
 #[derive(Debug)]
 pub(crate) struct Caller {
@@ -74,6 +86,12 @@ impl FromRequestParts<AppState> for Caller {
 
 fn forbidden(code: &'static str, message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, code, message)
+}
+
+/// Whether the project's public route serves pages without a key: as the project says, else
+/// only while it has never had a key (a project locked with a key stays locked).
+pub(crate) fn public_open(project: &CompiledProject, locked: bool) -> bool {
+    project.public_access.unwrap_or(!locked)
 }
 
 fn invalid_key() -> ApiError {
@@ -141,7 +159,7 @@ impl AppState {
                      (`parley keys create --scope secret`)",
                 ));
             }
-            (Need::Interact, None) if public_route && project.public_access => {
+            (Need::Interact, None) if public_route && public_open(&project, locked) => {
                 if let Err(Rejection::RateLimited { retry_after }) = self.keys().admit_public(
                     &project.id,
                     project.public_requests_per_minute,

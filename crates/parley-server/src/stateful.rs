@@ -45,11 +45,18 @@ async fn store_state(
     state: parley_protocol::State,
     expected: Option<Revision>,
 ) -> Result<Json<parley_protocol::State>, ApiError> {
+    // A live v4 session goes on: an admin's change of the state does not end it.
+    let session_key = app
+        .store()
+        .load(&target.project.id, &target.user)
+        .await
+        .map_err(store_error)?
+        .and_then(|(s, _)| s.session_key);
     let session = Session {
         version: target.version.id().to_owned(),
         state: state.clone(),
         last_request: None,
-        session_key: None,
+        session_key,
     };
     app.store()
         .save(&target.project.id, &target.user, &session, expected)
@@ -102,7 +109,9 @@ pub(crate) async fn interact(
         session: None,
     };
     let done = user_turn(&app, &target, ask, None).await?;
-    Ok(if query.verbose() {
+    // The state is for those who may read it (a secret key, as `GET /state/user/{userID}`):
+    // for anyone else `?verbose=true` answers as without it.
+    Ok(if query.verbose() && target.secret {
         Json(serde_json::json!({
             "state": done.state, "trace": done.traces, "request": done.request
         }))
@@ -164,7 +173,7 @@ pub(crate) async fn user_turn(
         // A project open to anyone bounds how many sessions one address may start (each is
         // kept for the retention time).
         if stored.is_none() && attempt == 0 {
-            app.admit_new_session(&project.id, target.client)?;
+            app.admit_new_session(&project.id, target.client, target.keyless)?;
         }
         if let Some(session) = ask.session
             && stored.as_ref().and_then(|(s, _)| s.session_key.as_deref()) != Some(session)

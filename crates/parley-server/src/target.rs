@@ -53,6 +53,12 @@ pub(crate) struct Target<A> {
     pub(crate) public_route: bool,
     /// The `platform` header Voiceflow's clients send (`webchat`, …), for the built-in variable.
     pub(crate) platform: Option<String>,
+    /// The caller holds a secret key: it may read the conversation's state (`?verbose=true`).
+    pub(crate) secret: bool,
+    /// The caller holds no key: the keyless guards apply (new sessions per client address).
+    pub(crate) keyless: bool,
+    /// The client's address, when the server was given it.
+    pub(crate) client: Option<std::net::IpAddr>,
     access: PhantomData<A>,
 }
 
@@ -65,7 +71,10 @@ pub(crate) struct UserTarget<A> {
     pub(crate) user: String,
     pub(crate) public_route: bool,
     pub(crate) platform: Option<String>,
-    /// The client's address (the new-session rate of projects without keys).
+    /// See [`Target`].
+    pub(crate) secret: bool,
+    pub(crate) keyless: bool,
+    /// The client's address (the new-session rate of keyless callers).
     pub(crate) client: Option<std::net::IpAddr>,
     _one_at_a_time: tokio::sync::OwnedMutexGuard<()>,
     access: PhantomData<A>,
@@ -92,6 +101,9 @@ impl<A: Access> FromRequestParts<AppState> for Target<A> {
             version,
             public_route: params.contains_key("project_id"),
             platform,
+            secret: caller.is_secret(),
+            keyless: caller.is_keyless(),
+            client: client_of(parts),
             access: PhantomData,
         })
     }
@@ -108,9 +120,11 @@ impl<A: Access> FromRequestParts<AppState> for UserTarget<A> {
             version,
             public_route,
             platform,
+            secret,
+            keyless,
+            client,
             ..
         } = Target::<A>::from_request_parts(parts, app).await?;
-        let client = client_of(parts);
         let lock = app.user_lock(&project.id, &user);
         let guard = lock.lock_owned().await;
         Ok(UserTarget {
@@ -119,6 +133,8 @@ impl<A: Access> FromRequestParts<AppState> for UserTarget<A> {
             user,
             public_route,
             platform,
+            secret,
+            keyless,
             client,
             _one_at_a_time: guard,
             access: PhantomData,
@@ -181,6 +197,9 @@ pub(crate) struct SessionClaims {
     /// The session's id, kept in the user's stored conversation.
     #[serde(rename = "k")]
     pub(crate) id: String,
+    /// Started without a key (the public route's rules): its turns keep those rules.
+    #[serde(rename = "o", default)]
+    pub(crate) open: bool,
 }
 
 const SESSION_DOMAIN: &str = "parley v4 session key";
@@ -260,6 +279,31 @@ impl FromRequestParts<AppState> for SessionTarget {
         }
         let platform = platform_of(parts);
         let client = client_of(parts);
+        if claims.open {
+            // A session started without a key keeps the public route's rules: closed if the
+            // project closed it since, and a rate per client address.
+            let locked = app.keys().locked(&project.id);
+            if !crate::auth::public_open(&project, locked) {
+                return Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "key_required",
+                    "this session was started without a key, and the project now needs one: \
+                     start a session with a key",
+                ));
+            }
+            if let Some(address) = client
+                && let Err(crate::keys::Rejection::RateLimited { retry_after }) = app
+                    .keys()
+                    .admit_public(&project.id, project.public_requests_per_minute, address)
+            {
+                return Err(ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    "too many requests from this address: slow down and retry later",
+                )
+                .retry_after(retry_after));
+            }
+        }
         let guard = app.user_lock(&project.id, &claims.user).lock_owned().await;
         Ok(SessionTarget {
             target: UserTarget {
@@ -268,6 +312,8 @@ impl FromRequestParts<AppState> for SessionTarget {
                 user: claims.user,
                 public_route: false,
                 platform,
+                secret: false,
+                keyless: claims.open,
                 client,
                 _one_at_a_time: guard,
                 access: PhantomData,

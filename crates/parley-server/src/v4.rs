@@ -15,7 +15,8 @@
 //!
 //! A streamed turn runs in a task of its own: a client that goes away mid-stream does not stop
 //! it, so the turn is stored exactly once. Its frames wait in an unbounded channel; a turn's
-//! output is bounded by its step budget, so a slow reader costs at most one turn's traces.
+//! output is bounded (its step budget, at most 8 API or model calls, a model's answer at most
+//! 64 KB), so a slow reader costs at most one turn's traces.
 
 use std::convert::Infallible;
 
@@ -64,7 +65,10 @@ pub(crate) async fn start_session(
         .load(&project.id, &user)
         .await
         .map_err(ApiError::internal)?;
-    // A new conversation: the user's variables that a client may set stay, as at a launch.
+    if stored.is_none() {
+        app.admit_new_session(&project.id, target.client, target.keyless)?;
+    }
+    // A new conversation, from the version's initial state.
     let session = Session {
         version: version.id().to_owned(),
         state: initial_state(version, random_seed()?),
@@ -90,6 +94,7 @@ pub(crate) async fn start_session(
         user,
         version: version.id().to_owned(),
         id,
+        open: target.keyless,
     };
     Ok(Json(json!({ "sessionKey": claims.to_key(&app) })))
 }
@@ -202,7 +207,8 @@ pub(crate) async fn legacy_stream(
         request_id,
         session: None,
         turn_id: None,
-        send_state: query.state.as_deref() == Some("true"),
+        // The state only to a secret key (as `GET /state/user/{userID}`).
+        send_state: query.state.as_deref() == Some("true") && target.secret,
     };
     Ok(stream_turn(app, target, ask))
 }

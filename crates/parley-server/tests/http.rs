@@ -1264,6 +1264,7 @@ async fn the_stores_pass_the_same_checks() {
         let (first, second) = (db.open().await, db.open().await);
         parley_server::store::conformance::sessions(first.as_ref(), second.as_ref()).await;
         parley_server::store::conformance::keys(first.as_ref()).await;
+        parley_server::store::conformance::retention(first.as_ref()).await;
     }
 }
 
@@ -1321,13 +1322,11 @@ async fn keys_scopes_origins_and_rates_on(backend: Backend) {
         (StatusCode::BAD_REQUEST, "project_required".into()),
         "two projects here: without a key, the route must name one"
     );
-    // The public route serves pages without a key, under the origin rule.
-    let (status, _, body) =
-        call(&r, "POST", "/public/pizza/interact", launch(), &[from_shop]).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    // A project locked with a key keeps its public route closed to keyless pages (its file
+    // says nothing of `publicAccess`): an upgrade opens no locked project.
     assert_eq!(
-        code(call(&r, "POST", "/public/pizza/interact", launch(), &[from_evil]).await),
-        (StatusCode::FORBIDDEN, "origin_not_allowed".into())
+        code(call(&r, "POST", "/public/pizza/interact", launch(), &[from_shop]).await),
+        (StatusCode::UNAUTHORIZED, "key_required".into())
     );
     let mut forged = public.clone();
     forged.replace_range(forged.len() - 4.., "0000");
@@ -1616,6 +1615,7 @@ async fn voiceflow_shapes_on_the_shared_routes() {
     )
     .await;
     assert!(bare.is_array(), "{bare}");
+    // Verbose hands the state out only to a secret key (who may read it anyway).
     let (_, _, verbose) = call(
         r,
         "POST",
@@ -1624,11 +1624,34 @@ async fn voiceflow_shapes_on_the_shared_routes() {
         &[],
     )
     .await;
+    assert!(verbose.is_array(), "no key, no state: {verbose}");
+    let db = Db::new(Backend::Sqlite).await;
+    let (app_state, keyed) = db.server(vec![demo()]).await;
+    let secret = db.key(&app_state, Scope::Secret, 100, 100).await;
+    let r = &keyed;
+    let with_secret = [("authorization", secret.as_str())];
+    call(
+        r,
+        "POST",
+        "/state/user/vf-2/interact",
+        Some(launch.clone()),
+        &with_secret,
+    )
+    .await;
+    let (_, _, verbose) = call(
+        r,
+        "POST",
+        "/state/user/vf-2/interact?verbose=true",
+        Some(json!({ "action": { "type": "text", "payload": "what's on the menu?" } })),
+        &with_secret,
+    )
+    .await;
     assert!(verbose["trace"].is_array(), "{verbose}");
     assert!(verbose["state"]["stack"].is_array(), "{verbose}");
     assert_eq!(verbose["request"]["type"], "intent", "{verbose}");
     assert_eq!(verbose["state"]["variables"]["user_id"], "vf-2");
     assert_eq!(verbose["state"]["variables"]["sessions"], 1);
+    let r = &s.router;
 
     // What Voiceflow's widget calls besides interact.
     let (status, _, publishing) = call(r, "GET", "/public/pizza/publishing", None, &[]).await;

@@ -18,6 +18,7 @@ use tower::ServiceExt;
 
 struct Server {
     router: Router,
+    state: AppState,
     store: Arc<dyn Store>,
     _data: tempfile::TempDir,
 }
@@ -30,7 +31,8 @@ async fn server(projects: Vec<CompiledProject>) -> Server {
         .await
         .unwrap();
     Server {
-        router: app(state, &Options { widget_dir: None }),
+        router: app(state.clone(), &Options { widget_dir: None }),
+        state,
         store,
         _data: data,
     }
@@ -363,22 +365,31 @@ async fn a_client_that_leaves_mid_stream_does_not_stop_the_turn() {
 #[tokio::test]
 async fn the_legacy_stream_speaks_as_the_keyed_route() {
     let s = server(vec![demo()]).await;
-    let response = s
-        .router
-        .clone()
-        .oneshot(post(
+    let stream = |key: Option<&str>| {
+        post(
             "/v2/project/pizza/user/ed/interact/stream?state=true",
             json!({ "action": { "type": "launch" } }),
-            None,
-        ))
-        .await
-        .unwrap();
+            key,
+        )
+    };
+    // Without a key (a project without keys): the traces, but never the state.
+    let response = s.router.clone().oneshot(stream(None)).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let frames = frames(response.into_body(), None).await;
-    let events: Vec<&str> = frames.iter().map(|f| f.event.as_str()).collect();
+    let frames_of = frames(response.into_body(), None).await;
+    let events: Vec<&str> = frames_of.iter().map(|f| f.event.as_str()).collect();
     assert!(events.starts_with(&["trace"]), "{events:?}");
+    assert!(!events.contains(&"state"), "{events:?}");
+    assert_eq!(events.last(), Some(&"end"));
+    // With a secret key, `?state=true` adds the state before the end.
+    let (record, key) =
+        parley_server::keys::generate("pizza", parley_server::keys::Scope::Secret, "t", 100, 100);
+    s.store.create_key(&record).await.unwrap();
+    s.state.keys().reload().await;
+    let response = s.router.clone().oneshot(stream(Some(&key))).await.unwrap();
+    let frames_of = frames(response.into_body(), None).await;
+    let events: Vec<&str> = frames_of.iter().map(|f| f.event.as_str()).collect();
     assert_eq!(&events[events.len() - 2..], ["state", "end"], "{events:?}");
-    let state = &frames[frames.len() - 2].data;
+    let state = &frames_of[frames_of.len() - 2].data;
     assert!(state["stack"].is_array(), "{state}");
     // The path names the project: another one is not served.
     let (status, _) = json_of(
@@ -386,9 +397,96 @@ async fn the_legacy_stream_speaks_as_the_keyed_route() {
         post(
             "/v2/project/nope/user/ed/interact/stream",
             json!({ "action": { "type": "launch" } }),
-            None,
+            Some(&key),
         ),
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_session_start_is_a_new_session_and_an_admin_change_keeps_it() {
+    let data = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&data.path().join("sessions.sqlite")).unwrap());
+    let limits = parley_server::Limits {
+        new_sessions_per_minute: 2,
+        ..parley_server::Limits::default()
+    };
+    let state = AppState::new(vec![demo()], Signer::new([4; 32]), store.clone())
+        .await
+        .unwrap()
+        .with_limits(limits);
+    let router = app(state.clone(), &Options { widget_dir: None });
+    // Keyless session starts from one address count against its new sessions per minute.
+    let from =
+        |request: Request<Body>| {
+            let mut request = request;
+            request.extensions_mut().insert(axum::extract::ConnectInfo(
+                std::net::SocketAddr::from(([10, 0, 0, 7], 4000)),
+            ));
+            request
+        };
+    let mut statuses = Vec::new();
+    for user in ["n1", "n2", "n3"] {
+        let start = from(post(
+            "/v4/project/pizza/session",
+            json!({ "userID": user }),
+            None,
+        ));
+        statuses.push(json_of(&router, start).await.0);
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::OK,
+            StatusCode::OK,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+    // A keyless session of a project that gets a key keeps the public route's rules: closed.
+    let start = from(post(
+        "/v4/project/pizza/session",
+        json!({ "userID": "n1" }),
+        None,
+    ));
+    let (_, body) = json_of(&router, start).await;
+    let open_key = body["sessionKey"].as_str().unwrap().to_owned();
+    let (record, secret) =
+        parley_server::keys::generate("pizza", parley_server::keys::Scope::Secret, "t", 100, 100);
+    store.create_key(&record).await.unwrap();
+    state.keys().reload().await;
+    let turn = from(post(
+        "/v4/interact",
+        json!({ "action": { "type": "launch" } }),
+        Some(&open_key),
+    ));
+    let (status, body) = json_of(&router, turn).await;
+    assert_eq!(
+        (status, body["code"].as_str().unwrap()),
+        (StatusCode::UNAUTHORIZED, "key_required")
+    );
+    // An admin's change of the state (a CRM setting a variable) does not end a session.
+    let start = from(post(
+        "/v4/project/pizza/session",
+        json!({ "userID": "n1" }),
+        Some(&secret),
+    ));
+    let (status, body) = json_of(&router, start).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let key = body["sessionKey"].as_str().unwrap().to_owned();
+    let patch = Request::patch("/state/user/n1/variables")
+        .header("content-type", "application/json")
+        .header("authorization", &secret)
+        .body(Body::from(json!({ "customer_name": "Ann" }).to_string()))
+        .unwrap();
+    let (status, _) = json_of(&router, patch).await;
+    assert_eq!(status, StatusCode::OK);
+    let turn = from(post(
+        "/v4/interact",
+        json!({ "action": { "type": "launch" } }),
+        Some(&key),
+    ));
+    let (status, body) = json_of(&router, turn).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }
