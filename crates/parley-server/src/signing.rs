@@ -112,7 +112,9 @@ impl Signer {
         }
     }
 
-    fn mac(&self, project: &str, version: &str, state: &State) -> Hmac<Sha256> {
+    /// The MAC of a state, or `None` when the state has no canonical form (then nothing is
+    /// signed and nothing verifies: never a MAC over part of a state).
+    fn mac(&self, project: &str, version: &str, state: &State) -> Option<Hmac<Sha256>> {
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key)
             .expect("HMAC takes keys of any length");
         // Length-prefixed, so that ("ab", "c") and ("a", "bc") differ.
@@ -122,11 +124,17 @@ impl Signer {
         }
         // The canonical form (RFC 8785: keys in UTF-16 order, numbers as ECMAScript writes
         // them, minimal escapes) is what any client's parse and re-serialise leaves unchanged:
-        // `14.0` and `14`, `1e3` and `1000`, `\u00e9` and `é` sign alike. It streams into the
-        // MAC: no copy of the state's JSON is made.
+        // `14.0` and `14`, `1e3` and `1000`, `\u00e9` and `é` sign alike. The canonicaliser
+        // buffers objects and writes the outermost only at its end, so a failure would leave
+        // the MAC over nothing of the state: its answer is checked, and a failure signs nothing.
         let mut sink = MacWriter(&mut mac);
-        let _infallible = serde_json_canonicalizer::to_writer(state, &mut sink);
-        mac
+        match serde_json_canonicalizer::to_writer(state, &mut sink) {
+            Ok(()) => Some(mac),
+            Err(e) => {
+                tracing::error!("a state has no canonical JSON form: {e}");
+                None
+            }
+        }
     }
 
     /// A seed for a conversation that arrives without a state: derived from the request (keyed
@@ -184,10 +192,14 @@ impl Signer {
     /// [`Signer::sign_at`] for the start time).
     pub fn sign(&self, project: &str, version: &str, mut state: State) -> State {
         state.extra.remove(SIGNATURE_KEY);
-        let tag = self.mac(project, version, &state).finalize().into_bytes();
+        // No canonical form: an empty signature, which never verifies.
+        let tag = self
+            .mac(project, version, &state)
+            .map(|mac| to_hex(&mac.finalize().into_bytes()))
+            .unwrap_or_default();
         state
             .extra
-            .insert(SIGNATURE_KEY.to_owned(), Value::String(to_hex(&tag)));
+            .insert(SIGNATURE_KEY.to_owned(), Value::String(tag));
         state
     }
 
@@ -208,6 +220,7 @@ impl Signer {
             .unwrap_or_default();
         // `verify_slice` compares in constant time.
         self.mac(project, version, &state)
+            .ok_or(SignatureError::Forged)?
             .verify_slice(&tag)
             .map_err(|_| SignatureError::Forged)?;
         Ok(state)

@@ -16,7 +16,8 @@ pub(crate) async fn initial_state(
     target: Target<Interact>,
 ) -> Result<Json<parley_protocol::State>, ApiError> {
     let state = engine_initial_state(&target.version, random_seed()?);
-    Ok(Json(app.signer().sign_at(
+    Ok(Json(sign(
+        &app,
         &target.project.id,
         target.version.id(),
         state,
@@ -37,8 +38,9 @@ pub(crate) async fn interact(
         platform,
         ..
     } = target;
-    // The conversation's start time travels in its states (see `signing::SIGNED_AT_KEY`):
-    // kept from the state given, read from the clock only when the conversation starts here.
+    // With a maximum age, the conversation's start time travels in its states (see
+    // `signing::SIGNED_AT_KEY`): kept from the state given, read from the clock only when the
+    // conversation starts here (see `sign`).
     let mut signed_at = None;
     let max_age = app.limits().state_max_age_of(&project.id);
     let state = match body.state {
@@ -77,13 +79,29 @@ pub(crate) async fn interact(
     )
     .await?;
     Ok(Json(StatelessResponse {
-        state: app
-            .signer()
-            .sign_at(&project.id, version.id(), outcome.state, signed_at),
+        state: sign(&app, &project.id, version.id(), outcome.state, signed_at),
         request: Some(outcome.request.unwrap_or(body.request)),
         trace: shape(outcome.traces, body.config.as_ref(), None),
         extra: Object::new(),
     }))
+}
+
+/// Signs a state the server hands out. Only a project with a maximum state age stamps its
+/// states with the conversation's start time (kept from the state given, else read from the
+/// clock): without one, a stateless answer reads no clock, and the same state and request give
+/// the same bytes.
+fn sign(
+    app: &AppState,
+    project: &str,
+    version: &str,
+    state: parley_protocol::State,
+    signed_at: Option<i64>,
+) -> parley_protocol::State {
+    if app.limits().state_max_age_of(project).is_some() {
+        app.signer().sign_at(project, version, state, signed_at)
+    } else {
+        app.signer().sign(project, version, state)
+    }
 }
 
 /// A fresh state with the variables of `given` that the project lets a client set (the others,
