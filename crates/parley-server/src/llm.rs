@@ -126,7 +126,15 @@ impl LlmClient {
             .map_err(|e| format!("the model server did not answer: {e}"))?;
         let status = response.status();
         if !status.is_success() {
-            let text = response.text().await.unwrap_or_default();
+            // The error's first 4 KB are enough to say what went wrong.
+            let mut text = String::new();
+            let mut body = response.bytes_stream();
+            while let Some(Ok(chunk)) = body.next().await {
+                text.push_str(&String::from_utf8_lossy(&chunk));
+                if text.len() > 4096 {
+                    break;
+                }
+            }
             let message = serde_json::from_str::<Value>(&text)
                 .ok()
                 .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))

@@ -270,7 +270,15 @@ pub async fn run_turn(
                             pieces.push(trace);
                         })
                         .await;
-                    let end = completion("end", None);
+                    // A cut-off answer's end says so (`error`), so that a client does not
+                    // take the pieces for a whole answer; the failure path follows.
+                    let mut end = completion("end", None);
+                    if let (LlmResult::Failed { reason }, TraceKind::Custom { payload, .. }) =
+                        (&result, &mut end.kind)
+                        && let Some(payload) = payload
+                    {
+                        payload["error"] = reason.clone().into();
+                    }
                     said(std::slice::from_ref(&end));
                     traces.append(&mut pieces);
                     traces.push(end);

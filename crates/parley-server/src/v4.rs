@@ -158,7 +158,7 @@ pub(crate) async fn interact_stream(
         turn_id: Some(turn_id()?),
         send_state: false,
     };
-    Ok(stream_turn(app, session.target, ask))
+    stream_turn(app, session.target, ask).await
 }
 
 /// Query of the legacy stream.
@@ -210,7 +210,7 @@ pub(crate) async fn legacy_stream(
         // The state only to a secret key (as `GET /state/user/{userID}`).
         send_state: query.state.as_deref() == Some("true") && target.secret,
     };
-    Ok(stream_turn(app, target, ask))
+    stream_turn(app, target, ask).await
 }
 
 /// A streamed turn's request, owned by the task that takes it.
@@ -248,12 +248,35 @@ impl IntoResponse for Streamed {
 /// Takes the turn in a task of its own and streams what it says: an `event: trace` frame per
 /// trace, then (`send_state`) `event: state` with the conversation's state, then `event: end`
 /// with `{}`; or `event: error` with the error's code and message.
-fn stream_turn(app: AppState, target: UserTarget<Interact>, ask: StreamAsk) -> Response {
+async fn stream_turn(
+    app: AppState,
+    target: UserTarget<Interact>,
+    ask: StreamAsk,
+) -> Result<Response, ApiError> {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    // Whether the stream has begun: until its first frame, a refusal is answered as the error it
+    // is (its status, `Retry-After`), not as a 200 carrying an `event: error`.
+    let (begun_tx, begun) = tokio::sync::oneshot::channel::<Result<(), ApiError>>();
+    let begun_tx = std::sync::Arc::new(std::sync::Mutex::new(Some(begun_tx)));
+    let begin = {
+        let begun_tx = begun_tx.clone();
+        move |result: Result<(), ApiError>| -> Option<ApiError> {
+            let sender = begun_tx.lock().unwrap_or_else(|p| p.into_inner()).take();
+            match sender {
+                Some(sender) => sender.send(result).err().and_then(Result::err),
+                None => result.err(),
+            }
+        }
+    };
+    let first = begin.clone();
     tokio::spawn(async move {
         let frames = tx.clone();
         let turn = ask.turn_id.clone();
         let mut said = move |traces: Vec<Trace>| {
+            if traces.is_empty() {
+                return;
+            }
+            first(Ok(()));
             for trace in traces {
                 let trace = match &turn {
                     Some(turn) => with_turn_id(trace, turn),
@@ -279,6 +302,7 @@ fn stream_turn(app: AppState, target: UserTarget<Interact>, ask: StreamAsk) -> R
         drop(target);
         let last = match outcome {
             Ok(done) => {
+                begin(Ok(()));
                 if ask.send_state
                     && let Ok(frame) = Event::default().event("state").json_data(&done.state)
                 {
@@ -286,12 +310,22 @@ fn stream_turn(app: AppState, target: UserTarget<Interact>, ask: StreamAsk) -> R
                 }
                 Event::default().event("end").data("{}")
             }
-            Err(e) => Event::default()
-                .event("error")
-                .json_data(json!({ "code": e.code, "message": e.message }))
-                .unwrap_or_else(|_| Event::default().event("error").data("{}")),
+            // Refused before any frame: the handler answers the error itself.
+            Err(e) => match begin(Err(e)) {
+                None => return,
+                Some(e) => Event::default()
+                    .event("error")
+                    .json_data(json!({ "code": e.code, "message": e.message }))
+                    .unwrap_or_else(|_| Event::default().event("error").data("{}")),
+            },
         };
         let _gone = tx.send(last);
     });
-    Streamed { rx }.into_response()
+    match begun.await {
+        Ok(Ok(())) => Ok(Streamed { rx }.into_response()),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(ApiError::internal(
+            "the streamed turn ended before it began",
+        )),
+    }
 }

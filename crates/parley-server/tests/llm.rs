@@ -325,6 +325,8 @@ async fn a_model_that_fails_takes_the_failure_path() {
                 ["start", "content", "content", "end", "text"],
                 "{traces:?}"
             );
+            // The end of a cut-off answer says it was cut off.
+            assert!(traces[3]["payload"]["error"].is_string(), "{traces:?}");
         }
     }
     // No model configured: the failure path too.
