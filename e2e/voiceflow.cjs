@@ -552,6 +552,19 @@ module.exports = function register(scenario, h) {
       const [one, two] = [await replay(), await new Promise((r) => setTimeout(r, 5)).then(replay)];
       if (!one.startsWith('200 ')) fail(`a replayed stateless turn: ${one.slice(0, 300)}`);
       if (one !== two) fail(`the same stateless turn answered two different bodies:\n${one.slice(0, 300)}\n${two.slice(0, 300)}`);
+      // The launch too, across a second boundary (a clock read at the start would show).
+      const launch = async () => {
+        const r = await fetch(`${server.url}/interact/production`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: server.key },
+          body: JSON.stringify({ state: { stack: [], storage: {}, variables: {} }, request: null, config: { tts: false, stripSSML: true } }),
+        });
+        return `${r.status} ${await r.text()}`;
+      };
+      const [first, later] = [await launch(), await new Promise((r) => setTimeout(r, 1100)).then(launch)];
+      if (!first.startsWith('200 ') || first !== later) {
+        fail(`the same stateless launch, a second apart, answered two different bodies:\n${first.slice(0, 300)}\n${later.slice(0, 300)}`);
+      }
       // Deliberately unlike Voiceflow (docs/voiceflow.md): a variable the client changes in a
       // signed state mid-conversation makes it forged (409); at the start (empty stack) the
       // settable ones are taken, as the factory's `variables` are.
@@ -569,7 +582,7 @@ module.exports = function register(scenario, h) {
       const again = await client.start().catch((e) => fail(`start() after the end: ${e.message}${e.response ? ` — ${e.response.status} ${show(e.response.data)}` : ''}`));
       expectTurn({ say: 'start() again', want: [text(/^Welcome back to Pizza Palace, Dana!/), ...TURNS[0].want.slice(1)] },
         again.getTrace(), 'runtime-client-js');
-      return `runtime-client-js: ${held}/${TURNS.length} turns held (the custom action through onResponse), a replayed turn byte-identical, `
+      return `runtime-client-js: ${held}/${TURNS.length} turns held (the custom action through onResponse), a replayed turn and a launch a second apart byte-identical, `
         + 'a new conversation with start(), initial variables taken, a variable changed mid-conversation refused (409)';
     } finally {
       await server.close();
