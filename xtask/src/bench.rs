@@ -5,6 +5,8 @@
 //!   `loadgen` example (whole conversations, stateless and stateful, at several concurrencies,
 //!   bounded in time and count), and in the same run a bare axum server answering a fixed turn
 //!   (the `bare_axum` example): the result is a ratio that holds on a noisy machine.
+//!   Then two cases of issue 15: stateless conversations of 2 KB utterances at 16
+//!   conversations, and `/health`'s latency while four clients send long texts back to back.
 //! - `engine`: criterion benches of typical turns and the state's JSON
 //!   (`crates/parley-engine/benches/steps.rs`) and of signing and verifying a state
 //!   (`crates/parley-server/benches/signing.rs`), summed up from criterion's estimates.
@@ -121,6 +123,30 @@ pub(crate) fn server(load: &Load) -> Result<()> {
             }));
         }
     }
+    // Issue 15: long utterances cost CPU; the engine runs them on blocking threads, so
+    // `/health` (an async worker's work) is not held up by them.
+    let long = measure(&parley.url, "long", 16)?;
+    println!(
+        "\n2 KB utterances, 16 conversations: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
+        long["requests_per_second"].as_f64().unwrap_or(0.0),
+        long["p50_ms"].as_f64().unwrap_or(0.0),
+        long["p99_ms"].as_f64().unwrap_or(0.0),
+        long["errors"],
+    );
+    let hostile = measure(&parley.url, "hostile", 4)?;
+    println!(
+        "/health while 4 clients send long texts ({} sent: half at 2,000 characters, half \
+         240 KB): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, {} errors",
+        hostile["hostile_turns"],
+        hostile["p50_ms"].as_f64().unwrap_or(0.0),
+        hostile["p99_ms"].as_f64().unwrap_or(0.0),
+        hostile["max_ms"].as_f64().unwrap_or(0.0),
+        hostile["errors"],
+    );
+    rows.push(json!({ "flavour": "long (2 KB utterances)", "concurrency": 16, "parley": long }));
+    rows.push(
+        json!({ "flavour": "hostile (/health latency)", "concurrency": 4, "parley": hostile }),
+    );
     drop(parley);
     drop(bare);
     let report = json!({

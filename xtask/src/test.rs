@@ -74,6 +74,10 @@ pub(crate) fn main() -> Result<()> {
         )
         .map(Some)
     });
+    step(
+        "schemathesis: openapi.json against the real server",
+        &|| schemathesis().map(|()| None),
+    );
     step("browser tests (headless Chromium)", &|| {
         browser_tests(&browser).map(Some)
     });
@@ -94,6 +98,43 @@ pub(crate) fn main() -> Result<()> {
     });
 
     summarise(&steps, started.elapsed())
+}
+
+/// Schemathesis, pinned: the newest release when this step was written.
+const SCHEMATHESIS: &str = "4.32.5";
+
+/// Schemathesis (PyPI, in its own virtualenv under `target/tools`) generates requests from
+/// `openapi.json` and sends them to the real `parley` binary on loopback: every answer must be
+/// documented (its status, content type and schema) and none may be a 5xx. Bounded: a few
+/// examples per operation, one worker, a time budget, a fixed seed.
+fn schemathesis() -> Result<()> {
+    let venv = crate::cmd::npm_tools_dir().join(format!("schemathesis-{SCHEMATHESIS}"));
+    let st = venv.join("bin/st");
+    if !st.is_file() {
+        run(command("python3").args(["-m", "venv"]).arg(&venv))?;
+        run(command(venv.join("bin/pip"))
+            .args(["install", "--quiet"])
+            .arg(format!("schemathesis=={SCHEMATHESIS}")))?;
+    }
+    let parley = build_server()?;
+    let data = root().join("target/schemathesis-data");
+    let _ = std::fs::remove_dir_all(&data);
+    // Generated user ids are new sessions: the per-address rate of new sessions would turn
+    // most of them into 429s, which say nothing about the document.
+    let server = Server::spawn(
+        command(&parley)
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(["--new-sessions-per-minute", "1000000", "--data-dir"])
+            .arg(&data)
+            .env("RUST_LOG", "warn"),
+    )?;
+    let base = server.url.trim_end_matches('/');
+    run(command(&st)
+        .arg("run")
+        .arg(format!("{base}/openapi.json"))
+        .args(["--url", base, "--workers", "1", "--seed", "15"])
+        .args(["--max-examples", "20", "--max-time", "300"])
+        .args(["--request-timeout", "10", "--no-color"]))
 }
 
 /// The widget's `tests/web.rs` in headless Chromium, through wasm-bindgen-test-runner (the

@@ -72,6 +72,21 @@ pub(crate) fn build_release() -> Result<AppFiles> {
         std::fs::remove_dir_all(&dist).with_context(|| format!("removing {}", dist.display()))?;
     }
     run(command("trunk").args(["build", "--release", "--locked"]))?;
+    // trunk leaves its own files (`.trunk-lock`, a `.stage` directory) in its output: they are
+    // no part of the widget (the server refuses dotfiles anyway), so they do not ship.
+    for entry in std::fs::read_dir(&dist)? {
+        let path = entry?.path();
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        {
+            if path.is_dir() {
+                std::fs::remove_dir_all(&path)?;
+            } else {
+                std::fs::remove_file(&path)?;
+            }
+        }
+    }
     let (trunk_glue, trunk_wasm) = trunk_files(&dist)?;
     let glue = dist.join(&trunk_glue);
     minify_js(&glue, &glue, true)?;

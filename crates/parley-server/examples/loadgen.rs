@@ -3,7 +3,13 @@
 //! stateful: a user id per conversation), until `duration` or `max-requests` runs out.
 //! Prints one JSON object: requests, errors, requests/s and latency percentiles.
 //!
-//! `loadgen URL stateless|stateful CONCURRENCY DURATION_SECS MAX_REQUESTS`
+//! `loadgen URL stateless|stateful|long|hostile CONCURRENCY DURATION_SECS MAX_REQUESTS`
+//!
+//! `long`: stateless conversations whose texts are 2 KB utterances (the default limit is 2,000
+//! characters). `hostile`: the clients send long texts back to back, half of them at the
+//! limit and half 240 KB (`"large "` 41,000 times, refused with 413), while one more client
+//! asks `/health` every 10 ms; the report's percentiles are `/health`'s, and `hostile_turns`
+//! counts the texts sent.
 //!
 //! Loopback only: it refuses any other address.
 
@@ -12,6 +18,26 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+/// A text of `chars` characters that still reads as an order.
+fn long_text(chars: usize) -> String {
+    let mut text = "I'd like a large pizza please ".repeat(chars / 30 + 1);
+    text.truncate(chars);
+    text
+}
+
+/// The demo conversation with every text made a 2 KB utterance.
+fn long_conversation() -> Vec<Value> {
+    conversation()
+        .into_iter()
+        .map(|mut request| {
+            if request["type"] == "text" {
+                request["payload"] = long_text(2000).into();
+            }
+            request
+        })
+        .collect()
+}
 
 /// One conversation with the demo: an order, a cancellation, a question.
 fn conversation() -> Vec<Value> {
@@ -52,9 +78,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if !loopback {
         return Err(format!("{url} is not a loopback address: load goes to loopback only").into());
     }
-    let stateful = match flavour.as_str() {
-        "stateless" => false,
-        "stateful" => true,
+    let (stateful, long) = match flavour.as_str() {
+        "stateless" => (false, false),
+        "stateful" => (true, false),
+        "long" => (false, true),
+        "hostile" => (false, false),
         other => return Err(format!("unknown flavour {other}").into()),
     };
     let concurrency: usize = concurrency.parse()?;
@@ -67,6 +95,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .pool_max_idle_per_host(concurrency)
         .timeout(Duration::from_secs(30))
         .build()?;
+    if flavour == "hostile" {
+        return hostile(&client, url, concurrency, deadline).await;
+    }
     let started = Instant::now();
     let mut users = Vec::new();
     for user in 0..concurrency {
@@ -78,7 +109,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 round += 1;
                 let user_id = format!("load-{user}-{round}");
                 let mut state: Option<Value> = None;
-                for request in conversation() {
+                let requests = if long {
+                    long_conversation()
+                } else {
+                    conversation()
+                };
+                for request in requests {
                     if Instant::now() >= deadline
                         || budget
                             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
@@ -140,6 +176,77 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         all.latencies_us.extend(tally.latencies_us);
         all.errors += tally.errors;
     }
+    report(flavour, concurrency, started, all, Value::Null);
+    Ok(())
+}
+
+/// `/health` latency while `concurrency` clients send long texts back to back.
+async fn hostile(
+    client: &reqwest::Client,
+    url: &str,
+    concurrency: usize,
+    deadline: Instant,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let sent = Arc::new(AtomicU64::new(0));
+    let mut senders = Vec::new();
+    for n in 0..concurrency {
+        let (client, url, sent) = (client.clone(), url.to_owned(), sent.clone());
+        let text = if n % 2 == 0 {
+            long_text(2000)
+        } else {
+            "large ".repeat(41_000)
+        };
+        let body = json!({ "request": { "type": "text", "payload": text } }).to_string();
+        senders.push(tokio::spawn(async move {
+            while Instant::now() < deadline {
+                let answer = client
+                    .post(format!("{url}/interact"))
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await;
+                if let Ok(response) = answer {
+                    let _ = response.bytes().await;
+                }
+                sent.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    let started = Instant::now();
+    let mut tally = Tally::default();
+    // A client of its own, as a load balancer's health check would be.
+    let prober = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    while Instant::now() < deadline {
+        let asked = Instant::now();
+        let ok = matches!(
+            prober.get(format!("{url}/health")).send().await,
+            Ok(r) if r.status().is_success()
+        );
+        tally
+            .latencies_us
+            .push(u32::try_from(asked.elapsed().as_micros()).unwrap_or(u32::MAX));
+        if !ok {
+            tally.errors += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    for sender in senders {
+        sender.await?;
+    }
+    let turns = sent.load(Ordering::Relaxed);
+    report("hostile", concurrency, started, tally, json!(turns));
+    Ok(())
+}
+
+fn report(
+    flavour: &str,
+    concurrency: usize,
+    started: Instant,
+    mut all: Tally,
+    hostile_turns: Value,
+) {
     let elapsed = started.elapsed().as_secs_f64();
     all.latencies_us.sort_unstable();
     let percentile = |p: f64| -> f64 {
@@ -162,10 +269,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "p50_ms": percentile(0.50),
         "p99_ms": percentile(0.99),
         "max_ms": percentile(1.0),
+        "hostile_turns": hostile_turns,
     });
     #[allow(clippy::print_stdout, reason = "the report is the output")]
     {
         println!("{report}");
     }
-    Ok(())
 }

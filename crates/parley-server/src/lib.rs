@@ -256,9 +256,10 @@ async fn read_body_within(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    if matches!(
+    // Only the methods whose handlers read a body.
+    if !matches!(
         *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
+        Method::POST | Method::PUT | Method::PATCH
     ) {
         return next.run(request).await;
     }
@@ -447,19 +448,30 @@ async fn health() -> Response {
     axum::Json(serde_json::json!({ "status": "ok" })).into_response()
 }
 
+/// How long `/ready` waits for the store's write probe.
+const READY_WITHIN: Duration = Duration::from_secs(3);
+
 /// Readiness: the projects are loaded and the session store takes a write (a server whose
 /// database went read-only would otherwise say ready while every stateful turn fails).
 async fn ready(
     axum::extract::State(app): axum::extract::State<AppState>,
 ) -> Result<Response, ApiError> {
-    app.store().probe().await.map_err(|e| {
-        tracing::error!("not ready: {e}");
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not_ready",
-            "the session store does not take writes",
-        )
-    })?;
+    // A store that waits on a lock answers in time or is not ready (a probe must not hang).
+    let probe = tokio::time::timeout(READY_WITHIN, app.store().probe()).await;
+    probe
+        .unwrap_or_else(|_| {
+            Err(store::StoreError::Failed(
+                "the write probe timed out".into(),
+            ))
+        })
+        .map_err(|e| {
+            tracing::error!("not ready: {e}");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_ready",
+                "the session store does not take writes",
+            )
+        })?;
     let projects: Vec<&String> = app.inner.projects.keys().collect();
     Ok(axum::Json(serde_json::json!({ "status": "ready", "projects": projects })).into_response())
 }

@@ -480,6 +480,57 @@ async fn ready_fails_when_the_store_cannot_write() {
     assert_eq!(status, StatusCode::OK);
 }
 
+/// The same against PostgreSQL (when `PARLEY_TEST_DATABASE_URL` names one): another session
+/// holds the probe's table locked; reads go on, `/ready` fails within its time, then recovers.
+#[tokio::test]
+async fn ready_fails_when_postgres_cannot_write() {
+    let Ok(base) = std::env::var("PARLEY_TEST_DATABASE_URL") else {
+        assert!(
+            std::env::var_os("PARLEY_REQUIRE_POSTGRES").is_none(),
+            "PARLEY_REQUIRE_POSTGRES is set but PARLEY_TEST_DATABASE_URL is not"
+        );
+        eprintln!("note: PostgreSQL not tested (set PARLEY_TEST_DATABASE_URL)");
+        return;
+    };
+    let mut random = [0u8; 8];
+    getrandom::fill(&mut random).unwrap();
+    let schema = format!("h{}", u64::from_le_bytes(random));
+    let (mut admin, connection) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    admin
+        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .await
+        .unwrap();
+    let url = format!(
+        "{base}{}options=-c%20search_path%3D{schema}",
+        if base.contains('?') { '&' } else { '?' }
+    );
+    let store = parley_server::store::open(Some(&url), std::path::Path::new("."))
+        .await
+        .unwrap();
+    let project = compile(Project::from_json(BUNDLED_DEMO).unwrap()).unwrap();
+    let state = AppState::new(vec![project], Signer::new([9; 32]), store.clone())
+        .await
+        .unwrap();
+    let router = app(state, &Options { widget_dir: None });
+    assert_eq!(send(&router, get("/ready")).await.0, StatusCode::OK);
+    let lock = admin.transaction().await.unwrap();
+    lock.batch_execute(&format!(
+        "LOCK TABLE {schema}.probe IN ACCESS EXCLUSIVE MODE"
+    ))
+    .await
+    .unwrap();
+    let started = Instant::now();
+    let (status, body) = send(&router, get("/ready")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(store.load("pizza", "nobody").await.is_ok(), "reads go on");
+    lock.rollback().await.unwrap();
+    assert_eq!(send(&router, get("/ready")).await.0, StatusCode::OK);
+}
+
 impl Served {
     /// Whether the database still reads, from another connection.
     async fn state_store_reads(&self) -> bool {

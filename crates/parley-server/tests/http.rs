@@ -1253,6 +1253,78 @@ async fn the_openapi_document_matches_the_router() {
     ];
     routes.sort();
     assert_eq!(documented, routes);
+    answered_statuses_are_documented(&s.router, &doc).await;
+}
+
+/// The other way for statuses: each documented operation is sent the requests that make the
+/// router's shared refusals (a body that is no JSON, not JSON at all or too large, a
+/// `versionID` that is not ASCII, typed text over the limit), and whatever status comes back
+/// must be one the document lists for that operation; each documented status is one the server
+/// answers somewhere.
+async fn answered_statuses_are_documented(router: &Router, doc: &Value) {
+    use axum::http::HeaderValue;
+    let answered_anywhere = [
+        200, 204, 400, 401, 403, 404, 408, 409, 413, 415, 429, 500, 503,
+    ];
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let uri = path
+            .replace("{projectID}", "pizza")
+            .replace("{environmentID}", "development")
+            .replace("{versionID}", "development")
+            .replace("{userID}", "doc-user")
+            .replace("{name}", "logo.svg");
+        for (method, operation) in item.as_object().unwrap() {
+            let documented: Vec<u16> = operation["responses"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(|k| k.parse().unwrap())
+                .collect();
+            for status in &documented {
+                assert!(
+                    answered_anywhere.contains(status),
+                    "{method} {path} documents {status}, which the server never answers"
+                );
+            }
+            let method = method.to_uppercase();
+            let with_body = matches!(method.as_str(), "POST" | "PUT" | "PATCH");
+            let request = |content_type: &str, body: String| {
+                Request::builder()
+                    .method(method.as_str())
+                    .uri(&uri)
+                    .header("content-type", content_type)
+                    .body(Body::from(body))
+                    .unwrap()
+            };
+            let mut probes = vec![
+                Request::builder()
+                    .method(method.as_str())
+                    .uri(&uri)
+                    .header("versionID", HeaderValue::from_bytes(b"v\xe9").unwrap())
+                    .body(Body::empty())
+                    .unwrap(),
+            ];
+            if with_body {
+                probes.push(request("application/json", "{not json".into()));
+                probes.push(request("text/plain", "{}".into()));
+                probes.push(request("application/json", "x".repeat(300_000)));
+                let long = "é".repeat(2001);
+                probes.push(request(
+                    "application/json",
+                    json!({ "request": { "type": "text", "payload": long },
+                            "action": { "type": "text", "payload": long } })
+                    .to_string(),
+                ));
+            }
+            for probe in probes {
+                let (status, _, answer) = raw(router, probe).await;
+                assert!(
+                    documented.contains(&status.as_u16()),
+                    "{method} {path} answered {status} ({answer}), which the document does not list"
+                );
+            }
+        }
+    }
 }
 
 /// Every store passes the same checks: compare-and-swap writes, deletes, keys, and a second

@@ -160,16 +160,23 @@ impl Store for PostgresStore {
     }
 
     async fn probe(&self) -> Result<(), StoreError> {
-        self.client()
-            .await?
+        let mut client = self.client().await?;
+        // A time limit inside the database: a probe cut off on this side alone would leave its
+        // statement waiting, and its connection would go back to the pool still busy.
+        let transaction = client.transaction().await.map_err(err)?;
+        transaction
+            .batch_execute("SET LOCAL statement_timeout = 2000")
+            .await
+            .map_err(err)?;
+        transaction
             .execute(
                 "INSERT INTO probe (id, at) VALUES (1, now())
                  ON CONFLICT (id) DO UPDATE SET at = now()",
                 &[],
             )
             .await
-            .map(|_| ())
-            .map_err(err)
+            .map_err(err)?;
+        transaction.commit().await.map_err(err)
     }
 
     async fn create_key(&self, key: &KeyRecord) -> Result<(), StoreError> {
