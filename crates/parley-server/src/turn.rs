@@ -75,7 +75,7 @@ async fn pooled_step(
     dialogue: Dialogue,
     input: Input,
     ctx: &Arc<Context>,
-    started: Instant,
+    spent: &mut Duration,
 ) -> Result<(Dialogue, Step), ApiError> {
     let pool = TurnPool::get();
     let over = || {
@@ -88,31 +88,28 @@ async fn pooled_step(
             ),
         )
     };
-    let left = pool
-        .budget
-        .checked_sub(started.elapsed())
-        .ok_or_else(over)?;
-    let work = async {
-        let permit = pool
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(ApiError::internal)?;
-        let (version, ctx) = (version.clone(), ctx.clone());
-        // The permit goes with the work: a step cut off by the budget still holds its
-        // thread until it ends, and the pool stays bounded.
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let mut dialogue = dialogue;
-            let step = dialogue.handle(&version, input, &ctx);
-            step.map(|step| (dialogue, step))
-        })
+    // Waiting for a thread is not the turn's work: the budget starts with the step.
+    let permit = pool
+        .permits
+        .clone()
+        .acquire_owned()
         .await
-        .map_err(ApiError::internal)
-    };
-    match tokio::time::timeout(left, work).await {
-        Ok(turn) => Ok(turn??),
+        .map_err(ApiError::internal)?;
+    let left = pool.budget.checked_sub(*spent).ok_or_else(over)?;
+    let (version, ctx) = (version.clone(), ctx.clone());
+    let started = Instant::now();
+    // The permit goes with the work: a step cut off by the budget still holds its thread
+    // until it ends, and the pool stays bounded.
+    let work = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let mut dialogue = dialogue;
+        let step = dialogue.handle(&version, input, &ctx);
+        step.map(|step| (dialogue, step))
+    });
+    let done = tokio::time::timeout(left, work).await;
+    *spent += started.elapsed();
+    match done {
+        Ok(turn) => Ok(turn.map_err(ApiError::internal)??),
         Err(_) => Err(over()),
     }
 }
@@ -224,13 +221,17 @@ pub async fn run_turn(
     // The budget counts the engine's time only: API calls have their own timeouts.
     let mut engine_time = Duration::ZERO;
     let ctx = Arc::new(ctx);
-    let started = Instant::now();
     // The state is read once and written once: between the turn's steps the conversation
     // stays in the engine's form.
     let dialogue = Dialogue::resume(version, state.as_ref(), ctx.seed)?;
-    let (mut dialogue, mut turn) =
-        pooled_step(version, dialogue, Input::Request(request), &ctx, started).await?;
-    engine_time += started.elapsed();
+    let (mut dialogue, mut turn) = pooled_step(
+        version,
+        dialogue,
+        Input::Request(request),
+        &ctx,
+        &mut engine_time,
+    )
+    .await?;
     let understood = turn.request.take();
     let mut traces = std::mem::take(&mut turn.traces);
     said(&traces);
@@ -288,16 +289,7 @@ pub async fn run_turn(
             }),
         };
         let answered = matches!(input, Input::LlmResult(LlmResult::Answer { .. }));
-        let resumed = Instant::now();
-        (dialogue, turn) = pooled_step(
-            version,
-            dialogue,
-            input,
-            &ctx,
-            resumed.checked_sub(engine_time).unwrap_or(resumed),
-        )
-        .await?;
-        engine_time += resumed.elapsed();
+        (dialogue, turn) = pooled_step(version, dialogue, input, &ctx, &mut engine_time).await?;
         if streamed && answered {
             // The answer went out as completion traces: not again as a finished text.
             if let Some(i) = turn
