@@ -357,8 +357,7 @@ fn free_port() -> Result<u16> {
 
 /// `cargo xtask test`'s check of `trunk serve`: the runtime and trunk on free ports, the page
 /// with trunk's reload hook, a turn through trunk's proxy over HTTP, then a turn in headless
-/// Chromium (`e2e/trunk-serve.cjs`), which leaves `target/screenshots/trunk-serve.png`, and a
-/// reload on a change of `index.html` (its time only).
+/// Chromium (`e2e/trunk-serve.cjs`), which leaves `target/screenshots/trunk-serve.png`.
 pub(crate) fn watch_check(browser: &Browser) -> Result<()> {
     let playwright = tools::ensure_playwright()?;
     let parley = build_server()?;
