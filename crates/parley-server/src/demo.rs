@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 /// The delivery estimate the demo project's API-call block asks for: a real HTTP endpoint, so
 /// the demo exercises a real call.
 pub(crate) async fn estimate(
-    axum::extract::Query(query): axum::extract::Query<HashMap<String, String>>,
+    crate::error::Query(query): crate::error::Query<HashMap<String, String>>,
 ) -> Response {
     // Absent: one pizza; anything but a whole number (`null`, `two`, `-1`) is the caller's
     // mistake, said so.

@@ -115,3 +115,14 @@ impl From<StepError> for ApiError {
 #[derive(Debug, axum::extract::FromRequest)]
 #[from_request(via(axum::Json), rejection(ApiError))]
 pub struct Body<T>(pub T);
+
+/// `Query<T>` whose rejections are [`ApiError`]s (axum's own answer them in plain text).
+#[derive(Debug, axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct Query<T>(pub T);
+
+impl From<axum::extract::rejection::QueryRejection> for ApiError {
+    fn from(rejection: axum::extract::rejection::QueryRejection) -> ApiError {
+        ApiError::bad_request("invalid_query", rejection.body_text())
+    }
+}

@@ -6,14 +6,14 @@
 //! answers `{ trace }`.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use parley_engine::{CompiledVersion, check_state, set_variables};
 use parley_protocol::{Config, Object, Request, StatefulRequest, Trace};
 use serde::Deserialize;
 
-use crate::error::{ApiError, Body};
+use crate::error::{ApiError, Body, Query};
 use crate::store::{Revision, Session, StoreError};
 use crate::target::{Admin, Interact, UserTarget};
 use crate::turn::{run_turn, shape, turn_context};

@@ -21,7 +21,7 @@
 use std::convert::Infallible;
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -30,7 +30,7 @@ use parley_protocol::{Config, Object, Request, Trace};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::error::{ApiError, Body};
+use crate::error::{ApiError, Body, Query};
 use crate::stateful::{TurnAsk, user_turn};
 use crate::store::{Session, StoreError};
 use crate::target::{Interact, MAX_USER_ID, SessionClaims, SessionTarget, Target, UserTarget};

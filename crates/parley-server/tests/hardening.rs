@@ -448,6 +448,18 @@ async fn bad_version_ids_and_quantities_get_400() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
         assert_eq!(body["code"], "invalid_quantity", "{bad}");
     }
+    // A query the route cannot read is a JSON error like the others (schemathesis found
+    // axum's plain-text one).
+    let (status, body) = send(
+        &server.router,
+        post(
+            "/state/user/u1/interact?verbose=true&verbose=false",
+            &json!({ "action": { "type": "launch" } }),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["code"], "invalid_query");
     let (status, body) = send(&server.router, get("/demo/api/estimate?quantity=2")).await;
     assert_eq!(
         (status, body["minutes"].as_u64()),
