@@ -109,13 +109,16 @@ pub(crate) async fn interact(
         session: None,
     };
     let done = user_turn(&app, &target, ask, None).await?;
-    // The state is for those who may read it (a secret key, as `GET /state/user/{userID}`):
-    // for anyone else `?verbose=true` answers as without it.
+    // The state is for those who may read it (a secret key, as `GET /state/user/{userID}`);
+    // anyone else asking for verbose (sdk-runtime always does) gets the same envelope without
+    // it, which is all such clients read.
     Ok(if query.verbose() && target.secret {
         Json(serde_json::json!({
             "state": done.state, "trace": done.traces, "request": done.request
         }))
         .into_response()
+    } else if query.verbose() {
+        Json(serde_json::json!({ "trace": done.traces, "request": done.request })).into_response()
     } else if target.public_route {
         Json(serde_json::json!({ "trace": done.traces })).into_response()
     } else {

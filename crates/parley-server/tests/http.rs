@@ -1696,7 +1696,10 @@ async fn voiceflow_shapes_on_the_shared_routes() {
         &[],
     )
     .await;
-    assert!(verbose.is_array(), "no key, no state: {verbose}");
+    assert!(
+        verbose["trace"].is_array() && verbose.get("state").is_none(),
+        "no key, no state: {verbose}"
+    );
     let db = Db::new(Backend::Sqlite).await;
     let (app_state, keyed) = db.server(vec![demo()]).await;
     let secret = db.key(&app_state, Scope::Secret, 100, 100).await;
@@ -1898,6 +1901,37 @@ async fn the_keyless_public_route_has_its_own_guards() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
+
+    // `publicAccess: true` opens a keyed project's public route; the state stays unreadable
+    // there and with a public key: `?verbose=true` hands it only to a secret key.
+    let mut open: Value = serde_json::from_str(BUNDLED_DEMO).unwrap();
+    open["publicAccess"] = json!(true);
+    let db = Db::new(Backend::Sqlite).await;
+    let (app_state, r) = db
+        .server(vec![
+            compile(serde_json::from_value::<Project>(open).unwrap()).unwrap(),
+        ])
+        .await;
+    let key = db.key(&app_state, Scope::Public, 100, 100).await;
+    let (status, _, _) = call(&r, "POST", public_route, launch(), &[]).await;
+    assert_eq!(status, StatusCode::OK, "publicAccess: true");
+    let text = || Some(json!({ "action": { "type": "text", "payload": "hi" } }));
+    let verbose = format!("{public_route}?verbose=true");
+    let (_, _, keyless) = call(&r, "POST", &verbose, text(), &[]).await;
+    let (_, _, public) = call(
+        &r,
+        "POST",
+        "/state/user/a/interact?verbose=true",
+        text(),
+        &[("authorization", &key)],
+    )
+    .await;
+    for answer in [keyless, public] {
+        assert!(
+            answer["trace"].is_array() && answer.get("state").is_none(),
+            "{answer}"
+        );
+    }
 
     // A project's own rate per client address on the keyless public route.
     let mut slow: Value = serde_json::from_str(BUNDLED_DEMO).unwrap();
