@@ -131,7 +131,9 @@ fn schemathesis() -> Result<()> {
             .env("RUST_LOG", "warn"),
     )?;
     let base = server.url.trim_end_matches('/');
+    // In target/: schemathesis keeps its example database in `.schemathesis/` of its directory.
     run(command(&st)
+        .current_dir(crate::cmd::target_dir())
         .arg("run")
         .arg(format!("{base}/openapi.json"))
         .args(["--url", base, "--workers", "1", "--seed", "15"])
