@@ -355,17 +355,15 @@ pub async fn run_with(
         .unwrap_or_else(|| limits::connections_for(open_files));
     tracing::debug!("open files: {open_files}; connections at most: {max_connections}");
     let permits = Arc::new(tokio::sync::Semaphore::new(max_connections));
-    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    // HTTP/1 only: hyper's HTTP/2 has no header or idle timer, so a cleartext HTTP/2 client
+    // that answers pings could hold a connection (and a permit) for ever. Browsers speak
+    // HTTP/2 only over TLS, which a proxy in front of Parley ends.
+    let mut builder =
+        hyper_util::server::conn::auto::Builder::new(TokioExecutor::new()).http1_only();
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout());
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(Some(limits.header_timeout()))
-        .keep_alive_timeout(limits.header_timeout())
-        .max_concurrent_streams(64);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let busy = busy_answer();
     let mut shutdown = std::pin::pin!(shutdown);

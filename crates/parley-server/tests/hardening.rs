@@ -124,6 +124,32 @@ fn closed(s: &mut TcpStream, seen: &mut Vec<u8>) -> bool {
     }
 }
 
+/// A cleartext HTTP/2 client (h2c prior knowledge) gets no connection that outlives the header
+/// time: the server speaks HTTP/1 only (hyper's HTTP/2 has no idle or header timer, so a client
+/// answering pings could hold a connection, and a permit, for ever).
+#[test]
+fn cleartext_http2_holds_no_connection() {
+    use std::io::Write;
+    let server = Binary::start(&["--header-timeout-secs", "2"]);
+    let mut s = server.connect();
+    // The HTTP/2 connection preface, then an empty SETTINGS frame.
+    s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+        .unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_millis(500)))
+        .unwrap();
+    // Refused at once as a malformed HTTP/1 request: well before the header time and the
+    // HTTP/2 keep-alive pings (which a client could answer) would end it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(1500);
+    let mut seen = Vec::new();
+    while !closed(&mut s, &mut seen) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "an h2c connection was still open after 1.5 s: {}",
+            String::from_utf8_lossy(&seen)
+        );
+    }
+}
+
 /// Finding 1: idle, slow-header (slowloris), slow-body and kept-alive idle connections are
 /// closed after the header or body time, and `/health` is answered all along.
 #[test]
