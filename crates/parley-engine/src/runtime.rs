@@ -628,13 +628,16 @@ impl<'v> Runner<'v> {
     }
 
     fn finish(mut self, request: Option<Request>) -> (Session, Step) {
-        // What the user and the agent said this turn joins the history.
-        if let Some(heard) = self.heard.take() {
+        // What the user and the agent said this turn joins the history (only for a version
+        // whose LLM blocks read it: no copies of every message on every other turn).
+        let keeps_history = self.v.history_kept() > 0;
+        if let Some(heard) = self.heard.take().filter(|_| keeps_history) {
             self.remember("user", &heard);
         }
         let said: Vec<String> = self
             .traces
             .iter()
+            .filter(|_| keeps_history)
             .filter_map(|t| match &t.kind {
                 TraceKind::Text(text) => text.message.clone(),
                 _ => None,

@@ -88,6 +88,50 @@ fn forbidden(code: &'static str, message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, code, message)
 }
 
+/// Refuses a page of an origin the project does not allow (an empty list allows any).
+pub(crate) fn check_origin(
+    project: &CompiledProject,
+    origin: Option<&str>,
+) -> Result<(), ApiError> {
+    match origin {
+        Some(origin)
+            if !project.allowed_origins.is_empty()
+                && !project.allowed_origins.iter().any(|o| o == origin) =>
+        {
+            Err(forbidden(
+                "origin_not_allowed",
+                format!(
+                    "pages from `{origin}` may not use the project `{}`: add the origin to its \
+                     allowedOrigins",
+                    project.id
+                ),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+impl AppState {
+    /// Counts one keyless request of a client on the project's public route; refuses it over
+    /// the project's rate.
+    pub(crate) fn admit_keyless(
+        &self,
+        project: &CompiledProject,
+        client: IpAddr,
+    ) -> Result<(), ApiError> {
+        match self
+            .keys()
+            .admit_public(&project.id, project.public_requests_per_minute, client)
+        {
+            Err(Rejection::RateLimited { retry_after }) => Err(rate_limited(
+                "too many requests from this address: slow down and retry later",
+                retry_after,
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// Whether the project's public route serves pages without a key: as the project says, else
 /// only while it has never had a key (a project locked with a key stays locked).
 pub(crate) fn public_open(project: &CompiledProject, locked: bool) -> bool {
@@ -160,16 +204,7 @@ impl AppState {
                 ));
             }
             (Need::Interact, None) if public_route && public_open(&project, locked) => {
-                if let Err(Rejection::RateLimited { retry_after }) = self.keys().admit_public(
-                    &project.id,
-                    project.public_requests_per_minute,
-                    caller.client,
-                ) {
-                    return Err(rate_limited(
-                        "too many requests from this address: slow down and retry later",
-                        retry_after,
-                    ));
-                }
+                self.admit_keyless(&project, caller.client)?;
             }
             (Need::Interact, None) if locked => {
                 return Err(key_required(
@@ -178,19 +213,8 @@ impl AppState {
             }
             (Need::Interact, _) => {}
         }
-        if public
-            && let Some(origin) = &caller.origin
-            && !project.allowed_origins.is_empty()
-            && !project.allowed_origins.contains(origin)
-        {
-            return Err(forbidden(
-                "origin_not_allowed",
-                format!(
-                    "pages from `{origin}` may not use the project `{}`: add the origin to its \
-                     allowedOrigins",
-                    project.id
-                ),
-            ));
+        if public {
+            check_origin(&project, caller.origin.as_deref())?;
         }
         if let Some(key) = &caller.key
             && key.scope == Scope::Public

@@ -224,11 +224,14 @@ pub(crate) async fn user_turn(
             target.platform.clone(),
             ask.config,
         );
-        // Each step's traces, shaped, go to `said` as soon as they are made (the streams).
+        // Each step's traces, shaped, go to `said` as soon as they are made (the streams); the
+        // shaped ones are kept, so the turn's answer is not shaped a second time.
+        let mut streamed = Vec::new();
         let mut forward = |traces: &[Trace]| {
             if let Some(said) = said.as_mut() {
                 let shaped = shape(traces.to_vec(), ask.config, Some(now));
                 if !shaped.is_empty() {
+                    streamed.extend(shaped.iter().cloned());
                     said(shaped);
                 }
             }
@@ -242,7 +245,11 @@ pub(crate) async fn user_turn(
             &mut forward,
         )
         .await?;
-        let traces = shape(outcome.traces, ask.config, Some(now));
+        let traces = if said.is_some() {
+            streamed
+        } else {
+            shape(outcome.traces, ask.config, Some(now))
+        };
         let session = Session {
             version: version.id().to_owned(),
             state: outcome.state,

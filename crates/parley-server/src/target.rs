@@ -170,7 +170,12 @@ pub(crate) fn request_id_of(headers: &axum::http::HeaderMap) -> Option<String> {
 }
 
 fn user_of(params: &HashMap<String, String>) -> Result<String, ApiError> {
-    let user = params.get("user_id").cloned().unwrap_or_default();
+    checked_user(params.get("user_id").cloned().unwrap_or_default())
+}
+
+/// A user id as the client gave it, if it is 1 to [`MAX_USER_ID`] bytes without control
+/// characters.
+pub(crate) fn checked_user(user: String) -> Result<String, ApiError> {
     if user.is_empty() || user.len() > MAX_USER_ID || user.chars().any(char::is_control) {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -263,20 +268,8 @@ impl FromRequestParts<AppState> for SessionTarget {
                 ),
             )
         })?;
-        if let Some(origin) = parts.headers.get("origin").and_then(|v| v.to_str().ok())
-            && !project.allowed_origins.is_empty()
-            && !project.allowed_origins.iter().any(|o| o == origin)
-        {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "origin_not_allowed",
-                format!(
-                    "pages from `{origin}` may not use the project `{}`: add the origin to its \
-                     allowedOrigins",
-                    project.id
-                ),
-            ));
-        }
+        let origin = parts.headers.get("origin").and_then(|v| v.to_str().ok());
+        crate::auth::check_origin(&project, origin)?;
         let platform = platform_of(parts);
         let client = client_of(parts);
         if claims.open {
@@ -291,17 +284,8 @@ impl FromRequestParts<AppState> for SessionTarget {
                      start a session with a key",
                 ));
             }
-            if let Some(address) = client
-                && let Err(crate::keys::Rejection::RateLimited { retry_after }) = app
-                    .keys()
-                    .admit_public(&project.id, project.public_requests_per_minute, address)
-            {
-                return Err(ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "rate_limited",
-                    "too many requests from this address: slow down and retry later",
-                )
-                .retry_after(retry_after));
+            if let Some(address) = client {
+                app.admit_keyless(&project, address)?;
             }
         }
         let guard = app.user_lock(&project.id, &claims.user).lock_owned().await;

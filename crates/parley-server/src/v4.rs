@@ -33,7 +33,7 @@ use serde_json::{Value, json};
 use crate::error::{ApiError, Body, Query};
 use crate::stateful::{TurnAsk, user_turn};
 use crate::store::{Session, StoreError};
-use crate::target::{Interact, MAX_USER_ID, SessionClaims, SessionTarget, Target, UserTarget};
+use crate::target::{Interact, SessionClaims, SessionTarget, Target, UserTarget};
 use crate::{AppState, random_seed};
 
 /// Body of a session start.
@@ -49,13 +49,7 @@ pub(crate) async fn start_session(
     target: Target<Interact>,
     Body(body): Body<StartSession>,
 ) -> Result<Json<Value>, ApiError> {
-    let user = body.user_id;
-    if user.is_empty() || user.len() > MAX_USER_ID || user.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "invalid_user_id",
-            format!("a userID is 1 to {MAX_USER_ID} bytes, without control characters"),
-        ));
-    }
+    let user = crate::target::checked_user(body.user_id)?;
     let (project, version) = (&target.project, &target.version);
     let lock = app.user_lock(&project.id, &user);
     let _one_at_a_time = lock.lock().await;
