@@ -771,7 +771,12 @@ scenario('a loader and an app of different builds: the app refuses to start, bot
   }
   if (await page.locator('.parley-panel').count()) throw new Error('a panel opened');
   const told = (await events()).filter((e) => e.startsWith('parley:error') && e.includes('the chat could not start'));
-  if (told.length !== 1) throw new Error(`parley:error events: ${told}`);
+  // One event per failed start. The idle-time fetch may fail before the click, which then tries
+  // once more (as the loader promises): so one or two starts, each told once.
+  const failedStarts = errors.filter((e) => e.includes('the chat could not start')).length;
+  if (told.length < 1 || told.length !== failedStarts) {
+    throw new Error(`parley:error events: ${told} for ${failedStarts} failed starts`);
+  }
   // What is left is the loader's launcher: it too must pass.
   await accessible(page, 'the loader\'s launcher, the app refused');
   await shot(page, '17-version-mismatch');
