@@ -204,6 +204,7 @@ fn load(options_value: JsValue) {
     let controls = Controls::new();
     controls.open.set(options.autostart);
     let user = (options.mode == Mode::Stateful).then(|| user_id(&options));
+    crate::i18n::apply(&options);
     crate::host::set(crate::host::Host {
         launch: options.launch.clone(),
         user_name: options.user_name.clone(),

@@ -19,6 +19,7 @@ pub mod conversation;
 pub mod embed;
 pub mod events;
 pub mod host;
+pub mod i18n;
 pub mod json;
 pub mod options;
 pub mod persistence;

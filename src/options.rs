@@ -1,6 +1,7 @@
 //! The options of `window.parley.chat.load({...})`: Voiceflow's shape (`verify`, `url`,
 //! `versionID`, `userID`, `user`, `launch`, `assistant` with `stylesheet` and `extensions`,
-//! `render`, `autostart`, `allowDangerousHTML`) plus ours (`apiKey`, `mode`, `persistence`). Plain Rust over [`Json`], tested natively: a bad option gives one error that
+//! `render`, `autostart`, `allowDangerousHTML`) plus ours (`apiKey`, `mode`, `persistence`,
+//! `locale`, `assistant.theme`). Plain Rust over [`Json`], tested natively: a bad option gives one error that
 //! names it, and nothing is mounted.
 
 use crate::json::{Json, Read};
@@ -36,6 +37,7 @@ pub struct Options {
     pub mode: Mode,
     /// The user id: given, or made once and kept with the conversation.
     pub user_id: Option<String>,
+    /// `assistant.title`; empty when none is given.
     pub title: String,
     pub description: Option<String>,
     pub image: Option<String>,
@@ -55,6 +57,10 @@ pub struct Options {
     pub stylesheet: Option<String>,
     /// `allowDangerousHTML: true` was asked for: refused (the widget never renders raw HTML).
     pub dangerous_html: bool,
+    /// `locale`, as given (a BCP 47 tag); [`crate::i18n::Locale::pick`] falls back from it.
+    pub locale: Option<String>,
+    /// `assistant.theme`: `'light' | 'dark' | 'auto'` (the default).
+    pub theme: crate::i18n::Theme,
 }
 
 /// A bad option: which one, and what it should be.
@@ -127,6 +133,12 @@ pub fn read_options(options: &Json) -> Result<Options, OptionError> {
     {
         return Err(bad("assistant.color", "a CSS colour such as '#3b5bdb'"));
     }
+    let theme = match text(assistant.as_ref(), "theme", "assistant.theme")?.as_deref() {
+        None | Some("auto") => crate::i18n::Theme::Auto,
+        Some("light") => crate::i18n::Theme::Light,
+        Some("dark") => crate::i18n::Theme::Dark,
+        Some(_) => return Err(bad("assistant.theme", "'light', 'dark' or 'auto'")),
+    };
     let stylesheet = match assistant.as_ref().and_then(|a| a.field("stylesheet")) {
         None => None,
         Some(v) => {
@@ -196,7 +208,8 @@ pub fn read_options(options: &Json) -> Result<Options, OptionError> {
         mode,
         user_id: text(Some(options), "userID", "userID")?,
         title: text(assistant.as_ref(), "title", "assistant.title")?
-            .unwrap_or_else(|| "Chat".to_owned()),
+            // None given: the widget shows the locale's word for a chat.
+            .unwrap_or_default(),
         description: text(assistant.as_ref(), "description", "assistant.description")?,
         image: text(assistant.as_ref(), "image", "assistant.image")?
             .and_then(|i| crate::safety::safe_image(&i)),
@@ -211,6 +224,8 @@ pub fn read_options(options: &Json) -> Result<Options, OptionError> {
             .and_then(|i| crate::safety::safe_image(&i)),
         stylesheet,
         dangerous_html,
+        locale: text(Some(options), "locale", "locale")?,
+        theme,
     })
 }
 
@@ -290,6 +305,13 @@ mod tests {
         .unwrap();
         assert_eq!(on_site.stylesheet.as_deref(), Some("/theme.css"));
         assert_eq!(on_site.user_image, None, "an unsafe picture is dropped");
+        let themed = read_options(&json!({
+            "verify": { "projectID": "p" }, "locale": "ar-EG", "assistant": { "theme": "dark" }
+        }))
+        .unwrap();
+        assert_eq!(themed.locale.as_deref(), Some("ar-EG"));
+        assert_eq!(themed.theme, crate::i18n::Theme::Dark);
+        assert_eq!(on_site.theme, crate::i18n::Theme::Auto);
     }
 
     #[test]
@@ -358,6 +380,14 @@ mod tests {
             (
                 json!({ "verify": { "projectID": "p" }, "user": "Dana" }),
                 "user",
+            ),
+            (
+                json!({ "verify": { "projectID": "p" }, "assistant": { "theme": "sepia" } }),
+                "assistant.theme",
+            ),
+            (
+                json!({ "verify": { "projectID": "p" }, "locale": 7 }),
+                "locale",
             ),
             (
                 json!({ "verify": { "projectID": "p" }, "allowDangerousHTML": "yes" }),

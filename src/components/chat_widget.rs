@@ -3,6 +3,7 @@ use leptos::prelude::*;
 
 use super::conversation_panel::{ConversationPanel, HostRequests};
 use crate::client::Endpoint;
+use crate::i18n::{Key, t};
 use crate::persistence::{Persistence, storage_key};
 
 /// What the host page can change on a mounted widget (`parley.chat.open()`, `hide()`…).
@@ -102,7 +103,12 @@ pub fn ChatWidget(
         ))
     });
     let started = RwSignal::new(embedded);
-    let title = StoredValue::new(title);
+    // None given: the locale's word for a chat.
+    let title = StoredValue::new(if title.is_empty() {
+        t(Key::Chat).to_owned()
+    } else {
+        title
+    });
     let root_ref = NodeRef::<html::Div>::new();
     let launcher_ref = NodeRef::<html::Button>::new();
 
@@ -143,8 +149,8 @@ pub fn ChatWidget(
                     <button
                         type="button"
                         class="parley-header__action"
-                        aria-label="Start a new chat"
-                        title="Start a new chat"
+                        aria-label=t(Key::NewChat)
+                        title=t(Key::NewChat)
                         on:click=move |_| controls.host.resets.update(|r| *r += 1)
                     >
                         "↻"
@@ -153,7 +159,7 @@ pub fn ChatWidget(
                         <button
                             type="button"
                             class="parley-header__close"
-                            aria-label="Close chat"
+                            aria-label=t(Key::CloseChat)
                             on:click=move |_| open.set(false)
                         >
                             "×"
@@ -200,6 +206,9 @@ pub fn ChatWidget(
         <div
             class="parley"
             class:parley--embedded=embedded
+            lang=crate::i18n::locale().tag()
+            dir=crate::i18n::locale().dir()
+            style:color-scheme=crate::i18n::theme().color_scheme()
             hidden=move || !controls.visible.get()
             node_ref=root_ref
             on:click=on_proactive_click
@@ -211,7 +220,7 @@ pub fn ChatWidget(
                     type="button"
                     class="parley-launcher"
                     node_ref=launcher_ref
-                    aria-label=move || if open.get() { "Close chat" } else { "Open chat" }
+                    aria-label=move || t(if open.get() { Key::CloseChat } else { Key::OpenChat })
                     aria-expanded=move || open.get().to_string()
                     on:click=move |_| open.update(|o| *o = !*o)
                 >

@@ -12,6 +12,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{Document, Element};
 
 use crate::conversation::{Delivery, Entry};
+use crate::i18n::{Key, t};
 use crate::rich_text::{Block, Inline};
 use crate::turn_view::{Bubble, ButtonView, CardView};
 
@@ -189,7 +190,7 @@ impl Lines {
                 let wrap = element(doc, "div", "parley-carousel-wrap");
                 let el = child(doc, &wrap, "div", "parley-carousel");
                 let _ = el.set_attribute("role", "group");
-                let _ = el.set_attribute("aria-roledescription", "carousel");
+                let _ = el.set_attribute("aria-roledescription", t(Key::Carousel));
                 let _ = el.set_attribute(
                     "aria-label",
                     &cards
@@ -206,11 +207,11 @@ impl Lines {
                 if cards.len() > 1 {
                     let nav = child(doc, &wrap, "div", "parley-carousel__nav");
                     for (step, label, sign) in
-                        [("-1", "Previous card", "‹"), ("1", "Next card", "›")]
+                        [("-1", Key::PreviousCard, "‹"), ("1", Key::NextCard, "›")]
                     {
                         let b = child(doc, &nav, "button", "parley-carousel__step");
                         let _ = b.set_attribute("type", "button");
-                        let _ = b.set_attribute("aria-label", label);
+                        let _ = b.set_attribute("aria-label", t(label));
                         let _ = b.set_attribute("data-scroll", step);
                         text(doc, &b, sign);
                     }
@@ -250,10 +251,13 @@ impl Lines {
         }
         text(doc, &child(doc, &el, "p", "parley-rich__p"), said);
         if failed {
-            let retry = child(doc, &el, "button", "parley-bubble__retry");
+            let note = child(doc, &el, "p", "parley-bubble__note");
+            text(doc, &note, t(Key::SendFailed));
+            text(doc, &note, " ");
+            let retry = child(doc, &note, "button", "parley-bubble__retry");
             let _ = retry.set_attribute("type", "button");
             let _ = retry.set_attribute("data-retry", "");
-            text(doc, &retry, "Not sent. Retry");
+            text(doc, &retry, t(Key::TryAgain));
         }
         el
     }
@@ -355,7 +359,7 @@ pub fn typing(scroll: &Element, on: bool) {
         (None, true) => {
             let el = child(&doc, scroll, "div", "parley-typing");
             let _ = el.set_attribute("role", "status");
-            let _ = el.set_attribute("aria-label", "The assistant is typing");
+            let _ = el.set_attribute("aria-label", t(Key::Typing));
             for _ in 0..3 {
                 child(&doc, &el, "span", "");
             }
