@@ -16,6 +16,7 @@
 mod blocks;
 mod compile;
 mod expr;
+mod js;
 mod nlu;
 pub mod project;
 mod runtime;
