@@ -9,6 +9,7 @@ mod capture;
 mod card;
 mod carousel;
 mod choice;
+mod code;
 mod condition;
 mod custom_action;
 mod end;
@@ -21,12 +22,14 @@ mod return_;
 mod set;
 mod speak;
 mod text;
+mod unsupported;
 
 pub use api_call::{ApiCallBlock, Mapping};
 pub use capture::CaptureBlock;
 pub use card::{ButtonDef, CardBlock, CardDef};
 pub use carousel::CarouselBlock;
-pub use choice::ChoiceBlock;
+pub use choice::{ChoiceBlock, Reprompts};
+pub use code::{CodeBlock, CodePath};
 pub use condition::{Branch, ConditionBlock};
 pub use custom_action::{ActionPath, CustomActionBlock};
 pub use end::EndBlock;
@@ -39,6 +42,7 @@ pub use return_::ReturnBlock;
 pub use set::{Assignment, SetBlock};
 pub use speak::SpeakBlock;
 pub use text::TextBlock;
+pub use unsupported::UnsupportedBlock;
 
 use parley_protocol::Request;
 use schemars::JsonSchema;
@@ -70,6 +74,8 @@ pub enum Block {
     Return(ReturnBlock),
     GotoIntent(GotoIntentBlock),
     End(EndBlock),
+    Code(CodeBlock),
+    Unsupported(UnsupportedBlock),
 }
 
 /// What a waiting block says about the user's request.
@@ -101,6 +107,8 @@ impl Block {
             Block::Return(b) => &b.id,
             Block::GotoIntent(b) => &b.id,
             Block::End(b) => &b.id,
+            Block::Code(b) => &b.id,
+            Block::Unsupported(b) => &b.id,
         }
     }
 
@@ -125,6 +133,8 @@ impl Block {
             Block::Return(b) => b.check(cx),
             Block::GotoIntent(b) => b.check(cx),
             Block::End(b) => b.check(cx),
+            Block::Code(b) => b.check(cx),
+            Block::Unsupported(b) => b.check(cx),
         }
     }
 
@@ -148,6 +158,8 @@ impl Block {
             Block::Return(b) => b.run(rt),
             Block::GotoIntent(b) => b.run(rt),
             Block::End(b) => b.run(rt),
+            Block::Code(b) => b.run(rt),
+            Block::Unsupported(b) => b.run(rt),
         }
     }
 
@@ -170,7 +182,9 @@ impl Block {
             | Block::GotoFlow(_)
             | Block::Return(_)
             | Block::GotoIntent(_)
-            | Block::End(_) => Ok(Resume::NotMine),
+            | Block::End(_)
+            | Block::Code(_)
+            | Block::Unsupported(_) => Ok(Resume::NotMine),
         }
     }
 
@@ -193,7 +207,9 @@ impl Block {
             | Block::GotoFlow(_)
             | Block::Return(_)
             | Block::GotoIntent(_)
-            | Block::End(_) => Err(Fault::internal(
+            | Block::End(_)
+            | Block::Code(_)
+            | Block::Unsupported(_) => Err(Fault::internal(
                 "an API result reached a block that made no call",
             )),
         }
@@ -218,7 +234,9 @@ impl Block {
             | Block::GotoFlow(_)
             | Block::Return(_)
             | Block::GotoIntent(_)
-            | Block::End(_) => Err(Fault::internal(
+            | Block::End(_)
+            | Block::Code(_)
+            | Block::Unsupported(_) => Err(Fault::internal(
                 "a model's answer reached a block that asked none",
             )),
         }
@@ -241,7 +259,9 @@ impl Block {
             | Block::GotoFlow(_)
             | Block::Return(_)
             | Block::GotoIntent(_)
-            | Block::End(_) => false,
+            | Block::End(_)
+            | Block::Code(_)
+            | Block::Unsupported(_) => false,
         }
     }
 }

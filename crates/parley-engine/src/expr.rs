@@ -13,8 +13,12 @@ use std::collections::BTreeMap;
 use rhai::{AST, Dynamic, Engine, Scope};
 use serde_json::Value;
 
+use crate::project::ExpressionLanguage;
+
 /// The compiled expressions of one version.
 pub(crate) struct Expressions {
+    /// Which language the version's expressions are written in.
+    language: ExpressionLanguage,
     engine: Engine,
     /// Each expression's AST and the declared variables its source names.
     compiled: BTreeMap<String, (AST, Vec<String>)>,
@@ -48,8 +52,9 @@ fn sandboxed_engine() -> Engine {
 }
 
 impl Expressions {
-    pub(crate) fn new() -> Expressions {
+    pub(crate) fn new(language: ExpressionLanguage) -> Expressions {
         Expressions {
+            language,
             engine: sandboxed_engine(),
             compiled: BTreeMap::new(),
         }
@@ -58,6 +63,14 @@ impl Expressions {
     /// Compiles an expression over the declared variables; the message says what is wrong.
     pub(crate) fn compile(&mut self, source: &str, variables: &[&str]) -> Result<(), String> {
         if self.compiled.contains_key(source) {
+            return Ok(());
+        }
+        if self.language == ExpressionLanguage::Javascript {
+            // JavaScript names its variables at run time (they are globals, as in Voiceflow):
+            // only its syntax is checked here.
+            crate::js::check_expression(source)?;
+            self.compiled
+                .insert(source.to_owned(), (AST::empty(), Vec::new()));
             return Ok(());
         }
         let mut scope = Scope::new();
@@ -82,12 +95,52 @@ impl Expressions {
         Ok(())
     }
 
+    pub(crate) fn language(&self) -> ExpressionLanguage {
+        self.language
+    }
+
+    /// Compiles a code step (JavaScript only).
+    pub(crate) fn compile_code(&mut self, source: &str) -> Result<(), String> {
+        match self.language {
+            ExpressionLanguage::Javascript => crate::js::check_code(source),
+            ExpressionLanguage::Rhai => Err(
+                "code steps are JavaScript: set `settings.expressionLanguage` to \
+                     `javascript`"
+                    .to_owned(),
+            ),
+        }
+    }
+
+    /// Whether a condition holds: `true` or `false` in Rhai, JavaScript's truthiness in
+    /// JavaScript (`seed` feeds its `Math.random`).
+    pub(crate) fn condition(
+        &self,
+        source: &str,
+        variables: &BTreeMap<String, Value>,
+        seed: u64,
+    ) -> Result<bool, String> {
+        if self.language == ExpressionLanguage::Javascript {
+            return crate::js::condition(source, variables, seed);
+        }
+        match self.evaluate(source, variables, seed)? {
+            Value::Bool(b) => Ok(b),
+            other => Err(format!(
+                "the condition `{source}` gave {other}, not true or false"
+            )),
+        }
+    }
+
     /// Evaluates a compiled expression with the variables' current values.
     pub(crate) fn evaluate(
         &self,
         source: &str,
         variables: &BTreeMap<String, Value>,
+        seed: u64,
     ) -> Result<Value, String> {
+        if self.language == ExpressionLanguage::Javascript {
+            return crate::js::evaluate(source, variables, seed)
+                .map_err(|e| format!("`{source}`: {e}"));
+        }
         let (ast, named) = self
             .compiled
             .get(source)
@@ -114,14 +167,14 @@ mod tests {
     use super::*;
 
     fn eval(source: &str, vars: &[(&str, Value)]) -> Result<Value, String> {
-        let mut e = Expressions::new();
+        let mut e = Expressions::new(ExpressionLanguage::Rhai);
         let names: Vec<&str> = vars.iter().map(|(n, _)| *n).collect();
         e.compile(source, &names)?;
         let values = vars
             .iter()
             .map(|(n, v)| (n.to_string(), v.clone()))
             .collect();
-        e.evaluate(source, &values)
+        e.evaluate(source, &values, 0)
     }
 
     #[test]
@@ -177,7 +230,7 @@ mod tests {
         // Refused when compiled, not when run: without the sandbox's rule these compile (and
         // `eval("1")` is 1).
         for source in [r#"eval("1")"#, r#"is_def_var("cou" + "nt")"#] {
-            let mut e = Expressions::new();
+            let mut e = Expressions::new(ExpressionLanguage::Rhai);
             assert!(e.compile(source, &["count"]).is_err(), "{source} compiled");
         }
     }

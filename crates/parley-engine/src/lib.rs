@@ -24,6 +24,7 @@ mod session;
 mod template;
 mod turn;
 mod validate;
+pub mod voiceflow;
 
 pub use blocks::*;
 pub use compile::{BUILTIN_VARIABLES, CompiledProject, CompiledVersion};

@@ -206,6 +206,31 @@ pub struct Settings {
     /// service, a test server). Off by default: a project's calls go to the public internet.
     #[serde(default)]
     pub allow_private_network: bool,
+    /// The language of the version's expressions (conditions, set blocks): `rhai` (Parley's
+    /// own) or `javascript` (Voiceflow's, which code blocks need; imported projects use it).
+    #[serde(default, skip_serializing_if = "ExpressionLanguage::is_rhai")]
+    pub expression_language: ExpressionLanguage,
+}
+
+/// The language a version's expressions are written in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ExpressionLanguage {
+    /// Rhai: sandboxed, its variables checked when the project is compiled.
+    #[default]
+    Rhai,
+    /// JavaScript (QuickJS), with the variables as globals, as Voiceflow runs its projects'.
+    Javascript,
+}
+
+impl ExpressionLanguage {
+    #[expect(
+        clippy::trivially_copy_pass_by_ref,
+        reason = "serde's skip_serializing_if"
+    )]
+    fn is_rhai(&self) -> bool {
+        *self == ExpressionLanguage::Rhai
+    }
 }
 
 impl Default for Settings {
@@ -218,6 +243,7 @@ impl Default for Settings {
             step_budget: default_step_budget(),
             error_message: default_error_message(),
             allow_private_network: false,
+            expression_language: ExpressionLanguage::Rhai,
         }
     }
 }

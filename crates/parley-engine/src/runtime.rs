@@ -433,6 +433,24 @@ impl<'v> Runner<'v> {
 
     fn no_match(&mut self) {
         self.session.book.no_match += 1;
+        // A choice's own prompts first, then its way out (Voiceflow's reprompts and else path).
+        if self.session.book.status == Status::Choice
+            && let Ok(Block::Choice(choice)) = self.waiting_block()
+            && let Some(own) = &choice.no_match
+        {
+            let n = self.session.book.no_match as usize;
+            if let Some(prompt) = own.prompts.get(n - 1) {
+                let prompt = self.render(prompt);
+                self.say(Trace::text(prompt));
+                self.repeat_choice();
+                return;
+            }
+            if let Some(next) = &own.next {
+                self.session.book.no_match = 0;
+                self.drive(Next::Go(next.clone()));
+                return;
+            }
+        }
         let prompt = self.no_match_prompt();
         self.say(Trace::text(prompt));
         self.repeat_choice();
@@ -858,21 +876,50 @@ impl<'v> Runner<'v> {
         }
     }
 
-    pub(crate) fn evaluate(&self, expression: &str) -> Result<Value, Fault> {
+    /// A seed for a JavaScript evaluation's `Math.random`, from the conversation's generator
+    /// (Rhai has no random functions: its evaluations draw nothing, so its states stay as
+    /// they were).
+    fn script_seed(&mut self) -> u64 {
+        match self.v.expressions().language() {
+            crate::project::ExpressionLanguage::Javascript => self.session.pick(usize::MAX) as u64,
+            crate::project::ExpressionLanguage::Rhai => 0,
+        }
+    }
+
+    pub(crate) fn evaluate(&mut self, expression: &str) -> Result<Value, Fault> {
+        let seed = self.script_seed();
         self.v
             .expressions()
-            .evaluate(expression, &self.session.variables)
+            .evaluate(expression, &self.session.variables, seed)
             .map_err(|e| Fault::new("expression", e))
     }
 
-    pub(crate) fn condition(&self, expression: &str) -> Result<bool, Fault> {
-        match self.evaluate(expression)? {
-            Value::Bool(b) => Ok(b),
-            other => Err(Fault::new(
-                "expression",
-                format!("the condition `{expression}` gave {other}, not true or false"),
-            )),
+    pub(crate) fn condition(&mut self, expression: &str) -> Result<bool, Fault> {
+        let seed = self.script_seed();
+        self.v
+            .expressions()
+            .condition(expression, &self.session.variables, seed)
+            .map_err(|e| Fault::new("expression", e))
+    }
+
+    /// Runs a code block's JavaScript: its changes to the variables are kept; the answer is
+    /// the value it returned (with `paths`).
+    pub(crate) fn run_code(&mut self, code: &str, paths: bool) -> Result<Value, String> {
+        let seed = self.script_seed();
+        let run = crate::js::run_code(code, &self.session.variables, seed, paths)?;
+        for (name, value) in run.changed {
+            self.set_variable(&name, value).map_err(|f| f.message)?;
         }
+        Ok(run.returned)
+    }
+
+    /// A `debug` trace that tells what happened without ending the turn (a failed code block,
+    /// a node that cannot run), as Voiceflow's runtime reports them.
+    pub(crate) fn debug(&mut self, payload: Value) {
+        self.say(Trace::new(TraceKind::Diagnostic {
+            kind: parley_protocol::Diagnostic::Debug,
+            payload: Some(payload),
+        }));
     }
 
     pub(crate) fn set_variable(&mut self, name: &str, value: Value) -> Result<(), Fault> {

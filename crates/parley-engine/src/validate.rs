@@ -283,7 +283,7 @@ impl<'a> Checker<'a> {
             links: BTreeMap::new(),
             used_flows: BTreeSet::new(),
             diagnostics: Vec::new(),
-            expressions: Expressions::new(),
+            expressions: Expressions::new(version.settings.expression_language),
         }
     }
 
@@ -319,6 +319,10 @@ impl<'a> Checker<'a> {
 
     pub(crate) fn error(&mut self, field: &str, message: &str) {
         self.push(Severity::Error, field, message.to_owned());
+    }
+
+    pub(crate) fn warning(&mut self, field: &str, message: &str) {
+        self.push(Severity::Warning, field, message.to_owned());
     }
 
     /// A link to a block of the same flow.
@@ -456,6 +460,13 @@ impl<'a> Checker<'a> {
                 field,
                 format!("the expression `{source}` is invalid: {e}"),
             );
+        }
+    }
+
+    /// A code block's JavaScript.
+    pub(crate) fn code(&mut self, field: &str, source: &str) {
+        if let Err(e) = self.expressions.compile_code(source) {
+            self.push(Severity::Error, field, format!("the code is invalid: {e}"));
         }
     }
 

@@ -20,6 +20,10 @@ pub struct ButtonDef {
     /// chooses the button. Without `next`, it leads where the global intent does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<String>,
+    /// Listened for but not shown: the choice takes the intent (typed, or sent by the client)
+    /// without a button for it, as a Voiceflow choice's intent paths without buttons do.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hidden: bool,
 }
 
 /// One card: a title, a description, an image and buttons.

@@ -17,6 +17,21 @@ use crate::validate::Checker;
 pub struct ChoiceBlock {
     pub id: String,
     pub buttons: Vec<ButtonDef>,
+    /// The choice's own no-match handling (Voiceflow's `noMatch`): its prompts in turn, then
+    /// `next` once they are spent; without it, or without `next` once they are spent, the
+    /// version's no-match prompts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_match: Option<Reprompts>,
+}
+
+/// A block's own no-match prompts, and where to go once they are spent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Reprompts {
+    #[serde(default)]
+    pub prompts: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
 
 impl ChoiceBlock {
@@ -25,6 +40,12 @@ impl ChoiceBlock {
             cx.error("buttons", "a choice needs at least one button");
         }
         check_buttons(cx, "buttons", &self.buttons);
+        if let Some(own) = &self.no_match {
+            for (i, prompt) in own.prompts.iter().enumerate() {
+                cx.template(&format!("noMatch.prompts[{i}]"), prompt);
+            }
+            cx.link("noMatch.next", own.next.as_deref());
+        }
     }
 
     pub(crate) fn run(&self, rt: &mut Runner) -> Result<Next, Fault> {
@@ -94,6 +115,7 @@ pub(crate) fn wire_buttons<'a>(
 ) -> Vec<Button> {
     buttons
         .enumerate()
+        .filter(|(_, b)| !b.hidden)
         .map(|(i, b)| {
             let label = rt.render(&b.label);
             Button {
