@@ -5,8 +5,10 @@
 //!   `loadgen` example (whole conversations, stateless and stateful, at several concurrencies,
 //!   bounded in time and count), and in the same run a bare axum server answering a fixed turn
 //!   (the `bare_axum` example): the result is a ratio that holds on a noisy machine.
-//!   Then two cases of issue 15: stateless conversations of 2 KB utterances at 16
-//!   conversations, and `/health`'s latency while four clients send long texts back to back.
+//!   Then the stateful conversations streamed (server-sent events) against their JSON answers
+//!   at 16 and 64 conversations (issue 17), and two cases of issue 15: stateless conversations
+//!   of 2 KB utterances at 16 conversations, and `/health`'s latency while four clients send
+//!   long texts back to back.
 //! - `engine`: criterion benches of typical turns and the state's JSON
 //!   (`crates/parley-engine/benches/steps.rs`) and of signing and verifying a state
 //!   (`crates/parley-server/benches/signing.rs`), summed up from criterion's estimates.
@@ -143,6 +145,7 @@ pub(crate) fn server(load: &Load) -> Result<()> {
         hostile["max_ms"].as_f64().unwrap_or(0.0),
         hostile["errors"],
     );
+    rows.extend(streaming(&parley.url, &measure)?);
     rows.push(json!({ "flavour": "long (2 KB utterances)", "concurrency": 16, "parley": long }));
     rows.push(
         json!({ "flavour": "hostile (/health latency)", "concurrency": 4, "parley": hostile }),
@@ -160,6 +163,59 @@ pub(crate) fn server(load: &Load) -> Result<()> {
     std::fs::write(&path, serde_json::to_string_pretty(&report)?)?;
     println!("\nwritten to {}", path.display());
     Ok(())
+}
+
+/// Issue 17: the same stateful conversations through the legacy stream (server-sent events,
+/// each step's traces sent as the engine makes them) against the JSON answer, in one run: turns
+/// per second, the time to the first frame against the time to the whole answer, frames per
+/// second.
+fn streaming(
+    url: &str,
+    measure: &dyn Fn(&str, &str, usize) -> Result<Value>,
+) -> Result<Vec<Value>> {
+    println!(
+        "\n{:>5} | {:>10} {:>8} | {:>10} {:>8} {:>11} {:>11} {:>9} | {:>6}",
+        "conc",
+        "json/s",
+        "p50 ms",
+        "stream/s",
+        "p50 ms",
+        "first p50",
+        "first p99",
+        "frames/s",
+        "ratio"
+    );
+    let mut rows = Vec::new();
+    for concurrency in [16, 64] {
+        let json = measure(url, "stateful", concurrency)?;
+        let stream = measure(url, "stream", concurrency)?;
+        let f = |v: &Value, key: &str| v[key].as_f64().unwrap_or(0.0);
+        let ratio = f(&stream, "requests_per_second")
+            / f(&json, "requests_per_second").max(f64::MIN_POSITIVE);
+        println!(
+            "{:>5} | {:>10.0} {:>8.2} | {:>10.0} {:>8.2} {:>11.2} {:>11.2} {:>9.0} | {:>6.2}",
+            concurrency,
+            f(&json, "requests_per_second"),
+            f(&json, "p50_ms"),
+            f(&stream, "requests_per_second"),
+            f(&stream, "p50_ms"),
+            f(&stream, "first_frame_p50_ms"),
+            f(&stream, "first_frame_p99_ms"),
+            f(&stream, "frames_per_second"),
+            ratio
+        );
+        if stream["errors"].as_u64().unwrap_or(0) > 0 {
+            println!("  ({} streamed turns failed)", stream["errors"]);
+        }
+        rows.push(json!({
+            "flavour": "stream (legacy v2 SSE) against stateful JSON",
+            "concurrency": concurrency,
+            "parley": stream,
+            "parley_json": json,
+            "throughput_ratio": ratio,
+        }));
+    }
+    Ok(rows)
 }
 
 /// What `bench engine` reports: criterion group/function, label, and the blocks a turn runs

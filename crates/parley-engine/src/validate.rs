@@ -365,7 +365,12 @@ impl<'a> Checker<'a> {
             .next()
             .unwrap_or_default()
             .to_ascii_lowercase();
+        // A path (`/demo/images/logo.svg`) names the server that serves the project: the
+        // runtime resolves it (against the address the client used for pictures, its own
+        // address for API calls), so a project does not hard-code where it is served.
+        let path = fixed.starts_with('/') && !fixed.starts_with("//");
         let ok = fixed.is_empty() && url.starts_with('{')
+            || path
             || ["https://", "http://", "data:image/"]
                 .iter()
                 .any(|s| fixed.starts_with(s));
@@ -373,7 +378,9 @@ impl<'a> Checker<'a> {
             self.push(
                 Severity::Error,
                 field,
-                "a URL must start with https://, http:// or data:image/ (or be a variable)".into(),
+                "a URL must start with https://, http://, data:image/ or / (a path on the \
+                 server), or be a variable"
+                    .into(),
             );
         }
     }

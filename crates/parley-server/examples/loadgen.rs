@@ -3,7 +3,13 @@
 //! stateful: a user id per conversation), until `duration` or `max-requests` runs out.
 //! Prints one JSON object: requests, errors, requests/s and latency percentiles.
 //!
-//! `loadgen URL stateless|stateful|long|hostile CONCURRENCY DURATION_SECS MAX_REQUESTS`
+//! `loadgen URL stateless|stateful|stream|long|hostile CONCURRENCY DURATION_SECS MAX_REQUESTS`
+//!
+//! `stream`: the stateful conversations through the legacy stream
+//! (`/v2/project/pizza/user/{id}/interact/stream`, server-sent events); the report adds the
+//! time to the first `trace` frame (`first_frame_p50_ms`, `…_p99_ms`) and the `trace` frames
+//! received per second (`frames_per_second`); an answer that does not end with `event: end` is
+//! an error.
 //!
 //! `long`: stateless conversations whose texts are 2 KB utterances (the default limit is 2,000
 //! characters). `hostile`: the clients send long texts back to back, half of them at the
@@ -58,6 +64,24 @@ fn conversation() -> Vec<Value> {
 struct Tally {
     latencies_us: Vec<u32>,
     errors: u64,
+    /// `stream`: the time to each answer's first `trace` frame, and the frames received.
+    first_frame_us: Vec<u32>,
+    frames: u64,
+}
+
+/// Reads a server-sent-events answer to its end: (time to the first `trace` frame, `trace`
+/// frames, whether `event: end` closed it).
+async fn read_stream(mut response: reqwest::Response, sent: Instant) -> (Option<u32>, u64, bool) {
+    let mut text = String::new();
+    let mut first = None;
+    while let Ok(Some(chunk)) = response.chunk().await {
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        if first.is_none() && text.contains("event: trace") {
+            first = Some(u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX));
+        }
+    }
+    let frames = text.matches("event: trace").count() as u64;
+    (first, frames, text.contains("event: end"))
 }
 
 #[tokio::main]
@@ -78,9 +102,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if !loopback {
         return Err(format!("{url} is not a loopback address: load goes to loopback only").into());
     }
+    let streamed = flavour == "stream";
     let (stateful, long) = match flavour.as_str() {
         "stateless" => (false, false),
-        "stateful" => (true, false),
+        "stateful" | "stream" => (true, false),
         "long" => (false, true),
         "hostile" => (false, false),
         other => return Err(format!("unknown flavour {other}").into()),
@@ -124,7 +149,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     {
                         break 'conversations;
                     }
-                    let (endpoint, body) = if stateful {
+                    let (endpoint, body) = if streamed {
+                        (
+                            format!("{url}/v2/project/pizza/user/{user_id}/interact/stream"),
+                            json!({ "action": request }),
+                        )
+                    } else if stateful {
                         (
                             format!("{url}/state/user/{user_id}/interact"),
                             json!({ "action": request }),
@@ -144,6 +174,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                         .send()
                         .await;
                     let ok = match answer {
+                        Ok(response) if streamed && response.status().is_success() => {
+                            let (first, frames, ended) = read_stream(response, sent).await;
+                            tally.first_frame_us.extend(first);
+                            tally.frames += frames;
+                            ended && first.is_some()
+                        }
                         Ok(response) if response.status().is_success() => {
                             let bytes = response.bytes().await.unwrap_or_default();
                             match serde_json::from_slice::<Value>(&bytes) {
@@ -175,6 +211,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let tally = user.await?;
         all.latencies_us.extend(tally.latencies_us);
         all.errors += tally.errors;
+        all.first_frame_us.extend(tally.first_frame_us);
+        all.frames += tally.frames;
     }
     report(flavour, concurrency, started, all, Value::Null);
     Ok(())
@@ -249,17 +287,19 @@ fn report(
 ) {
     let elapsed = started.elapsed().as_secs_f64();
     all.latencies_us.sort_unstable();
-    let percentile = |p: f64| -> f64 {
-        if all.latencies_us.is_empty() {
+    all.first_frame_us.sort_unstable();
+    let of = |sorted: &[u32], p: f64| -> f64 {
+        if sorted.is_empty() {
             return 0.0;
         }
-        let index = ((all.latencies_us.len() as f64 - 1.0) * p).round() as usize;
-        f64::from(all.latencies_us[index]) / 1000.0
+        let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+        f64::from(sorted[index]) / 1000.0
     };
+    let percentile = |p: f64| of(&all.latencies_us, p);
     let requests = all.latencies_us.len();
     // Only answered requests count towards the rate: errors never flatter a run.
     let answered = requests as u64 - all.errors;
-    let report = json!({
+    let mut report = json!({
         "flavour": flavour,
         "concurrency": concurrency,
         "requests": requests,
@@ -271,6 +311,11 @@ fn report(
         "max_ms": percentile(1.0),
         "hostile_turns": hostile_turns,
     });
+    if !all.first_frame_us.is_empty() {
+        report["first_frame_p50_ms"] = of(&all.first_frame_us, 0.50).into();
+        report["first_frame_p99_ms"] = of(&all.first_frame_us, 0.99).into();
+        report["frames_per_second"] = (all.frames as f64 / elapsed).into();
+    }
     #[allow(clippy::print_stdout, reason = "the report is the output")]
     {
         println!("{report}");

@@ -59,6 +59,9 @@ pub(crate) struct Target<A> {
     pub(crate) keyless: bool,
     /// The client's address, when the server was given it.
     pub(crate) client: Option<std::net::IpAddr>,
+    /// Where the client reached this server (`http://host:port`): a picture given as a path
+    /// is made absolute against it.
+    pub(crate) base: Option<String>,
     access: PhantomData<A>,
 }
 
@@ -76,6 +79,8 @@ pub(crate) struct UserTarget<A> {
     pub(crate) keyless: bool,
     /// The client's address (the new-session rate of keyless callers).
     pub(crate) client: Option<std::net::IpAddr>,
+    /// See [`Target`].
+    pub(crate) base: Option<String>,
     _one_at_a_time: tokio::sync::OwnedMutexGuard<()>,
     access: PhantomData<A>,
 }
@@ -104,6 +109,7 @@ impl<A: Access> FromRequestParts<AppState> for Target<A> {
             secret: caller.is_secret(),
             keyless: caller.is_keyless(),
             client: client_of(parts),
+            base: base_of(parts, app),
             access: PhantomData,
         })
     }
@@ -123,6 +129,7 @@ impl<A: Access> FromRequestParts<AppState> for UserTarget<A> {
             secret,
             keyless,
             client,
+            base,
             ..
         } = Target::<A>::from_request_parts(parts, app).await?;
         let lock = app.user_lock(&project.id, &user);
@@ -136,6 +143,7 @@ impl<A: Access> FromRequestParts<AppState> for UserTarget<A> {
             secret,
             keyless,
             client,
+            base,
             _one_at_a_time: guard,
             access: PhantomData,
         })
@@ -158,6 +166,33 @@ fn client_of(parts: &Parts) -> Option<std::net::IpAddr> {
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip())
+}
+
+/// Where the client reached this server, as `scheme://host[:port]`: the server's public URL
+/// when it was given one (`parley serve --public-url`, for a server behind a proxy), else the
+/// request's `Host` over `http` (`https` when a proxy says so in `X-Forwarded-Proto`). It
+/// only shapes the answer to this client (the pictures it is shown), never where the server
+/// connects.
+pub(crate) fn base_of(parts: &Parts, app: &AppState) -> Option<String> {
+    if let Some(url) = app.public_url() {
+        return Some(url.to_owned());
+    }
+    let host = parts
+        .headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.len() <= 255
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]_".contains(&b))
+        })?;
+    let https = parts
+        .headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    Some(format!("{}://{host}", if https { "https" } else { "http" }))
 }
 
 /// The client's id of a request (`x-parley-request-id`): a retry with the same id gets the
@@ -299,6 +334,7 @@ impl FromRequestParts<AppState> for SessionTarget {
                 secret: false,
                 keyless: claims.open,
                 client,
+                base: base_of(parts, app),
                 _one_at_a_time: guard,
                 access: PhantomData,
             },

@@ -8,7 +8,6 @@
 //! them in): the call is acknowledged and logged, and `docs/voiceflow.md` says so.
 
 use axum::Json;
-use axum::http::HeaderMap;
 use parley_protocol::Object;
 use serde_json::{Map, Value};
 
@@ -17,19 +16,17 @@ use crate::target::{Interact, Target};
 
 /// `GET /public/{projectID}/publishing`: the assistant's look, from the project's `assistant`
 /// settings, in the keys and types Voiceflow's widget validates (strings only; keys it does not
-/// know are left out). A path (`/demo/images/logo.svg`) is made absolute against the `Host` the
-/// request named, over `http` (behind a TLS proxy, give absolute `https://` URLs).
-pub(crate) async fn publishing(target: Target<Interact>, headers: HeaderMap) -> Json<Value> {
+/// know are left out). A path (`/demo/images/logo.svg`) is made absolute against the address the
+/// client reached the server at (see `target::base_of`).
+pub(crate) async fn publishing(target: Target<Interact>) -> Json<Value> {
     let project = &target.project;
     // A picture given as a path on this server is made absolute: the widget reads it on a page
     // of another origin.
-    let here = headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| !h.is_empty() && !h.contains(['/', '\\', '@', ' ']));
-    let absolute = |url: String| match (here, url.starts_with('/')) {
-        (Some(host), true) => format!("http://{host}{url}"),
-        _ => url,
+    let absolute = |mut url: String| {
+        if let Some(base) = &target.base {
+            crate::turn::on_server(&mut url, base);
+        }
+        url
     };
     let assistant = project.assistant.clone().unwrap_or_default();
     let mut settings = Map::new();

@@ -59,8 +59,13 @@ impl ApiCallBlock {
         }
         cx.template("url", &self.url);
         let literal = self.url.split('{').next().unwrap_or_default();
-        if !(literal.starts_with("https://") || literal.starts_with("http://")) {
-            cx.error("url", "an API URL must start with https:// or http://");
+        // A path (`/demo/api/estimate`) is a call to the server that serves the project.
+        let path = literal.starts_with('/') && !literal.starts_with("//");
+        if !(path || literal.starts_with("https://") || literal.starts_with("http://")) {
+            cx.error(
+                "url",
+                "an API URL must start with https://, http:// or / (a path on this server)",
+            );
         }
         for (name, value) in &self.headers {
             cx.template(&format!("headers.{name}"), value);
