@@ -4,7 +4,9 @@
 //   node e2e/trunk-serve.cjs PAGE_URL CHROMIUM SCREENSHOT [WATCHED_FILE, unused]
 //
 // `cargo xtask test` starts the runtime and `trunk serve` (xtask/src/demo.rs) and runs this:
-// open the launcher, see the welcome and its buttons, type a greeting, see the answer, take a
+// the page carries trunk's reload hook; open the launcher, see the welcome, its picture (a path
+// in the project, made absolute by the runtime: on these free ports, not the default 8080) and
+// its buttons, type a greeting, see the answer (a turn through trunk's proxy), take a
 // screenshot. Every wait is bounded, and so is the whole run.
 'use strict';
 const { chromium } = require('playwright-core');
@@ -33,10 +35,22 @@ setTimeout(() => {
     await page.addInitScript(() => {
       addEventListener('parley:error', (e) => window.__parleyError(e.detail && e.detail.message));
     });
+    const html = await (await fetch(url, { signal: AbortSignal.timeout(30000) })).text();
+    if (!html.includes('.well-known/trunk/ws')) {
+      throw new Error("the page trunk serves has no reload hook (trunk's autoreload script)");
+    }
     await page.goto(url, WAIT);
     // Playwright's CSS selectors pierce the widget's open Shadow DOM root.
     await page.click('.parley-launcher', WAIT);
     await page.waitForSelector('.parley-choices button', WAIT);
+    // The welcome's logo loaded (a picture that fails collapses, or would never load).
+    await page.waitForFunction(() => {
+      const root = document.querySelector('parley-chat, .parley-host')?.shadowRoot || document;
+      const all = [...document.querySelectorAll('*')].map((e) => e.shadowRoot).filter(Boolean);
+      return [root, ...all].some((r) => [...r.querySelectorAll('img')]
+        .some((img) => img.src.endsWith('/demo/images/logo.svg') && img.complete
+          && img.naturalWidth > 0));
+    }, null, { timeout: 15000 });
     await page.fill('.parley-composer__input', 'hi');
     await page.press('.parley-composer__input', 'Enter');
     // The demo's greeting (either of its two texts) answers through trunk's proxy.
@@ -45,7 +59,7 @@ setTimeout(() => {
     if (errors.length) throw new Error(`the page reported: ${errors.join('; ')}`);
     console.log(`trunk serve: a greeting answered on ${url}; screenshot at ${screenshot}`);
 
-    // Hot reload is trunk's own (its reload hook on the page, which xtask checks): it is not
+    // Hot reload is trunk's own (its reload hook on the page, checked above): it is not
     // driven here, as a rebuild's timing on a loaded machine made the check flaky.
   } finally {
     await browser.close();
