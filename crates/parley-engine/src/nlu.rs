@@ -420,6 +420,19 @@ impl Nlu {
         })
     }
 
+    /// What an analysed text scored, for a `debug` trace: every intent with its score, best
+    /// first (ties by name), and the threshold a match must reach.
+    pub(crate) fn scores(&self, analysis: &Analysis) -> (Vec<(String, f64)>, f64) {
+        let mut scores: Vec<(String, f64)> = self
+            .intents
+            .iter()
+            .zip(&analysis.scores)
+            .map(|(i, &s)| (i.name.clone(), (s * 10_000.0).round() / 10_000.0))
+            .collect();
+        scores.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        (scores, self.threshold)
+    }
+
     /// The first value of `entity` mentioned in the text.
     pub(crate) fn extract(&self, entity: &str, text: &str) -> Option<String> {
         let toks = self.corrected(tokens(text));

@@ -205,9 +205,27 @@ fn run(
     };
     rt.session.book.turn += 1;
     rt.context_variables(ctx);
+    // The seed a new conversation's random choices follow, as digits (a u64 is more than a
+    // JavaScript number holds): a transcript test recorded from the wire starts from it.
+    if ctx.debug && rt.session.book.turn == 1 {
+        rt.say(debug_trace(json!({
+            "type": "seed",
+            "message": format!("a new conversation, seed {}", ctx.seed),
+            "seed": ctx.seed.to_string(),
+        })));
+    }
     let request = match input {
-        Input::Request(request) => rt.request(request)?,
+        Input::Request(request) => {
+            if let (true, RequestKind::Text(text)) = (ctx.debug, &request.kind) {
+                let trace = rt.nlu_debug(text);
+                rt.say(trace);
+            }
+            rt.request(request)?
+        }
         Input::ApiResult(result) => {
+            if ctx.debug {
+                rt.say(api_result_debug(&result));
+            }
             rt.api_result(&result)?;
             None
         }
@@ -216,7 +234,44 @@ fn run(
             None
         }
     };
-    Ok(rt.finish(request))
+    let (session, mut step) = rt.finish(request);
+    if let (true, Some(Effect::Http(http))) = (ctx.debug, &step.effect) {
+        step.traces.push(debug_trace(json!({
+            "type": "api",
+            "message": format!("API call: {} {}", http.method, http.url),
+            "method": http.method,
+            "url": http.url,
+            "headers": http.headers,
+            "body": http.body,
+            "timeoutMs": http.timeout_ms,
+        })));
+    }
+    Ok((session, step))
+}
+
+/// A `debug` trace (Voiceflow's shape: a `message`, here with the details beside it).
+fn debug_trace(payload: Value) -> Trace {
+    Trace::new(TraceKind::Diagnostic {
+        kind: parley_protocol::Diagnostic::Debug,
+        payload: Some(payload),
+    })
+}
+
+/// The `debug` trace of an API call's result, as the engine is handed it.
+fn api_result_debug(result: &ApiResult) -> Trace {
+    debug_trace(match result {
+        ApiResult::Response { status, body } => json!({
+            "type": "api_result",
+            "message": format!("API answered {status}"),
+            "status": status,
+            "body": body,
+        }),
+        ApiResult::Failed { reason } => json!({
+            "type": "api_result",
+            "message": format!("API call failed: {reason}"),
+            "failed": reason,
+        }),
+    })
 }
 
 impl<'v> Runner<'v> {
@@ -801,6 +856,33 @@ impl<'v> Runner<'v> {
             }
         };
         f(cache.insert(analysed))
+    }
+
+    /// The `debug` trace of what the NLU read in the text: every intent's score, the match
+    /// (none below the threshold) and its slots.
+    fn nlu_debug(&self, text: &str) -> Trace {
+        let nlu = self.v.nlu();
+        let (scores, threshold) = self.with_analysis(text, |a| nlu.scores(&a.analysis));
+        let best = self.classify(text);
+        let message = match &best {
+            Some(m) => format!("NLU: {} ({})", m.intent, m.confidence),
+            None => format!("NLU: no match (threshold {threshold})"),
+        };
+        debug_trace(json!({
+            "type": "nlu",
+            "message": message,
+            "utterance": text,
+            "intents": scores
+                .iter()
+                .map(|(name, confidence)| json!({ "name": name, "confidence": confidence }))
+                .collect::<Vec<_>>(),
+            "threshold": threshold,
+            "match": best.as_ref().map(|m| json!({
+                "intent": m.intent,
+                "confidence": m.confidence,
+                "slots": m.slots,
+            })),
+        }))
     }
 
     /// What the NLU makes of the text, over all intents; computed once per turn.

@@ -32,6 +32,10 @@ pub struct Context {
     pub stop_all: bool,
     /// `config.stopTypes`: custom actions of these types wait for the client.
     pub stop_types: Vec<String>,
+    /// `config.debug`, where the caller may have it: `debug` traces of what the NLU read in a
+    /// text (every intent's score, the slots, the threshold) and of each API call and its
+    /// result, for the workbench. The server decides who may (see `docs/protocol.md`).
+    pub debug: bool,
 }
 
 /// What one [`crate::Dialogue::handle`] gave: the traces, and maybe an effect to perform.

@@ -92,6 +92,7 @@ pub fn import_value(document: &Value) -> Result<Import, String> {
         .unwrap_or(&Value::Null);
     let mut cx = Importer {
         slot_names: BTreeMap::new(),
+        slot_entities: BTreeMap::new(),
         slot_variables: BTreeMap::new(),
         variables: BTreeSet::new(),
         unsupported: Vec::new(),
@@ -249,6 +250,8 @@ fn program_id(key: &str, program: &Value) -> String {
 struct Importer {
     /// Slot key → name (utterances and interactions name slots by key).
     slot_names: BTreeMap<String, String>,
+    /// Slot name → its entity (a custom type's name, or `number`, `email`).
+    slot_entities: BTreeMap<String, String>,
     /// Slot name → the variable an interaction's mapping stores it in.
     slot_variables: BTreeMap<String, String>,
     variables: BTreeSet<String>,
@@ -304,6 +307,7 @@ impl Importer {
             };
             slot_entity.insert(name, entity);
         }
+        self.slot_entities.clone_from(&slot_entity);
         let mut intents = Vec::new();
         for intent in items(model.get("intents")) {
             let Some(name) = text_of(intent.get("name")) else {
@@ -539,6 +543,7 @@ impl Importer {
                 id,
                 card: self.card(node)?,
                 next: next("nextId"),
+                go_on: !blocking(node),
             })],
             "carousel" => {
                 let cards = items(node.get("cards"))
@@ -551,6 +556,7 @@ impl Importer {
                     id,
                     cards,
                     next: next("nextId"),
+                    go_on: !blocking(node),
                 })]
             }
             "interaction" => vec![self.interaction(cx, id, node)?],
@@ -847,7 +853,12 @@ impl Importer {
         Ok(Block::Capture(CaptureBlock {
             id,
             variable,
-            entity: Some(slot.clone()),
+            entity: Some(
+                self.slot_entities
+                    .get(slot)
+                    .cloned()
+                    .unwrap_or_else(|| slot.clone()),
+            ),
             no_match: prompts,
             retries,
             next,
@@ -1000,6 +1011,11 @@ fn resolve_in(flow: &Flow, node: &str) -> String {
     }
 }
 
+/// Whether a card or carousel waits for a click (`isBlocking`).
+fn blocking(node: &Value) -> bool {
+    node.get("isBlocking").and_then(Value::as_bool) == Some(true)
+}
+
 /// An expression as Voiceflow stores it: a string, or a bare number.
 fn expression(value: &Value) -> String {
     match value {
@@ -1115,6 +1131,7 @@ mod tests {
     fn utterances_name_their_slots() {
         let mut cx = Importer {
             slot_names: [("k1".to_owned(), "size".to_owned())].into_iter().collect(),
+            slot_entities: BTreeMap::new(),
             slot_variables: BTreeMap::new(),
             variables: BTreeSet::new(),
             unsupported: Vec::new(),

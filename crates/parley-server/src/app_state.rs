@@ -126,7 +126,7 @@ impl AppState {
 
     /// Counts a new stateful session of `client` on `project`; refuses it over the rate (only
     /// for a caller without a key: a key carries its own rates).
-    pub(crate) fn admit_new_session(
+    pub(crate) async fn admit_new_session(
         &self,
         project: &str,
         client: Option<std::net::IpAddr>,
@@ -135,24 +135,40 @@ impl AppState {
         let (Some(client), true) = (client, keyless) else {
             return Ok(());
         };
-        self.inner
+        let per_minute = self.limits().new_sessions_per_minute;
+        let local = self
+            .inner
             .new_sessions
             .check_key(&(project.to_owned(), client))
             .map_err(|not_until| {
-                let wait = not_until.wait_time_from(governor::clock::Clock::now(
+                not_until.wait_time_from(governor::clock::Clock::now(
                     &governor::clock::DefaultClock::default(),
-                ));
-                ApiError::new(
-                    axum::http::StatusCode::TOO_MANY_REQUESTS,
-                    "too_many_sessions",
-                    format!(
-                        "this address started more than {} conversations in a minute: wait, or \
+                ))
+            });
+        // This server's count first, then the one every server shares (PostgreSQL).
+        let shared = match local {
+            Ok(()) => self
+                .keys()
+                .shared(&format!("new:{project}:{client}"), per_minute)
+                .await
+                .map_err(|rejection| match rejection {
+                    crate::keys::Rejection::RateLimited { retry_after } => retry_after,
+                    crate::keys::Rejection::Invalid => std::time::Duration::ZERO,
+                }),
+            Err(wait) => Err(wait),
+        };
+        shared.map_err(|wait| {
+            ApiError::new(
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                "too_many_sessions",
+                format!(
+                    "this address started more than {} conversations in a minute: wait, or \
                          go on with one already started",
-                        self.limits().new_sessions_per_minute
-                    ),
-                )
-                .retry_after(wait)
-            })
+                    self.limits().new_sessions_per_minute
+                ),
+            )
+            .retry_after(wait)
+        })
     }
 
     /// Removes idle sessions now, each project by its own lifetime; answers how many went.
@@ -167,19 +183,37 @@ impl AppState {
         crate::store::sweep(self.inner.store.as_ref(), &projects, now).await
     }
 
-    /// Sweeps idle sessions once a minute, for as long as the process runs (and forgets the
-    /// rate limiter's idle clients).
+    /// Sweeps idle sessions if this server claims the run ([`Store::claim_job`]): one server
+    /// of those sharing a database at a time, and once per [`SWEEP_CLAIM`] among them. `None`:
+    /// another server has it, or had it within the period.
+    ///
+    /// [`Store::claim_job`]: crate::store::Store::claim_job
+    pub async fn sweep_if_claimed(&self) -> Result<Option<u64>, crate::store::StoreError> {
+        let Some(claim) = self.inner.store.claim_job("retention", SWEEP_CLAIM).await? else {
+            return Ok(None);
+        };
+        let removed = self.sweep_sessions().await;
+        if let Err(e) = self.inner.store.forget_rates().await {
+            tracing::error!("cannot forget the full rate buckets: {e}");
+        }
+        claim.release().await;
+        removed.map(Some)
+    }
+
+    /// Sweeps idle sessions once a minute (when this server claims the run: see
+    /// [`AppState::sweep_if_claimed`]), for as long as the process runs, and forgets the rate
+    /// limiter's idle clients.
     pub fn start_retention(&self) -> tokio::task::JoinHandle<()> {
         let app = self.clone();
         tokio::spawn(async move {
-            let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+            let mut every = tokio::time::interval(SWEEP_EVERY);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 every.tick().await;
                 let started = std::time::Instant::now();
-                match app.sweep_sessions().await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(
+                match app.sweep_if_claimed().await {
+                    Ok(None | Some(0)) => {}
+                    Ok(Some(n)) => tracing::info!(
                         "retention: removed {n} idle session(s) in {} ms",
                         started.elapsed().as_millis()
                     ),
@@ -267,6 +301,12 @@ impl AppState {
             .clone()
     }
 }
+
+/// How often each server tries the retention sweep.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+/// The least time between two sweeps of the servers sharing a database: a little under
+/// [`SWEEP_EVERY`], so that the fleet sweeps about once a minute whatever the servers' phases.
+const SWEEP_CLAIM: std::time::Duration = std::time::Duration::from_secs(50);
 
 fn new_sessions_limiter(
     limits: &crate::Limits,

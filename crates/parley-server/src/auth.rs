@@ -114,7 +114,7 @@ pub(crate) fn check_origin(
 impl AppState {
     /// Counts one keyless request of a client on the project's public route; refuses it over
     /// the project's rate.
-    pub(crate) fn admit_keyless(
+    pub(crate) async fn admit_keyless(
         &self,
         project: &CompiledProject,
         client: IpAddr,
@@ -122,6 +122,7 @@ impl AppState {
         match self
             .keys()
             .admit_public(&project.id, project.public_requests_per_minute, client)
+            .await
         {
             Err(Rejection::RateLimited { retry_after }) => Err(rate_limited(
                 "too many requests from this address: slow down and retry later",
@@ -157,7 +158,7 @@ fn key_required(message: &str) -> ApiError {
 impl AppState {
     /// The project a request is for, once the caller may do `need` with it: named in the path
     /// (`/public/{projectID}/…`), else the key's project, else the only one this server has.
-    pub(crate) fn authorize(
+    pub(crate) async fn authorize(
         &self,
         params: &HashMap<String, String>,
         caller: &Caller,
@@ -204,7 +205,7 @@ impl AppState {
                 ));
             }
             (Need::Interact, None) if public_route && public_open(&project, locked) => {
-                self.admit_keyless(&project, caller.client)?;
+                self.admit_keyless(&project, caller.client).await?;
             }
             (Need::Interact, None) if locked => {
                 return Err(key_required(
@@ -219,7 +220,7 @@ impl AppState {
         if let Some(key) = &caller.key
             && key.scope == Scope::Public
             && let Err(Rejection::RateLimited { retry_after }) =
-                self.keys().admit(key, caller.client)
+                self.keys().admit(key, caller.client).await
         {
             return Err(rate_limited(
                 "too many requests with this key: slow down and retry later",

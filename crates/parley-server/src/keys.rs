@@ -229,8 +229,10 @@ impl Keys {
         Ok(record.clone())
     }
 
-    /// Counts one request of a public key from a client; refuses it over either rate.
-    pub fn admit(&self, key: &KeyRecord, client: IpAddr) -> Result<(), Rejection> {
+    /// Counts one request of a public key from a client; refuses it over either rate. This
+    /// server's own count first (over it, refused without asking the store); then, with a store
+    /// whose rates every server shares, the shared count decides (see [`Keys::shared`]).
+    pub async fn admit(&self, key: &KeyRecord, client: IpAddr) -> Result<(), Rejection> {
         let limiters = {
             let mut all = self.limiters.lock().unwrap_or_else(|p| p.into_inner());
             all.entry(key.id.clone())
@@ -247,14 +249,38 @@ impl Keys {
             retry_after: not_until.wait_time_from(governor::clock::Clock::now(&clock)),
         };
         limiters.clients.check_key(&client).map_err(limited)?;
-        limiters.key.check().map_err(limited)
+        limiters.key.check().map_err(limited)?;
+        self.shared(
+            &format!("client:{}:{client}", key.id),
+            key.per_client_per_minute,
+        )
+        .await?;
+        self.shared(&format!("key:{}", key.id), key.per_minute)
+            .await
+    }
+
+    /// One request out of a rate every server sharing the store counts (PostgreSQL); nothing
+    /// with a store of one server's (SQLite), whose limiter in memory is the count. A store
+    /// failure admits (logged): a rate is no reason to refuse a turn when the count is lost.
+    pub(crate) async fn shared(&self, bucket: &str, per_minute: u32) -> Result<(), Rejection> {
+        if !self.store.shares_rates() {
+            return Ok(());
+        }
+        match self.store.take_rate(bucket, per_minute).await {
+            Ok(None) => Ok(()),
+            Ok(Some(retry_after)) => Err(Rejection::RateLimited { retry_after }),
+            Err(e) => {
+                tracing::error!("the shared rate of {bucket} is not counted: {e}");
+                Ok(())
+            }
+        }
     }
 }
 
 impl Keys {
     /// Counts one keyless request on a project's public route from a client; refuses it over
     /// `per_minute`.
-    pub fn admit_public(
+    pub async fn admit_public(
         &self,
         project: &str,
         per_minute: u32,
@@ -271,7 +297,9 @@ impl Keys {
             .check_key(&client)
             .map_err(|not_until| Rejection::RateLimited {
                 retry_after: not_until.wait_time_from(governor::clock::Clock::now(&clock)),
-            })
+            })?;
+        self.shared(&format!("public:{project}:{client}"), per_minute)
+            .await
     }
 }
 
@@ -337,17 +365,17 @@ mod tests {
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "10.0.0.2".parse().unwrap();
         for _ in 0..3 {
-            keys.admit(&record, a).unwrap();
+            keys.admit(&record, a).await.unwrap();
         }
-        let Err(Rejection::RateLimited { retry_after }) = keys.admit(&record, a) else {
+        let Err(Rejection::RateLimited { retry_after }) = keys.admit(&record, a).await else {
             panic!("the fourth request of one client passed");
         };
         assert!(retry_after > Duration::ZERO && retry_after <= Duration::from_secs(20));
         // Another client still gets in, until the key's own quota is spent.
-        keys.admit(&record, b).unwrap();
-        keys.admit(&record, b).unwrap();
+        keys.admit(&record, b).await.unwrap();
+        keys.admit(&record, b).await.unwrap();
         assert!(matches!(
-            keys.admit(&record, b),
+            keys.admit(&record, b).await,
             Err(Rejection::RateLimited { .. })
         ));
     }

@@ -27,6 +27,7 @@ mod target;
 pub mod turn;
 mod v4;
 mod voiceflow;
+mod workbench;
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -206,6 +207,7 @@ pub fn app(state: AppState, options: &Options) -> Router {
         .route("/openapi.json", get(openapi))
         .route("/demo/api/estimate", get(demo::estimate))
         .route("/demo/images/{name}", get(demo::image))
+        .merge(workbench::routes())
         .merge(api)
         .with_state(state);
     // What no route takes is a JSON 404 that pages of any origin can read (a Voiceflow client

@@ -45,6 +45,11 @@ pub struct Limits {
     /// keys (its public route is open to anyone).
     #[arg(long, default_value_t = 30)]
     pub new_sessions_per_minute: u32,
+    /// Seconds a stateful request waits for another request of the same user to finish (on
+    /// this server or, with PostgreSQL, on any server sharing the database) before it gets 503
+    /// `user_busy` with `Retry-After`.
+    #[arg(long, default_value_t = 10)]
+    pub user_wait_secs: u64,
     /// How long after its first state a stateless conversation's states are accepted
     /// (`24h`, …); older ones get 409 `state_expired`. `0`: for ever.
     #[arg(long, default_value = "0", value_parser = parse_duration)]
@@ -100,6 +105,7 @@ impl Default for Limits {
             session_idle: Duration::from_secs(30 * 86_400),
             project_session_idle: Vec::new(),
             new_sessions_per_minute: 30,
+            user_wait_secs: 10,
             state_max_age: Duration::ZERO,
             project_state_max_age: Vec::new(),
         }
@@ -113,6 +119,10 @@ impl Limits {
 
     pub fn body_timeout(&self) -> Duration {
         Duration::from_secs(self.body_timeout_secs.max(1))
+    }
+
+    pub fn user_wait(&self) -> Duration {
+        Duration::from_secs(self.user_wait_secs.max(1))
     }
 
     pub fn turn_budget(&self) -> Duration {

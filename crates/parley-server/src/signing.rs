@@ -6,6 +6,9 @@
 //! and refuses a state whose signature is missing or wrong, so a client cannot edit its
 //! variables or its place in the flow, nor replay a state in another project or version.
 //! The secret is generated on first start and kept in the data directory (or given by option).
+//! A fleet rotates it with a list: the server signs with the first secret and accepts what any
+//! of them signed, so conversations signed before the rotation go on (see
+//! [`Signer::with_previous`]).
 
 use std::path::Path;
 
@@ -71,7 +74,11 @@ const SECRET_FILE: &str = "state-secret";
 /// Signs and verifies states with the server's secret.
 #[derive(Clone)]
 pub struct Signer {
+    /// What signs (and seeds, and tags v4 session keys).
     key: [u8; 32],
+    /// Older secrets still accepted (a rotation under way): tried only when `key` does not
+    /// verify, so they cost nothing on a state signed with `key`.
+    previous: Vec<[u8; 32]>,
 }
 
 impl std::fmt::Debug for Signer {
@@ -82,14 +89,25 @@ impl std::fmt::Debug for Signer {
 
 impl Signer {
     pub fn new(key: [u8; 32]) -> Signer {
-        Signer { key }
+        Signer {
+            key,
+            previous: Vec::new(),
+        }
+    }
+
+    /// The same signer, also accepting what `previous` secrets signed (states and v4 session
+    /// keys): a fleet rotating its secret gives every server `[new, old]`, then drops `old`
+    /// once the conversations it signed have ended.
+    pub fn with_previous(mut self, previous: Vec<[u8; 32]>) -> Signer {
+        self.previous = previous;
+        self
     }
 
     /// A signer with a fresh random key (tests, and servers that need no restart survival).
     pub fn random() -> std::io::Result<Signer> {
         let mut key = [0u8; 32];
         getrandom::fill(&mut key).map_err(std::io::Error::other)?;
-        Ok(Signer { key })
+        Ok(Signer::new(key))
     }
 
     /// The key in `dir/state-secret` (hex), made on first use with owner-only permissions.
@@ -100,7 +118,7 @@ impl Signer {
                 let key = from_hex(text.trim()).ok_or_else(|| {
                     std::io::Error::other(format!("{} is not a 64-digit hex key", path.display()))
                 })?;
-                Ok(Signer { key })
+                Ok(Signer::new(key))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let signer = Signer::random()?;
@@ -115,28 +133,35 @@ impl Signer {
     /// The MAC of a state, or `None` when the state has no canonical form (then nothing is
     /// signed and nothing verifies: never a MAC over part of a state).
     fn mac(&self, project: &str, version: &str, state: &State) -> Option<Hmac<Sha256>> {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key)
-            .expect("HMAC takes keys of any length");
-        // Length-prefixed, so that ("ab", "c") and ("a", "bc") differ.
-        for part in [project, version] {
-            mac.update(&(part.len() as u64).to_be_bytes());
-            mac.update(part.as_bytes());
-        }
-        // The canonical form (RFC 8785: keys in UTF-16 order, numbers as ECMAScript writes
-        // them, minimal escapes) is what any client's parse and re-serialise leaves unchanged:
-        // `14.0` and `14`, `1e3` and `1000`, `\u00e9` and `é` sign alike. The canonicaliser
-        // buffers objects and writes the outermost only at its end, so a failure would leave
-        // the MAC over nothing of the state: its answer is checked, and a failure signs nothing.
-        let mut sink = MacWriter(&mut mac);
-        match serde_json_canonicalizer::to_writer(state, &mut sink) {
-            Ok(()) => Some(mac),
-            Err(e) => {
-                tracing::error!("a state has no canonical JSON form: {e}");
-                None
-            }
+        mac_with(&self.key, project, version, state)
+    }
+}
+
+/// [`Signer::mac`] with a given key.
+fn mac_with(key: &[u8; 32], project: &str, version: &str, state: &State) -> Option<Hmac<Sha256>> {
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes keys of any length");
+    // Length-prefixed, so that ("ab", "c") and ("a", "bc") differ.
+    for part in [project, version] {
+        mac.update(&(part.len() as u64).to_be_bytes());
+        mac.update(part.as_bytes());
+    }
+    // The canonical form (RFC 8785: keys in UTF-16 order, numbers as ECMAScript writes
+    // them, minimal escapes) is what any client's parse and re-serialise leaves unchanged:
+    // `14.0` and `14`, `1e3` and `1000`, `\u00e9` and `é` sign alike. The canonicaliser
+    // buffers objects and writes the outermost only at its end, so a failure would leave
+    // the MAC over nothing of the state: its answer is checked, and a failure signs nothing.
+    let mut sink = MacWriter(&mut mac);
+    match serde_json_canonicalizer::to_writer(state, &mut sink) {
+        Ok(()) => Some(mac),
+        Err(e) => {
+            tracing::error!("a state has no canonical JSON form: {e}");
+            None
         }
     }
+}
 
+impl Signer {
     /// A seed for a conversation that arrives without a state: derived from the request (keyed
     /// by the secret), so that the same request without state always gets the same answer.
     pub fn seed_for(&self, request: &[u8]) -> u64 {
@@ -218,12 +243,17 @@ impl Signer {
         let tag = from_hex_vec(&signature)
             .filter(|_| !signature.bytes().any(|b| b.is_ascii_uppercase()))
             .unwrap_or_default();
-        // `verify_slice` compares in constant time.
-        self.mac(project, version, &state)
-            .ok_or(SignatureError::Forged)?
-            .verify_slice(&tag)
-            .map_err(|_| SignatureError::Forged)?;
-        Ok(state)
+        // `verify_slice` compares in constant time; the previous secrets only after the current
+        // one failed (which secret verified says nothing about the state).
+        let verifies = |key: &[u8; 32]| {
+            mac_with(key, project, version, &state)
+                .is_some_and(|mac| mac.verify_slice(&tag).is_ok())
+        };
+        if verifies(&self.key) || self.previous.iter().any(verifies) {
+            Ok(state)
+        } else {
+            Err(SignatureError::Forged)
+        }
     }
 }
 
@@ -231,19 +261,27 @@ impl Signer {
     /// A tag over `data` for another use of the secret than states (`domain` keeps the uses
     /// apart): v4 session keys.
     pub fn tag(&self, domain: &str, data: &[u8]) -> [u8; 32] {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key)
-            .expect("HMAC takes keys of any length");
-        mac.update(&(domain.len() as u64).to_be_bytes());
-        mac.update(domain.as_bytes());
-        mac.update(data);
-        mac.finalize().into_bytes().into()
+        tag_with(&self.key, domain, data)
     }
 
-    /// Whether `tag` is [`Signer::tag`] of `data`, compared in constant time.
+    /// Whether `tag` is [`Signer::tag`] of `data` under this secret or a previous one,
+    /// compared in constant time.
     pub fn verify_tag(&self, domain: &str, data: &[u8], tag: &[u8]) -> bool {
         use subtle::ConstantTimeEq;
-        tag.len() == 32 && bool::from(self.tag(domain, data).ct_eq(tag))
+        tag.len() == 32
+            && std::iter::once(&self.key)
+                .chain(&self.previous)
+                .any(|key| bool::from(tag_with(key, domain, data).ct_eq(tag)))
     }
+}
+
+fn tag_with(key: &[u8; 32], domain: &str, data: &[u8]) -> [u8; 32] {
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(&(domain.len() as u64).to_be_bytes());
+    mac.update(domain.as_bytes());
+    mac.update(data);
+    mac.finalize().into_bytes().into()
 }
 
 /// Feeds what the serialiser writes to the MAC.
@@ -483,6 +521,30 @@ mod tests {
             signer.verify_fresh("p", "v1", old, Some(day), 5),
             Err(SignatureError::Expired { .. })
         ));
+    }
+
+    #[test]
+    fn a_rotated_secret_still_verifies_what_the_old_one_signed() {
+        let (old, new) = (Signer::new([1; 32]), Signer::new([2; 32]));
+        let rotating = Signer::new([2; 32]).with_previous(vec![[1; 32]]);
+        let signed_before = old.sign("p", "v1", state());
+        assert_eq!(
+            rotating.verify("p", "v1", signed_before.clone()).unwrap(),
+            state()
+        );
+        // It signs with the first secret only: what it signs, the new secret alone verifies.
+        let signed_now = rotating.sign("p", "v1", state());
+        assert_eq!(signed_now, new.sign("p", "v1", state()));
+        assert!(old.verify("p", "v1", signed_now).is_err());
+        // Once the old secret is dropped, its states are refused.
+        assert_eq!(
+            new.verify("p", "v1", signed_before),
+            Err(SignatureError::Forged)
+        );
+        let tag = old.tag("session", b"x");
+        assert!(rotating.verify_tag("session", b"x", &tag));
+        assert!(!new.verify_tag("session", b"x", &tag));
+        assert!(!rotating.verify_tag("session", b"y", &tag));
     }
 
     #[test]

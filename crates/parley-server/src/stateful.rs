@@ -26,6 +26,16 @@ fn store_error(e: StoreError) -> ApiError {
             "the conversation changed while this request was handled (another server wrote \
              it): send the request again",
         ),
+        StoreError::Busy(why) => {
+            tracing::warn!("a turn gave up waiting: {why}");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "user_busy",
+                "this conversation is busy with another request for longer than the server \
+                 waits: send the request again",
+            )
+            .retry_after(std::time::Duration::from_secs(1))
+        }
         StoreError::Failed(_) => ApiError::internal(e),
     }
 }
@@ -38,31 +48,39 @@ async fn load(
     app.store().load(project, user).await.map_err(store_error)
 }
 
-/// Stores a state an admin set (no request to replay) over the stored one, and answers it.
+/// Stores the state an admin's change makes of the stored one (`change` gets the stored state
+/// of this version, if any), holding the user as a turn does, and answers it.
 async fn store_state(
     app: &AppState,
     target: &UserTarget<Admin>,
-    state: parley_protocol::State,
-    expected: Option<Revision>,
+    change: impl FnOnce(Option<parley_protocol::State>) -> Result<parley_protocol::State, ApiError>,
 ) -> Result<Json<parley_protocol::State>, ApiError> {
-    // A live v4 session goes on: an admin's change of the state does not end it.
-    let session_key = app
-        .store()
-        .load(&target.project.id, &target.user)
-        .await
-        .map_err(store_error)?
-        .and_then(|(s, _)| s.session_key);
-    let session = Session {
-        version: target.version.id().to_owned(),
-        state: state.clone(),
-        last_request: None,
-        session_key,
-    };
-    app.store()
-        .save(&target.project.id, &target.user, &session, expected)
+    let store = app.store();
+    let mut held = store
+        .hold(&target.project.id, &target.user, app.limits().user_wait())
         .await
         .map_err(store_error)?;
-    Ok(Json(state))
+    let result = async {
+        let stored = held.load().await.map_err(store_error)?;
+        let revision = stored.as_ref().map(|(_, r)| *r);
+        // A live v4 session goes on: an admin's change of the state does not end it.
+        let session_key = stored.as_ref().and_then(|(s, _)| s.session_key.clone());
+        let current = stored
+            .filter(|(s, _)| s.version == target.version.id())
+            .map(|(s, _)| s.state);
+        let state = change(current)?;
+        let session = Session {
+            version: target.version.id().to_owned(),
+            state: state.clone(),
+            last_request: None,
+            session_key,
+        };
+        held.save(&session, revision).await.map_err(store_error)?;
+        Ok(Json(state))
+    }
+    .await;
+    held.release().await;
+    result
 }
 
 /// How many times a turn is taken again when another process wrote the conversation first.
@@ -158,7 +176,25 @@ pub(crate) async fn user_turn(
     app: &AppState,
     target: &UserTarget<Interact>,
     ask: TurnAsk<'_>,
+    said: Option<&mut (dyn FnMut(Vec<Trace>) + Send)>,
+) -> Result<TurnDone, ApiError> {
+    let store = app.store();
+    let mut held = store
+        .hold(&target.project.id, &target.user, app.limits().user_wait())
+        .await
+        .map_err(store_error)?;
+    let done = held_turn(app, target, ask, said, held.as_mut()).await;
+    held.release().await;
+    done
+}
+
+/// [`user_turn`] once the user is held.
+async fn held_turn(
+    app: &AppState,
+    target: &UserTarget<Interact>,
+    ask: TurnAsk<'_>,
     mut said: Option<&mut (dyn FnMut(Vec<Trace>) + Send)>,
+    held: &mut dyn crate::store::Held,
 ) -> Result<TurnDone, ApiError> {
     let UserTarget {
         project,
@@ -166,17 +202,20 @@ pub(crate) async fn user_turn(
         user,
         ..
     } = target;
-    // This process takes one request of a user at a time (`target` holds the user's lock);
-    // another process sharing the database may still write between this read and this write.
-    // Then the write is refused and the turn is taken again on what the other one wrote.
+    // This process takes one request of a user at a time (`target` holds the user's lock), and
+    // a store shared by processes holds the user for all of them (`held`, PostgreSQL's lock):
+    // the turn reads what the last one wrote and runs once. A store that cannot hold the user
+    // across processes (two processes on one SQLite file) may see another write between this
+    // read and this write: then the write is refused and the turn is taken again on it.
     let mut attempt = 0;
     loop {
-        let stored = load(app, &project.id, user).await?;
+        let stored = held.load().await.map_err(store_error)?;
         let revision = stored.as_ref().map(|(_, r)| *r);
         // A project open to anyone bounds how many sessions one address may start (each is
         // kept for the retention time).
         if stored.is_none() && attempt == 0 {
-            app.admit_new_session(&project.id, target.client, target.keyless)?;
+            app.admit_new_session(&project.id, target.client, target.keyless)
+                .await?;
         }
         if let Some(session) = ask.session
             && stored.as_ref().and_then(|(s, _)| s.session_key.as_deref()) != Some(session)
@@ -217,19 +256,27 @@ pub(crate) async fn user_turn(
             )?);
         }
         let now = now_ms();
-        let ctx = turn_context(
+        let mut ctx = turn_context(
             seed,
             i64::try_from(now / 1000).ok(),
             Some(user),
             target.platform.clone(),
             ask.config,
         );
+        ctx.debug = crate::turn::asks_debug(ask.config)
+            && crate::turn::debug_allowed(
+                target.secret,
+                app.keys().locked(&project.id),
+                project,
+                version,
+            );
         // Each step's traces, shaped, go to `said` as soon as they are made (the streams); the
         // shaped ones are kept, so the turn's answer is not shaped a second time.
         let mut streamed = Vec::new();
+        let base = target.base.as_deref();
         let mut forward = |traces: &[Trace]| {
             if let Some(said) = said.as_mut() {
-                let shaped = shape(traces.to_vec(), ask.config, Some(now));
+                let shaped = shape(traces.to_vec(), ask.config, Some(now), base);
                 if !shaped.is_empty() {
                     streamed.extend(shaped.iter().cloned());
                     said(shaped);
@@ -248,7 +295,7 @@ pub(crate) async fn user_turn(
         let traces = if said.is_some() {
             streamed
         } else {
-            shape(outcome.traces, ask.config, Some(now))
+            shape(outcome.traces, ask.config, Some(now), base)
         };
         let session = Session {
             version: version.id().to_owned(),
@@ -256,11 +303,7 @@ pub(crate) async fn user_turn(
             last_request: ask.request_id.clone().map(|id| (id, traces.clone())),
             session_key,
         };
-        match app
-            .store()
-            .save(&project.id, user, &session, revision)
-            .await
-        {
+        match held.save(&session, revision).await {
             Ok(_) => {
                 let request = outcome.request.unwrap_or_else(|| ask.action.clone());
                 return Ok(TurnDone {
@@ -269,7 +312,11 @@ pub(crate) async fn user_turn(
                     request,
                 });
             }
-            Err(StoreError::Conflict) if said.is_none() && attempt < CONFLICT_RETRIES => {
+            // Under a hold that keeps other processes out, a conflict is a writer that held
+            // nothing (an admin's delete): answered, never taken again (API calls run once).
+            Err(StoreError::Conflict)
+                if said.is_none() && !held.exclusive() && attempt < CONFLICT_RETRIES =>
+            {
                 attempt += 1;
                 // A random pause, so the two writers do not collide again in lockstep.
                 let jitter = random_seed()? % (4_000 * attempt as u64);
@@ -305,10 +352,7 @@ pub(crate) async fn put_state(
     Body(state): Body<parley_protocol::State>,
 ) -> Result<Json<parley_protocol::State>, ApiError> {
     check_state(&target.version, &state)?;
-    let revision = load(&app, &target.project.id, &target.user)
-        .await?
-        .map(|(_, r)| r);
-    store_state(&app, &target, state, revision).await
+    store_state(&app, &target, |_| Ok(state)).await
 }
 
 /// `DELETE /state/user/{userID}`: forgets the conversation; the next request starts over.
@@ -335,12 +379,16 @@ pub(crate) async fn patch_variables(
     target: UserTarget<Admin>,
     Body(variables): Body<Object>,
 ) -> Result<Json<parley_protocol::State>, ApiError> {
-    let stored = load(&app, &target.project.id, &target.user).await?;
-    let revision = stored.as_ref().map(|(_, r)| *r);
     let version: &CompiledVersion = &target.version;
-    let current = stored
-        .filter(|(s, _)| s.version == version.id())
-        .map(|(s, _)| s.state);
-    let state = set_variables(version, current.as_ref(), &variables, false, random_seed()?)?;
-    store_state(&app, &target, state, revision).await
+    let seed = random_seed()?;
+    store_state(&app, &target, |current| {
+        Ok(set_variables(
+            version,
+            current.as_ref(),
+            &variables,
+            false,
+            seed,
+        )?)
+    })
+    .await
 }

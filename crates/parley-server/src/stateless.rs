@@ -36,6 +36,7 @@ pub(crate) async fn interact(
         project,
         version,
         platform,
+        secret,
         ..
     } = target;
     // With a maximum age, the conversation's start time travels in its states (see
@@ -69,7 +70,9 @@ pub(crate) async fn interact(
         None => None,
     };
     let seed = app.seed(state.as_ref(), &body.request);
-    let ctx = turn_context(seed, None, None, platform, body.config.as_ref());
+    let mut ctx = turn_context(seed, None, None, platform, body.config.as_ref());
+    ctx.debug = crate::turn::asks_debug(body.config.as_ref())
+        && crate::turn::debug_allowed(secret, app.keys().locked(&project.id), &project, &version);
     let outcome = take_turn(
         &version,
         state,

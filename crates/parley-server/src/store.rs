@@ -6,9 +6,15 @@
 //! of one user of one project, with the id and the answer of the last request, so that a
 //! retried request (same id) gets the same answer instead of taking the turn twice.
 //!
-//! Writes are compare-and-swap on a revision: a process serialises its own requests for a user
-//! with a lock, but two processes sharing one database can still race, and the loser of the
-//! race gets [`StoreError::Conflict`] instead of overwriting the winner's turn.
+//! A turn holds its user ([`Store::hold`]): a process serialises its own requests for a user
+//! with a lock of its own, and PostgreSQL serialises several processes' with a lock it holds in
+//! the turn's transaction, so a second request waits for the first instead of racing it. Writes
+//! stay compare-and-swap on a revision, the guard under the lock: a writer that did not hold the
+//! user (two processes on one SQLite file, an admin's delete) gets [`StoreError::Conflict`]
+//! instead of overwriting another's turn.
+//!
+//! PostgreSQL also keeps what several servers must share: the rates ([`Store::take_rate`]) and
+//! who runs the periodic jobs ([`Store::claim_job`]).
 
 mod postgres;
 mod sqlite;
@@ -47,6 +53,10 @@ pub enum StoreError {
     /// The session changed since it was read (another process wrote it).
     #[error("session store: the session changed since it was read")]
     Conflict,
+    /// The user's conversation stayed held by another request (of this server or another)
+    /// for longer than the wait allowed, or no database connection came free in time.
+    #[error("session store: busy ({0})")]
+    Busy(String),
     #[error("session store: {0}")]
     Failed(String),
 }
@@ -78,11 +88,99 @@ pub trait Store: Send + Sync + 'static {
     /// A cheap write that changes nothing a client sees: `/ready` fails when it fails.
     async fn probe(&self) -> Result<(), StoreError>;
 
+    /// Holds the user's conversation for one turn: no other holder (in any process sharing the
+    /// database, where the store can tell) gets it before [`Held::release`] or the end of
+    /// [`Held::save`]. Waits at most `wait` for another holder, then answers
+    /// [`StoreError::Busy`].
+    async fn hold(
+        &self,
+        project: &str,
+        user: &str,
+        wait: std::time::Duration,
+    ) -> Result<Box<dyn Held>, StoreError>;
+    /// Whether [`Store::take_rate`] counts for every server sharing the database (otherwise
+    /// the server's own limiter in memory is the only count).
+    fn shares_rates(&self) -> bool {
+        false
+    }
+    /// Takes one request out of `bucket`'s allowance of `per_minute` (a burst of `per_minute`,
+    /// then one every `60 / per_minute` s: the generic cell rate governor counts), shared by
+    /// every server: `None` when admitted, else how long until one would be.
+    async fn take_rate(
+        &self,
+        _bucket: &str,
+        _per_minute: u32,
+    ) -> Result<Option<std::time::Duration>, StoreError> {
+        Ok(None)
+    }
+    /// Forgets the shared rates' buckets that are full again (as good as absent); answers how
+    /// many went. The retention sweep calls it.
+    async fn forget_rates(&self) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+    /// Claims a run of the periodic `job`: `None` when another server runs it now, or one ran
+    /// it less than `every` ago. The claim lasts until the guard is released.
+    async fn claim_job(
+        &self,
+        job: &str,
+        every: std::time::Duration,
+    ) -> Result<Option<Box<dyn Claim>>, StoreError>;
+
     async fn create_key(&self, key: &KeyRecord) -> Result<(), StoreError>;
     /// Every key, revoked ones included.
     async fn keys(&self) -> Result<Vec<KeyRecord>, StoreError>;
     /// Whether there was a live key with this id.
     async fn revoke_key(&self, id: &str) -> Result<bool, StoreError>;
+}
+
+/// One user's conversation held for a turn (see [`Store::hold`]).
+#[async_trait]
+pub trait Held: Send {
+    /// The session and its revision, as of now (the first call answers what was read when the
+    /// hold was taken).
+    async fn load(&mut self) -> Result<Option<(Session, Revision)>, StoreError>;
+    /// Writes the session if it is still at revision `expected`, and ends the hold when the
+    /// store holds users across processes ([`Held::exclusive`]): the answer can go out then.
+    async fn save(
+        &mut self,
+        session: &Session,
+        expected: Option<Revision>,
+    ) -> Result<Revision, StoreError>;
+    /// Whether other processes are kept out for the hold: then a conflict is no race to take
+    /// again (the turn's API calls must run once), only a writer that held nothing.
+    fn exclusive(&self) -> bool;
+    /// Ends the hold without writing (a dropped hold ends too, in the background).
+    async fn release(self: Box<Self>);
+}
+
+/// A claimed run of a periodic job (see [`Store::claim_job`]).
+#[async_trait]
+pub trait Claim: Send {
+    async fn release(self: Box<Self>);
+}
+
+/// A claim or hold with nothing to release: one process owns the store.
+pub(crate) struct Nothing;
+
+#[async_trait]
+impl Claim for Nothing {
+    async fn release(self: Box<Self>) {}
+}
+
+/// A store error with the causes (a database's own message, not only "db error").
+pub(crate) fn err_chain(e: &(dyn std::error::Error + 'static)) -> StoreError {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        // deadpool repeats its cause in its own message.
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    StoreError::Failed(text)
 }
 
 pub(crate) fn err(e: impl std::fmt::Display) -> StoreError {

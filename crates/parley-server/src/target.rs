@@ -98,7 +98,7 @@ impl<A: Access> FromRequestParts<AppState> for Target<A> {
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
         let params = params_of(parts, app).await?;
         let caller = Caller::from_request_parts(parts, app).await?;
-        let project = app.authorize(&params, &caller, A::NEED)?;
+        let project = app.authorize(&params, &caller, A::NEED).await?;
         let version = crate::version_of(&project, &params, &parts.headers)?;
         let platform = platform_of(parts);
         Ok(Target {
@@ -320,7 +320,7 @@ impl FromRequestParts<AppState> for SessionTarget {
                 ));
             }
             if let Some(address) = client {
-                app.admit_keyless(&project, address)?;
+                app.admit_keyless(&project, address).await?;
             }
         }
         let guard = app.user_lock(&project.id, &claims.user).lock_owned().await;

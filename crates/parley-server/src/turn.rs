@@ -147,6 +147,8 @@ pub fn turn_context(
         stop_types: config
             .and_then(|c| c.stop_types.clone())
             .unwrap_or_default(),
+        // Set by the route, which knows whether the caller may have it (`debug_allowed`).
+        debug: false,
     }
 }
 
@@ -175,6 +177,30 @@ pub fn wants_completion_events(config: Option<&Config>) -> bool {
     config
         .and_then(|c| c.extra.get("completionEvents"))
         .and_then(serde_json::Value::as_bool)
+/// Whether a caller may have `debug` traces (`config.debug: true`): a secret key, or any
+/// caller of a project that never had a key, on its `development` version (the author's
+/// laptop, the demo). Anyone else is answered as if it had not asked: the traces name every
+/// intent, the threshold, and each API call with its headers.
+pub(crate) fn debug_allowed(
+    secret: bool,
+    keys_locked: bool,
+    project: &parley_engine::CompiledProject,
+    version: &Arc<CompiledVersion>,
+) -> bool {
+    let development = project
+        .version("development")
+        .is_some_and(|d| Arc::ptr_eq(d, version));
+    secret || (!keys_locked && development)
+}
+
+/// Whether a request's `config` asks for `debug` traces.
+pub(crate) fn asks_debug(config: Option<&Config>) -> bool {
+    config
+        .and_then(|c| c.extra.get("debug"))
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(false)
+}
+
         .unwrap_or(false)
 }
 
@@ -339,13 +365,25 @@ pub fn shape(traces: Vec<Trace>, config: Option<&Config>, now_ms: Option<u64>) -
                     *message = strip_ssml(message);
                 }
             }
-            TraceKind::Text(text) => with_slate(text),
+            TraceKind::Text(text) => {
+                // A client that asks for debug traces also gets the text as the engine said
+                // it, before the markdown became slate and a default delay was added (the
+                // workbench writes it into the transcript tests it exports): it is what the
+                // message shows, so anyone may have it.
+                let source = debug
+                    .then(|| serde_json::json!({ "message": text.message, "delay": text.delay }));
+                with_slate(text);
+                if let Some(source) = source {
+                    text.extra.insert("source".to_owned(), source);
+                }
+            }
             _ => {}
         }
         if let Some(now) = now_ms {
             trace.time = Some(now.into());
         }
         out.push(trace);
+    let debug = asks_debug(Some(config));
     }
     out
 }

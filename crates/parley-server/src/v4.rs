@@ -60,7 +60,8 @@ pub(crate) async fn start_session(
         .await
         .map_err(ApiError::internal)?;
     if stored.is_none() {
-        app.admit_new_session(&project.id, target.client, target.keyless)?;
+        app.admit_new_session(&project.id, target.client, target.keyless)
+            .await?;
     }
     // A new conversation, from the version's initial state.
     let session = Session {

@@ -47,6 +47,11 @@ pub struct CardBlock {
     pub card: CardDef,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,
+    /// Shows the buttons and goes on to `next` at once, without waiting for a click (a
+    /// Voiceflow card that is not blocking): a click later is a request like any other, for
+    /// whatever the conversation waits at, then the global intents.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub go_on: bool,
 }
 
 impl CardDef {
@@ -86,7 +91,7 @@ impl CardDef {
 impl CardBlock {
     pub(crate) fn check(&self, cx: &mut Checker) {
         self.card.check(cx, "card");
-        if !self.card.buttons.is_empty() && self.next.is_some() {
+        if !self.card.buttons.is_empty() && self.next.is_some() && !self.go_on {
             cx.error(
                 "next",
                 "a card with buttons waits for one of them; `next` is never taken",
@@ -98,7 +103,7 @@ impl CardBlock {
     pub(crate) fn run(&self, rt: &mut Runner) -> Result<Next, Fault> {
         let card = self.card.to_wire(rt, &self.id, None, 0);
         rt.say(Trace::new(TraceKind::CardV2(card)));
-        if self.card.buttons.is_empty() {
+        if self.card.buttons.is_empty() || self.go_on {
             Ok(Next::follow(&self.next))
         } else {
             Ok(Next::Wait(Status::Choice))

@@ -17,6 +17,11 @@ pub struct CarouselBlock {
     pub cards: Vec<CardDef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,
+    /// Shows the buttons and goes on to `next` at once, without waiting for a click (a
+    /// Voiceflow card that is not blocking): a click later is a request like any other, for
+    /// whatever the conversation waits at, then the global intents.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub go_on: bool,
 }
 
 impl CarouselBlock {
@@ -31,7 +36,7 @@ impl CarouselBlock {
         for (i, card) in self.cards.iter().enumerate() {
             card.check(cx, &format!("cards[{i}]"));
         }
-        if self.has_buttons() && self.next.is_some() {
+        if self.has_buttons() && self.next.is_some() && !self.go_on {
             cx.error(
                 "next",
                 "a carousel with buttons waits for one of them; `next` is never taken",
@@ -53,7 +58,7 @@ impl CarouselBlock {
             cards,
             extra: Object::new(),
         })));
-        if self.has_buttons() {
+        if self.has_buttons() && !self.go_on {
             Ok(Next::Wait(Status::Choice))
         } else {
             Ok(Next::follow(&self.next))

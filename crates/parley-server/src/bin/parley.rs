@@ -36,6 +36,10 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "parsed once at start-up: the size of `serve`'s options costs nothing"
+)]
 enum Command {
     /// Serve the Dialog API for the projects (the bundled demo when none is given), the built
     /// widget and its demo page.
@@ -49,9 +53,15 @@ enum Command {
         #[command(flatten)]
         storage: Storage,
         /// The secret that signs stateless state, as 64 hex digits; servers behind one load
-        /// balancer need the same one. Default: made on first start, kept in the data dir.
-        #[arg(long, env = "PARLEY_STATE_SECRET", hide_env_values = true)]
-        state_secret: Option<String>,
+        /// balancer need the same one. Repeat it (or separate with commas) to rotate: the first
+        /// signs, any of them verifies. Default: made on first start, kept in the data dir.
+        #[arg(
+            long,
+            env = "PARLEY_STATE_SECRET",
+            hide_env_values = true,
+            value_delimiter = ','
+        )]
+        state_secret: Vec<String>,
         /// The built widget (trunk's output), served at `/`.
         #[arg(long)]
         widget_dir: Option<PathBuf>,
@@ -200,7 +210,7 @@ async fn cli() -> anyhow::Result<()> {
                 projects,
                 addr,
                 &storage,
-                state_secret.as_deref(),
+                &state_secret,
                 widget_dir,
                 limits,
             )
@@ -406,7 +416,7 @@ async fn serve(
     paths: Vec<PathBuf>,
     addr: SocketAddr,
     storage: &Storage,
-    state_secret: Option<&str>,
+    state_secret: &[String],
     widget_dir: Option<PathBuf>,
     limits: parley_server::Limits,
 ) -> anyhow::Result<()> {
@@ -422,8 +432,13 @@ async fn serve(
     let options = Options { widget_dir };
     options.check().map_err(|e| user(format!("{e:#}")))?;
     let signer = match state_secret {
-        Some(hex) => Signer::new(parse_secret(hex)?),
-        None => Signer::load_or_create(data_dir)
+        [first, previous @ ..] => Signer::new(parse_secret(first)?).with_previous(
+            previous
+                .iter()
+                .map(|hex| parse_secret(hex))
+                .collect::<anyhow::Result<_>>()?,
+        ),
+        [] => Signer::load_or_create(data_dir)
             .with_context(|| format!("cannot set up the state secret in {}", data_dir.display()))?,
     };
     let store = storage.open().await?;

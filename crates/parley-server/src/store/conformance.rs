@@ -108,3 +108,95 @@ pub async fn keys(store: &dyn Store) {
     // Ids are unique.
     assert!(store.create_key(&secret).await.is_err());
 }
+
+/// A hold reads and writes the user's session; a store that holds users across processes
+/// (`reopened` is another process's handle) makes a second holder wait, past `wait` answering
+/// [`StoreError::Busy`], and lets it in once the first is done.
+pub async fn holds(store: &dyn Store, reopened: &dyn Store) {
+    let wait = std::time::Duration::from_secs(5);
+    let mut held = store.hold("h", "u", wait).await.unwrap();
+    assert!(held.load().await.unwrap().is_none());
+    let r1 = held.save(&session(1), None).await.unwrap();
+    held.release().await;
+    let mut first = store.hold("h", "u", wait).await.unwrap();
+    assert_eq!(first.load().await.unwrap(), Some((session(1), r1)));
+    if first.exclusive() {
+        let started = std::time::Instant::now();
+        let short = std::time::Duration::from_millis(300);
+        assert!(matches!(
+            reopened.hold("h", "u", short).await.map(|_| ()),
+            Err(StoreError::Busy(_))
+        ));
+        assert!(started.elapsed() >= short, "{:?}", started.elapsed());
+        // Another user is not held up.
+        reopened
+            .hold("h", "other", short)
+            .await
+            .unwrap()
+            .release()
+            .await;
+    }
+    let r2 = first.save(&session(2), Some(r1)).await.unwrap();
+    // The write ended the hold: the next holder reads it at once.
+    let mut second = reopened.hold("h", "u", wait).await.unwrap();
+    assert_eq!(second.load().await.unwrap(), Some((session(2), r2)));
+    // A write that held nothing got in between (an admin's delete): the held write is refused,
+    // nothing overwritten.
+    assert!(reopened.delete("h", "u").await.unwrap());
+    assert!(matches!(
+        second.save(&session(3), Some(r2)).await,
+        Err(StoreError::Conflict)
+    ));
+    assert!(store.load("h", "u").await.unwrap().is_none());
+    // A hold dropped without release or write lets the next one in.
+    let dropped = store.hold("h", "u2", wait).await.unwrap();
+    drop(dropped);
+    reopened
+        .hold("h", "u2", wait)
+        .await
+        .unwrap()
+        .release()
+        .await;
+}
+
+/// A periodic job is claimed by one holder at a time, and once per period; a store shared by
+/// processes keeps the claim across them.
+pub async fn jobs(store: &dyn Store, reopened: &dyn Store) {
+    let every = std::time::Duration::from_secs(3600);
+    let claim = store.claim_job("sweep", every).await.unwrap().unwrap();
+    if reopened.shares_rates() {
+        // Claimed elsewhere now, then done within the period: not due either way.
+        assert!(reopened.claim_job("sweep", every).await.unwrap().is_none());
+        claim.release().await;
+        assert!(reopened.claim_job("sweep", every).await.unwrap().is_none());
+        // Another job is its own.
+        let other = reopened.claim_job("other", every).await.unwrap().unwrap();
+        other.release().await;
+        // A claim dropped unreleased (a crash) does not count as a run.
+        drop(reopened.claim_job("third", every).await.unwrap().unwrap());
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let again = store.claim_job("third", every).await.unwrap();
+        assert!(again.is_some());
+        again.unwrap().release().await;
+    } else {
+        claim.release().await;
+    }
+}
+
+/// Shared rates: a burst of the rate, then refused with a wait; buckets are apart.
+pub async fn rates(store: &dyn Store, reopened: &dyn Store) {
+    if !store.shares_rates() {
+        return;
+    }
+    for _ in 0..2 {
+        assert_eq!(store.take_rate("key:a", 3).await.unwrap(), None);
+    }
+    // The other process counts in the same bucket.
+    assert_eq!(reopened.take_rate("key:a", 3).await.unwrap(), None);
+    let wait = store.take_rate("key:a", 3).await.unwrap().unwrap();
+    assert!(
+        wait > std::time::Duration::from_secs(15) && wait <= std::time::Duration::from_secs(20),
+        "{wait:?}"
+    );
+    assert_eq!(reopened.take_rate("key:b", 3).await.unwrap(), None);
+}

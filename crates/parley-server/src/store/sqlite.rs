@@ -6,11 +6,14 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{KEY_COLUMNS, Revision, Session, Store, StoreError, decode, encode, err, scope_of};
+use super::{
+    Claim, Held, KEY_COLUMNS, Nothing, Revision, Session, Store, StoreError, decode, encode, err,
+    scope_of,
+};
 use crate::key_record::KeyRecord;
 
 /// Sessions in a SQLite file.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SqliteStore {
     // One connection, behind a std Mutex: every use is short and synchronous (see `with`),
     // never held across an `.await`.
@@ -125,8 +128,62 @@ impl SqliteStore {
     }
 }
 
+/// A user held for a turn in SQLite: nothing beyond the server's own lock of the user. Another
+/// process on the same file is kept out only by the compare-and-swap (a conflict there is taken
+/// again, see [`Held::exclusive`]); the file's own lock makes each statement atomic.
+struct SqliteHeld {
+    store: SqliteStore,
+    project: String,
+    user: String,
+}
+
+#[async_trait]
+impl Held for SqliteHeld {
+    async fn load(&mut self) -> Result<Option<(Session, Revision)>, StoreError> {
+        self.store.load(&self.project, &self.user).await
+    }
+
+    async fn save(
+        &mut self,
+        session: &Session,
+        expected: Option<Revision>,
+    ) -> Result<Revision, StoreError> {
+        self.store
+            .save(&self.project, &self.user, session, expected)
+            .await
+    }
+
+    fn exclusive(&self) -> bool {
+        false
+    }
+
+    async fn release(self: Box<Self>) {}
+}
+
 #[async_trait]
 impl Store for SqliteStore {
+    async fn hold(
+        &self,
+        project: &str,
+        user: &str,
+        _wait: std::time::Duration,
+    ) -> Result<Box<dyn Held>, StoreError> {
+        Ok(Box::new(SqliteHeld {
+            store: self.clone(),
+            project: project.to_owned(),
+            user: user.to_owned(),
+        }))
+    }
+
+    /// One server owns a SQLite file's jobs: always claimed (the period is the server's own).
+    async fn claim_job(
+        &self,
+        _job: &str,
+        _every: std::time::Duration,
+    ) -> Result<Option<Box<dyn Claim>>, StoreError> {
+        Ok(Some(Box::new(Nothing)))
+    }
+
     async fn load(
         &self,
         project: &str,
@@ -328,6 +385,10 @@ mod tests {
         conformance::sessions(&store, &SqliteStore::open(&path).unwrap()).await;
         conformance::keys(&store).await;
         conformance::retention(&store).await;
+        let other = SqliteStore::open(&path).unwrap();
+        conformance::holds(&store, &other).await;
+        conformance::jobs(&store, &other).await;
+        conformance::rates(&store, &other).await;
     }
 
     #[tokio::test]

@@ -1,0 +1,465 @@
+//! Several `parley serve` on one PostgreSQL behave as one (issue 20): one user's turns are
+//! serialised across servers (none refused, each API call once), servers started at once on a
+//! fresh database all serve, the retention sweep runs on one server, the rates are shared.
+//!
+//! These need a PostgreSQL server: `PARLEY_TEST_DATABASE_URL` (`cargo xtask test` starts a
+//! throwaway one and sets it). Without it they say so and pass, unless `PARLEY_REQUIRE_POSTGRES`
+//! is set (as in CI). Each test works in a schema of its own.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use parley_server::keys::Scope;
+use parley_server::store::{PostgresStore, Store, StoreError};
+use serde_json::{Value, json};
+
+/// The test server's URL, or `None` (then the test is skipped, unless PostgreSQL is required).
+fn database() -> Option<String> {
+    match std::env::var("PARLEY_TEST_DATABASE_URL") {
+        Ok(url) => Some(url),
+        Err(_) => {
+            assert!(
+                std::env::var_os("PARLEY_REQUIRE_POSTGRES").is_none(),
+                "PARLEY_REQUIRE_POSTGRES is set but PARLEY_TEST_DATABASE_URL is not"
+            );
+            eprintln!("note: PostgreSQL not tested (set PARLEY_TEST_DATABASE_URL)");
+            None
+        }
+    }
+}
+
+/// A URL on a new, empty schema of the test database (a fresh database, as far as the servers
+/// can tell).
+async fn fresh_schema(base: &str) -> String {
+    let mut random = [0u8; 8];
+    getrandom::fill(&mut random).unwrap();
+    let schema = format!("scale{}", u64::from_le_bytes(random));
+    let (client, connection) = tokio_postgres::connect(base, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {base}: {e}"));
+    tokio::spawn(connection);
+    client
+        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .await
+        .unwrap();
+    format!(
+        "{base}{}options=-c%20search_path%3D{schema}",
+        if base.contains('?') { '&' } else { '?' }
+    )
+}
+
+/// A `parley serve` process on a free loopback port; killed when dropped.
+struct Server {
+    child: Child,
+    url: String,
+    _data: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `parley serve` with `args` and waits (at most 60 s) for the line that gives its
+/// address; the rest of its log goes to this test's stderr.
+fn spawn(database_url: &str, args: &[&str]) -> Server {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_parley"))
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--database-url",
+            database_url,
+        ])
+        .arg("--data-dir")
+        .arg(data.path())
+        .args(["--state-secret", &"ab".repeat(32)])
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(at) = line.split(" at ").nth(1)
+                && line.starts_with("Parley is serving")
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(at.split_whitespace().next().unwrap_or("").to_owned());
+            } else {
+                eprintln!("[parley] {line}");
+            }
+        }
+    });
+    let url = rx
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| panic!("parley serve did not start: {:?}", child.try_wait()));
+    Server {
+        child,
+        url: url.trim_end_matches('/').to_owned(),
+        _data: data,
+    }
+}
+
+fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
+/// A counting API on loopback: every POST to `/hit` counts, and answers the count.
+async fn counting_api() -> (String, Arc<AtomicUsize>) {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    let api = axum::Router::new().route(
+        "/hit",
+        axum::routing::post(move || {
+            let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+            async move { axum::Json(json!({ "n": n })) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, api).await.unwrap() });
+    (format!("http://{addr}/hit"), hits)
+}
+
+/// A project whose every turn counts itself in `turns` and calls the API once.
+fn counting_project(dir: &std::path::Path, api: &str) -> String {
+    let project = json!({
+        "id": "count", "name": "Count",
+        "versions": [{ "id": "v1", "startFlow": "main",
+            "variables": [
+                { "name": "turns", "default": 0 },
+                { "name": "hits", "default": null },
+                { "name": "said", "default": null }
+            ],
+            "settings": { "allowPrivateNetwork": true },
+            "flows": [{ "id": "main", "start": "inc", "blocks": [
+                { "id": "inc", "type": "set",
+                  "assignments": [{ "variable": "turns", "value": "turns + 1" }], "next": "call" },
+                { "id": "call", "type": "api_call", "method": "POST", "url": api,
+                  "mappings": [{ "path": "n", "variable": "hits" }], "timeoutMs": 10000,
+                  "success": "say", "failure": "ko" },
+                { "id": "say", "type": "text", "texts": ["Turn {turns}."], "next": "wait" },
+                { "id": "ko", "type": "text", "texts": ["The API failed."] },
+                { "id": "wait", "type": "capture", "variable": "said", "next": "inc" }
+            ] }] }]
+    });
+    let path = dir.join("count.json");
+    std::fs::write(&path, project.to_string()).unwrap();
+    path.display().to_string()
+}
+
+async fn turn(client: &reqwest::Client, server: &str, user: &str, action: Value) -> (u16, Value) {
+    let answer = client
+        .post(format!("{server}/state/user/{user}/interact"))
+        .header("content-type", "application/json")
+        .body(json!({ "action": action }).to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = answer.status().as_u16();
+    let body = answer.bytes().await.unwrap_or_default();
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_stores_hold_users_claim_jobs_and_share_rates_on_postgres() {
+    let Some(base) = database() else { return };
+    let url = fresh_schema(&base).await;
+    let first = PostgresStore::connect(&url).await.unwrap();
+    let second = PostgresStore::connect(&url).await.unwrap();
+    parley_server::store::conformance::holds(&first, &second).await;
+    parley_server::store::conformance::jobs(&first, &second).await;
+    parley_server::store::conformance::rates(&first, &second).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_turns_of_one_user_over_three_servers_are_serialised() {
+    let Some(base) = database() else { return };
+    let url = fresh_schema(&base).await;
+    let (api, hits) = counting_api().await;
+    let dir = tempfile::tempdir().unwrap();
+    let project = counting_project(dir.path(), &api);
+    let servers: Vec<Server> = (0..3)
+        .map(|_| spawn(&url, &["--project", &project]))
+        .collect();
+    let client = http();
+    let (status, _) = turn(&client, &servers[0].url, "ann", json!({ "type": "launch" })).await;
+    assert_eq!(status, 200);
+    let started = Instant::now();
+    let answers = futures_util::future::join_all((0..200).map(|i| {
+        let (client, server) = (client.clone(), servers[i % 3].url.clone());
+        async move {
+            turn(
+                &client,
+                &server,
+                "ann",
+                json!({ "type": "text", "payload": format!("turn {i}") }),
+            )
+            .await
+        }
+    }))
+    .await;
+    let took = started.elapsed();
+    let ok = answers.iter().filter(|(status, _)| *status == 200).count();
+    let refused: Vec<&(u16, Value)> = answers.iter().filter(|(s, _)| *s != 200).collect();
+    eprintln!(
+        "200 concurrent turns of one user over 3 servers: {ok} answered 200, {} refused, in {} ms",
+        refused.len(),
+        took.as_millis()
+    );
+    assert!(refused.is_empty(), "refused: {refused:?}");
+    let store = PostgresStore::connect(&url).await.unwrap();
+    let (session, _) = store.load("count", "ann").await.unwrap().unwrap();
+    let turns = session.state.variables["turns"].as_f64().unwrap();
+    // The launch and each accepted turn counted once, and called the API once.
+    assert_eq!(turns, (ok + 1) as f64);
+    assert_eq!(hits.load(Ordering::SeqCst), ok + 1);
+    assert_eq!(session.state.variables["hits"].as_f64(), Some(turns));
+    // Every answer is a turn of its own: the numbers 2..=201, each once.
+    let mut said: Vec<u64> = answers
+        .iter()
+        .filter_map(|(_, traces)| {
+            let text = traces.as_array()?.iter().find_map(|t| {
+                t.pointer("/payload/message")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })?;
+            text.trim_start_matches("Turn ")
+                .trim_end_matches('.')
+                .parse()
+                .ok()
+        })
+        .collect();
+    said.sort_unstable();
+    assert_eq!(said, (2..=201).collect::<Vec<u64>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_turn_that_waits_past_the_bound_gets_a_503_with_retry_after() {
+    let Some(base) = database() else { return };
+    let url = fresh_schema(&base).await;
+    let (api, _) = counting_api().await;
+    let dir = tempfile::tempdir().unwrap();
+    let project = counting_project(dir.path(), &api);
+    let server = spawn(&url, &["--project", &project, "--user-wait-secs", "1"]);
+    let client = http();
+    assert_eq!(
+        turn(&client, &server.url, "bob", json!({ "type": "launch" }))
+            .await
+            .0,
+        200
+    );
+    // Another server holds bob (as a turn does) for longer than the wait.
+    let other = PostgresStore::connect(&url).await.unwrap();
+    let held = other
+        .hold("count", "bob", Duration::from_secs(5))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let answer = client
+        .post(format!("{}/state/user/bob/interact", server.url))
+        .header("content-type", "application/json")
+        .body(json!({ "action": { "type": "text", "payload": "hi" } }).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 503);
+    assert_eq!(answer.headers()["retry-after"], "1");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    let body: Value = serde_json::from_slice(&answer.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["code"], "user_busy", "{body}");
+    held.release().await;
+    // Released: the next one goes through, and nothing was taken twice.
+    let (status, traces) = turn(
+        &client,
+        &server.url,
+        "bob",
+        json!({ "type": "text", "payload": "hi" }),
+    )
+    .await;
+    assert_eq!(status, 200, "{traces}");
+    assert!(traces.to_string().contains("Turn 2."), "{traces}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn five_servers_started_at_once_on_a_fresh_database_all_serve() {
+    let Some(base) = database() else { return };
+    let url = fresh_schema(&base).await;
+    let servers: Vec<Server> = std::thread::scope(|scope| {
+        let started: Vec<_> = (0..5).map(|_| scope.spawn(|| spawn(&url, &[]))).collect();
+        started.into_iter().map(|s| s.join().unwrap()).collect()
+    });
+    let client = http();
+    for server in &servers {
+        let ready = client
+            .get(format!("{}/ready", server.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ready.status().as_u16(), 200);
+        let (status, _) = turn(&client, &server.url, "five", json!({ "type": "launch" })).await;
+        assert_eq!(status, 200);
+    }
+    // The schema went in once.
+    let (db, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let versions: i64 = db
+        .query_one("SELECT count(*) FROM schema_versions", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(versions, 2);
+}
+
+#[tokio::test]
+async fn a_startup_error_carries_the_database_message() {
+    let Some(base) = database() else { return };
+    let url = format!(
+        "{}/no_such_database",
+        base.rsplit_once('/')
+            .map_or(base.as_str(), |(head, _)| head)
+    );
+    let Err(StoreError::Failed(message)) = PostgresStore::connect(&url).await else {
+        panic!("a database that does not exist opened");
+    };
+    assert!(
+        message.contains("database \"no_such_database\" does not exist"),
+        "{message}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_sweep_runs_on_one_of_three_servers() {
+    let Some(base) = database() else { return };
+    let url = fresh_schema(&base).await;
+    let mut servers = Vec::new();
+    for _ in 0..3 {
+        let store: Arc<dyn Store> = Arc::new(PostgresStore::connect(&url).await.unwrap());
+        let limits = parley_server::Limits {
+            session_idle: Duration::from_secs(1),
+            ..parley_server::Limits::default()
+        };
+        let demo = parley_engine::compile(
+            serde_json::from_str(include_str!(
+                "../../../examples/projects/pizza/project.json"
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        let app = parley_server::AppState::new(
+            vec![demo],
+            parley_server::signing::Signer::new([3; 32]),
+            store,
+        )
+        .await
+        .unwrap()
+        .with_limits(limits);
+        servers.push(app);
+    }
+    let store = PostgresStore::connect(&url).await.unwrap();
+    let session = parley_server::store::Session {
+        version: "v1".into(),
+        state: parley_protocol::State::default(),
+        last_request: None,
+        session_key: None,
+    };
+    for user in 0..30 {
+        store
+            .save("pizza", &format!("u{user}"), &session, None)
+            .await
+            .unwrap();
+    }
+    // Idle for longer than the second they are kept.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let runs = futures_util::future::join_all(servers.iter().map(|s| s.sweep_if_claimed())).await;
+    let ran: Vec<u64> = runs.into_iter().filter_map(|r| r.unwrap()).collect();
+    assert_eq!(ran, [30], "exactly one server swept, all 30 sessions");
+    // The run counts for the period: a server ticking soon after does not sweep again.
+    for server in &servers {
+        assert_eq!(server.sweep_if_claimed().await.unwrap(), None);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_public_key_rate_holds_across_three_servers() {
+    let Some(base) = database() else { return };
+    let url = fresh_schema(&base).await;
+    let store = PostgresStore::connect(&url).await.unwrap();
+    // 60 a minute for the key, 30 a minute per client address.
+    let (record, key) = parley_server::keys::generate("pizza", Scope::Public, "site", 60, 30);
+    store.create_key(&record).await.unwrap();
+    let (open, open_key) = parley_server::keys::generate("pizza", Scope::Public, "all", 60, 1000);
+    store.create_key(&open).await.unwrap();
+    let servers: Vec<Server> = (0..3).map(|_| spawn(&url, &[])).collect();
+    let client = http();
+    let send = |i: usize, key: String| {
+        let (client, server) = (client.clone(), servers[i % 3].url.clone());
+        async move {
+            client
+                .post(format!("{server}/state/user/u{i}/interact"))
+                .header("authorization", key)
+                .header("content-type", "application/json")
+                .body(json!({ "action": { "type": "launch" } }).to_string())
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    // The per-client rate (all requests come from 127.0.0.1): a burst of 30 across the servers,
+    // not 30 on each.
+    let mut allowed = 0;
+    for i in 0..60 {
+        match send(i, key.clone()).await {
+            200 => allowed += 1,
+            429 => {}
+            other => panic!("status {other}"),
+        }
+    }
+    eprintln!("per client at 30/min over 3 servers: {allowed} of 60 allowed in a burst");
+    assert!((30..=31).contains(&allowed), "{allowed}");
+    // The key's rate, over a few seconds: a burst of 60, then one a second.
+    let started = Instant::now();
+    let mut allowed = 0;
+    let mut i = 0;
+    while started.elapsed() < Duration::from_secs(4) {
+        if send(i, open_key.clone()).await == 200 {
+            allowed += 1;
+        }
+        i += 1;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "a key at 60/min over 3 servers: {allowed} allowed of {i} in {seconds:.1} s (GCRA: a \
+         burst of 60, then 1/s: at most {:.0})",
+        60.0 + seconds.floor() + 1.0
+    );
+    assert!(
+        allowed >= 60 && f64::from(allowed) <= 61.0 + seconds,
+        "{allowed} in {seconds} s"
+    );
+}

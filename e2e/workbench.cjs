@@ -1,0 +1,184 @@
+// The workbench (`/workbench`, issue 19): a whole demo conversation driven through it, each
+// panel checked against the requests and answers the browser actually exchanged (Playwright's
+// own view of the network, not the page's), the engine test it exports run through the
+// engine's harness (`PARLEY_CONVERSATIONS=<dir> cargo test -p parley-engine --test engine
+// conversations`), replay and a raw request, axe-core on the whole page, screenshots at 1280
+// and 390 px, and no CSP refusal under the page's own policy (no 'unsafe-inline').
+'use strict';
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
+
+const root = path.resolve(__dirname, '..');
+
+module.exports = (scenario, { shot, send, WAIT }) => {
+  const axePath = require.resolve('axe-core/axe.min.js');
+  async function axeWhole(page, when) {
+    // Through the DevTools protocol: the page's CSP (rightly) refuses an inline script tag.
+    if (!(await page.evaluate(() => typeof window.axe !== 'undefined'))) await page.evaluate(fs.readFileSync(axePath, 'utf8'));
+    const violations = await page.evaluate(async () => {
+      const result = await window.axe.run(document, { resultTypes: ['violations'] });
+      return result.violations.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`);
+    });
+    if (violations.length) throw new Error(`axe on the workbench, ${when}: ${violations.join('; ')}`);
+  }
+
+  scenario('workbench: a whole demo conversation, each panel against the wire, the exported engine test green', async ({ page, parley }) => {
+    // What went over the network, as the browser saw it.
+    const wire = [];
+    page.on('requestfinished', async (request) => {
+      if (request.method() !== 'POST' || !/\/interact(\?|$)/.test(request.url())) return;
+      const response = await request.response();
+      const entry = { url: request.url(), body: JSON.parse(request.postData() || '{}'), status: response.status() };
+      wire.push(entry);
+      entry.answer = JSON.parse(await response.text());
+    });
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await page.goto(`${parley}/workbench`);
+    await page.waitForSelector('#wb-widget .parley-choices button', WAIT);
+    const until = async (f, what) => {
+      for (let i = 0; i < 150; i += 1) {
+        if (await f()) return;
+        await page.waitForTimeout(100);
+      }
+      throw new Error(`timed out: ${what}`);
+    };
+    const turnsShown = () => page.locator('#wb-turns > li').count();
+    const settled = async (n) => {
+      await until(async () => wire.length >= n && wire[n - 1].answer && (await turnsShown()) === n
+        && (await page.locator(`#wb-turns > li[data-turn="${n}"] [data-field=status]`).textContent()) === String(wire[n - 1].status), `turn ${n} on the wire and in the panel`);
+      await page.waitForTimeout(150);
+    };
+    await settled(1);
+    const last = () => wire[wire.length - 1];
+
+    // The wire panel: the request as sent (config.debug on) and every trace with what the
+    // widget made of it.
+    async function checkTurn(n) {
+      const w = wire[n - 1];
+      const item = page.locator(`#wb-turns > li[data-turn="${n}"]`);
+      const shown = JSON.parse(await item.locator('[data-field=request]').textContent());
+      if (JSON.stringify(shown.body) !== JSON.stringify(w.body)) throw new Error(`turn ${n}: the panel's request is not the one sent: ${JSON.stringify(shown.body)} vs ${JSON.stringify(w.body)}`);
+      if (w.body.config.debug !== true) throw new Error(`turn ${n}: config.debug was not set`);
+      const types = await item.locator('[data-trace-type]').evaluateAll((els) => els.map((e) => e.dataset.traceType));
+      const sent = w.answer.trace.map((t) => t.type);
+      if (JSON.stringify(types) !== JSON.stringify(sent)) throw new Error(`turn ${n}: traces shown ${types} vs on the wire ${sent}`);
+      const made = await item.locator('[data-made]').evaluateAll((els) => els.map((e) => e.dataset.made));
+      w.answer.trace.forEach((t, i) => {
+        const want = t.type === 'debug' ? 'hidden' : Array.isArray(t.paths) ? 'action' : 'rendered';
+        if (made[i] !== want) throw new Error(`turn ${n}, trace ${i} (${t.type}): made ${made[i]}, expected ${want}`);
+      });
+      const timing = await item.locator('[data-field=timing]').textContent();
+      if (!/first byte \d+ ms, done \d+ ms/.test(timing)) throw new Error(`turn ${n}: timing ${timing}`);
+    }
+
+    // The state panel: the variables of the last answer's state, changes marked against the
+    // state before; the stack; the signed state's size.
+    async function checkState(n) {
+      const state = wire[n - 1].answer.state;
+      const before = n > 1 ? wire[n - 2].answer.state.variables : {};
+      const rows = await page.locator('#wb-vars tbody tr').evaluateAll((els) => els.map((e) => [e.dataset.var, e.querySelector('td').textContent, e.dataset.changed]));
+      const want = Object.keys(state.variables).sort().map((k) => [k, JSON.stringify(state.variables[k]), JSON.stringify(state.variables[k]) !== JSON.stringify(before[k]) ? 'yes' : 'no']);
+      if (JSON.stringify(rows) !== JSON.stringify(want)) throw new Error(`turn ${n}: variables ${JSON.stringify(rows)} vs ${JSON.stringify(want)}`);
+      const stack = await page.locator('#wb-stack li').allTextContents();
+      const frames = state.stack.map((f) => `${f.diagramID} › ${f.nodeID || '(start)'}`);
+      if (state.stack.length && JSON.stringify(stack) !== JSON.stringify(frames)) throw new Error(`turn ${n}: stack ${stack} vs ${frames}`);
+      const signed = await page.locator('#wb-signed').textContent();
+      const size = Buffer.byteLength(JSON.stringify(state));
+      if (!signed.includes(`${size} bytes`)) throw new Error(`turn ${n}: ${signed}, the state is ${size} bytes`);
+    }
+
+    await checkTurn(1);
+    await checkState(1);
+    await send(page, "I'd like a large pizza please");
+    await settled(2);
+    await page.waitForSelector('#wb-widget .parley-carousel', WAIT);
+    await checkTurn(2);
+    await checkState(2);
+    // What the runtime understood, against its debug trace.
+    const nlu = last().answer.trace.find((t) => t.type === 'debug' && t.payload.type === 'nlu').payload;
+    const match = await page.locator('#wb-nlu-match').textContent();
+    if (nlu.match.intent !== 'order_pizza' || !match.includes(`Matched order_pizza (${nlu.match.confidence}), threshold ${nlu.threshold}`)) throw new Error(`understood: ${match} vs ${JSON.stringify(nlu.match)}`);
+    const intents = await page.locator('#wb-intents tbody tr').evaluateAll((els) => els.map((e) => `${e.dataset.intent} ${e.querySelector('td').textContent}`));
+    const wantIntents = nlu.intents.slice(0, 10).map((i) => `${i.name} ${i.confidence}`);
+    if (JSON.stringify(intents) !== JSON.stringify(wantIntents)) throw new Error(`intents ${intents} vs ${wantIntents}`);
+    const slots = await page.locator('#wb-nlu-slots').textContent();
+    if (!slots.includes('size = large')) throw new Error(`slots: ${slots}`);
+    await shot(page, 'workbench-1280');
+    await axeWhole(page, 'with a carousel');
+
+    await page.click('#wb-widget .parley-carousel button:has-text("Pepperoni")');
+    await settled(3);
+    await send(page, '2');
+    await settled(4);
+    await page.click('#wb-widget .parley-card button:has-text("Confirm")');
+    await settled(5);
+    await send(page, 'Dana');
+    await settled(6);
+    await send(page, 'dana@example.com');
+    await settled(7);
+    await checkTurn(7);
+    // The pending custom action, answered from the panel by keyboard.
+    await page.waitForSelector('#wb-pending button[data-path="success"]', WAIT);
+    const paths = await page.locator('#wb-pending button').allTextContents();
+    if (JSON.stringify(paths) !== JSON.stringify(['success', 'cancel'])) throw new Error(`paths: ${paths}`);
+    await page.focus('#wb-pending button[data-path="success"]');
+    await page.keyboard.press('Enter');
+    await settled(8);
+    await page.waitForSelector('#wb-widget >> text=Enjoy your meal, Dana!', WAIT);
+    await checkTurn(8);
+    await checkState(8);
+    const answered = last().body.request || last().body.action;
+    if (answered.type !== "success") throw new Error(`the path went out as ${JSON.stringify(answered)}`);
+
+    // The engine test, through the engine's own harness.
+    await page.fill('#wb-project-path', path.join(root, 'examples/projects/pizza/project.json'));
+    await page.click('[data-export=test]');
+    const test = JSON.parse(await page.inputValue('#wb-export'));
+    if (test.turns.length < 9 || !test.turns.some((t) => t.api) || !test.turns.some((t) => t.button === 'Confirm') || !test.turns.some((t) => t.action === 'success')) {
+      throw new Error(`the export misses turns: ${JSON.stringify(test.turns.map((t) => Object.keys(t)))}`);
+    }
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-workbench-'));
+    fs.writeFileSync(path.join(dir, 'workbench_export.json'), await page.inputValue('#wb-export'));
+    const run = spawnSync('cargo', ['test', '-p', 'parley-engine', '--test', 'engine', '--', 'conversations', '--exact'], {
+      cwd: root, env: { ...process.env, PARLEY_CONVERSATIONS: dir }, encoding: 'utf8', timeout: 900000,
+    });
+    if (run.status !== 0) throw new Error(`the exported test failed in the engine's harness (kept in ${dir}):\n${(run.stdout + run.stderr).slice(-2500)}`);
+    fs.rmSync(dir, { recursive: true, force: true });
+    await page.click('[data-export=text]');
+    const text = await page.inputValue('#wb-export');
+    if (!text.includes('< text: Enjoy your meal, Dana!') || !text.includes('#7 > text dana@example.com')) throw new Error(`text export: ${text.slice(0, 400)}`);
+    await page.click('[data-export=json]');
+    const json = JSON.parse(await page.inputValue('#wb-export'));
+    if (json.turns.length !== 8 || JSON.stringify(json.turns[1].traces) !== JSON.stringify(wire[1].answer.trace)) throw new Error('the JSON export is not the wire');
+
+    // Replay from turn 2: a new conversation, the launch and the same text again.
+    const before = wire.length;
+    await page.click('[data-replay="2"]');
+    await until(async () => wire.length === before + 2 && wire[before + 1].answer && (await turnsShown()) === 2, 'the replay');
+    if (wire[before].body.state) throw new Error('the replay did not start a new conversation');
+    if (JSON.stringify(wire[before + 1].body.request) !== JSON.stringify(wire[1].body.request)) throw new Error('the replay sent another request');
+    await page.waitForSelector('#wb-widget .parley-carousel', WAIT);
+    // A raw request.
+    await page.fill('#wb-raw', '{"type": "intent", "payload": {"intent": {"name": "show_menu"}}}');
+    await page.click('#wb-send-raw');
+    await until(async () => wire.length === before + 3 && wire[before + 2].answer, 'the raw request');
+    if (wire[before + 2].body.request.type !== 'intent') throw new Error('the raw request went out otherwise');
+    await page.fill('#wb-raw', 'nope');
+    await page.click('#wb-send-raw');
+    if (!(await page.locator('#wb-raw-error').textContent()).startsWith('Not JSON')) throw new Error('a bad raw request was not refused');
+
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(300);
+    const [chat, panel] = await Promise.all(['.wb-chat', '.wb-panel'].map((s) => page.locator(s).boundingBox()));
+    if (!(panel.y >= chat.y + chat.height - 1)) throw new Error('at 390 px the panel is not below the chat');
+    const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+    if (wide > 390) throw new Error(`the page scrolls sideways at 390 px (${wide} px)`);
+    await axeWhole(page, 'at 390 px');
+    await shot(page, 'workbench-390');
+    const csp = await page.evaluate(() => window.__csp);
+    if (csp.length) throw new Error(`CSP refusals: ${csp}`);
+    return `${wire.length} calls checked; the exported test (${test.turns.length} turns) passed the engine's harness`;
+  });
+};
