@@ -57,12 +57,19 @@ export interface LoadOptions {
   launch?: { event?: Request };
   /** Refused: Parley never renders raw HTML (a console warning says so when `true`). */
   allowDangerousHTML?: boolean;
+  /** The widget's language: `en`, `de` or `ar` (a region such as `de-AT` falls back to its
+   * language). Default: the page's `<html lang>` when shipped, else English. Arabic is laid
+   * out right to left. */
+  locale?: string;
   assistant?: {
+    /** Default: the locale's word for "chat". */
     title?: string;
     description?: string;
     image?: string;
     /** The accent colour, a CSS colour. */
     color?: string;
+    /** `auto` (default: the visitor's `prefers-color-scheme`), `light` or `dark`. */
+    theme?: 'light' | 'dark' | 'auto';
     /** A stylesheet for the widget's Shadow DOM root (`https`, `http` or a path on this
      * site; of an array, the first). Its rules win over the widget's. */
     stylesheet?: string | string[];

@@ -110,6 +110,7 @@ pub fn ChatWidget(
         title
     });
     let root_ref = NodeRef::<html::Div>::new();
+    let menu = RwSignal::new(false);
     let launcher_ref = NodeRef::<html::Button>::new();
 
     // What `open` was when last seen: an effect's first run may come after the first click.
@@ -122,6 +123,10 @@ pub fn ChatWidget(
         if was_open.get_value() != now_open {
             was_open.set_value(now_open);
             crate::events::emit_toggle(root_ref.get_untracked().as_deref(), now_open);
+            if let Some(root) = root_ref.get_untracked() {
+                // Seen: the unread count goes.
+                super::transcript::badge(&root, 0);
+            }
             if now_open {
                 // The panel may not be rendered yet (the first opening mounts it).
                 let root = root_ref.get_untracked().map(Into::into);
@@ -132,6 +137,7 @@ pub fn ChatWidget(
         }
     });
 
+    let gone = |ev: leptos::ev::ErrorEvent| event_target::<web_sys::Element>(&ev).remove();
     let panel = move || {
         let (endpoint, persistence, image) = (endpoint.clone(), persistence.clone(), image.clone());
         view! {
@@ -143,9 +149,49 @@ pub fn ChatWidget(
             >
                 <header class="parley-header">
                     {image.clone().map(|src| view! {
-                        <img class="parley-header__avatar" src=src alt="" />
+                        // A picture that does not load goes (no broken-image icon).
+                        <img class="parley-header__avatar" src=src alt="" on:error=gone />
                     })}
                     <h2 class="parley-header__title">{title.get_value()}</h2>
+                    <button
+                        type="button"
+                        class="parley-header__action"
+                        aria-label=t(Key::Menu)
+                        title=t(Key::Menu)
+                        aria-haspopup="menu"
+                        aria-expanded=move || menu.get().to_string()
+                        on:click=move |_| {
+                            menu.update(|m| *m = !*m);
+                            focus_later(root_ref.get_untracked().map(Into::into), ".parley-menu__item");
+                        }
+                    >
+                        "⋮"
+                    </button>
+                    <div
+                        class="parley-menu"
+                        role="menu"
+                        hidden=move || !menu.get()
+                        on:keydown=move |ev| {
+                            if ev.key() == "Escape" {
+                                menu.set(false);
+                            }
+                        }
+                    >
+                        <button
+                            type="button"
+                            role="menuitem"
+                            class="parley-menu__item"
+                            on:click=move |_| {
+                                menu.set(false);
+                                if let Some(root) = root_ref.get_untracked() {
+                                    let text = super::transcript::as_text(&root, &title.get_value());
+                                    super::transcript::download(&root, "transcript.txt", &text);
+                                }
+                            }
+                        >
+                            {t(Key::Download)}
+                        </button>
+                    </div>
                     <button
                         type="button"
                         class="parley-header__action"

@@ -7,8 +7,19 @@
 //! Buttons carry a `data-button` index into [`Lines::buttons`], retry buttons a `data-retry`,
 //! a carousel's arrows a `data-scroll` step; one click listener on the log reads them (event
 //! delegation), so no closure is made per button. URLs reaching `href`/`src` went through `safety` when the turn was read.
+//!
+//! The view follows the conversation ([`Follow`]): while the visitor is at the bottom it stays
+//! there whatever grows (a line, an image or a font loading, a card), seen by a
+//! `ResizeObserver` rather than by reading the layout after each line; scrolled up, it stays
+//! put and a "new messages" button appears. A picture that fails to load is taken out (its
+//! line too, when nothing else is left). Each line carries its time, read out with it and shown
+//! on hover; a bot line that arrives while the chat is closed counts on the launcher.
+
+use std::cell::Cell;
+use std::rc::Rc;
 
 use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
 use web_sys::{Document, Element};
 
 use crate::conversation::{Delivery, Entry};
@@ -16,11 +27,141 @@ use crate::i18n::{Key, t};
 use crate::rich_text::{Block, Inline};
 use crate::turn_view::{Bubble, ButtonView, CardView};
 
-/// What is on screen: one element per line, and every button offered so far.
+/// What is on screen: one element per line (with the time it first showed), and every button
+/// offered so far.
 #[derive(Debug, Default)]
 pub struct Lines {
-    shown: Vec<(u64, Option<Delivery>, Element)>,
+    shown: Vec<(u64, Option<Delivery>, Element, f64)>,
     pub buttons: Vec<ButtonView>,
+    follow: Option<Rc<Follow>>,
+}
+
+/// Keeps the view at the latest line while the visitor is at the bottom (`pinned`); else shows
+/// the "new messages" button when a line arrives.
+#[derive(Debug)]
+struct Follow {
+    scroll: Element,
+    button: Element,
+    pinned: Cell<bool>,
+}
+
+impl Follow {
+    /// Watches `log` (inside its scrolling parent): its resizes, the scrolling, broken pictures.
+    fn install(log: &Element) -> Option<Rc<Follow>> {
+        let scroll = log.parent_element()?;
+        let doc = log.owner_document()?;
+        let button = child(
+            &doc,
+            &scroll,
+            "button",
+            "parley-button parley-transcript__new",
+        );
+        let _ = button.set_attribute("type", "button");
+        let _ = button.set_attribute("hidden", "");
+        text(&doc, &button, t(Key::NewMessages));
+        let follow = Rc::new(Follow {
+            scroll,
+            button,
+            pinned: Cell::new(true),
+        });
+        let on_resize = {
+            let f = follow.clone();
+            Closure::<dyn Fn()>::new(move || {
+                if f.pinned.get() {
+                    f.bottom();
+                }
+            })
+        };
+        // The log grows; the view shrinks when the quick replies or the composer grow.
+        if let Ok(observer) = web_sys::ResizeObserver::new(on_resize.as_ref().unchecked_ref()) {
+            observer.observe(log);
+            observer.observe(&follow.scroll);
+        }
+        let on_scroll = {
+            let f = follow.clone();
+            Closure::<dyn Fn()>::new(move || {
+                let s = &f.scroll;
+                // A few pixels of slack: zoom and fractional sizes rarely land on 0.
+                let at_bottom = s.scroll_height() - s.scroll_top() - s.client_height() < 16;
+                f.pinned.set(at_bottom);
+                if at_bottom {
+                    let _ = f.button.set_attribute("hidden", "");
+                }
+            })
+        };
+        let on_click = {
+            let f = follow.clone();
+            Closure::<dyn Fn()>::new(move || f.bottom())
+        };
+        let _ = follow
+            .scroll
+            .add_event_listener_with_callback("scroll", on_scroll.as_ref().unchecked_ref());
+        let _ = follow
+            .button
+            .add_event_listener_with_callback("click", on_click.as_ref().unchecked_ref());
+        // `error` does not bubble: caught on its way down.
+        let on_error = Closure::<dyn Fn(web_sys::Event)>::new(|ev: web_sys::Event| {
+            if let Some(img) = ev.target().and_then(|t| t.dyn_into::<Element>().ok()) {
+                broken(&img);
+            }
+        });
+        let _ = log.add_event_listener_with_callback_and_bool(
+            "error",
+            on_error.as_ref().unchecked_ref(),
+            true,
+        );
+        // The listeners live as long as the page holds the elements.
+        for closure in [on_resize, on_scroll, on_click] {
+            closure.forget();
+        }
+        on_error.forget();
+        Some(follow)
+    }
+
+    /// To the latest line.
+    fn bottom(&self) {
+        self.pinned.set(true);
+        let _ = self.button.set_attribute("hidden", "");
+        self.scroll.set_scroll_top(i32::MAX);
+    }
+
+    /// A line arrived: followed when pinned (by the resize it makes), else announced.
+    fn arrived(&self) {
+        if !self.pinned.get() {
+            let _ = self.button.remove_attribute("hidden");
+        }
+    }
+}
+
+/// A picture that did not load: out of its bubble, card or carousel, and the bubble out of the
+/// view when nothing else is left in it (the browser's broken-image icon in an empty box said
+/// nothing to the visitor).
+fn broken(img: &Element) {
+    if img.tag_name() != "IMG" {
+        return;
+    }
+    let bubble = img.closest(".parley-bubble--image").ok().flatten();
+    img.remove();
+    if let Some(bubble) = bubble {
+        let _ = bubble.set_attribute("hidden", "");
+    }
+}
+
+/// `<time>` with the line's time: the time of day in the widget's locale, the instant in
+/// `datetime`.
+fn time(doc: &Document, parent: &Element, at: f64) {
+    let date = js_sys::Date::new(&at.into());
+    let options = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&options, &"timeStyle".into(), &"short".into());
+    let el = child(doc, parent, "time", "parley-time");
+    let _ = el.set_attribute("datetime", &String::from(date.to_iso_string()));
+    text(
+        doc,
+        &el,
+        &String::from(
+            date.to_locale_time_string_with_options(crate::i18n::locale().tag(), &options),
+        ),
+    );
 }
 
 fn element(doc: &Document, tag: &str, class: &str) -> Element {
@@ -35,6 +176,14 @@ fn element(doc: &Document, tag: &str, class: &str) -> Element {
 fn child(doc: &Document, parent: &Element, tag: &str, class: &str) -> Element {
     let el = element(doc, tag, class);
     let _ = parent.append_child(&el);
+    el
+}
+
+/// A child holding words: its direction is its own (`dir="auto"`: an Arabic answer in an English
+/// page, and back), while the bubble around it keeps the page's side.
+fn words(doc: &Document, parent: &Element, tag: &str, class: &str) -> Element {
+    let el = child(doc, parent, tag, class);
+    let _ = el.set_attribute("dir", "auto");
     el
 }
 
@@ -94,20 +243,20 @@ fn blocks(doc: &Document, parent: &Element, list: &[Block]) {
     for block in list {
         match block {
             Block::Paragraph(content) => {
-                inlines(doc, &child(doc, parent, "p", "parley-rich__p"), content)
+                inlines(doc, &words(doc, parent, "p", "parley-rich__p"), content)
             }
             Block::Aligned(align, content) => {
-                inlines(doc, &child(doc, parent, "p", align.class()), content)
+                inlines(doc, &words(doc, parent, "p", align.class()), content)
             }
             Block::List { ordered, items } => {
                 let tag = if *ordered { "ol" } else { "ul" };
-                let list = child(doc, parent, tag, "parley-rich__list");
+                let list = words(doc, parent, tag, "parley-rich__list");
                 for item in items {
                     inlines(doc, &child(doc, &list, "li", ""), item);
                 }
             }
             Block::Code(code) => {
-                let pre = child(doc, parent, "pre", "parley-rich__code");
+                let pre = words(doc, parent, "pre", "parley-rich__code");
                 text(doc, &child(doc, &pre, "code", ""), code);
             }
         }
@@ -134,7 +283,7 @@ impl Lines {
         }
         text(
             doc,
-            &child(doc, &article, "h3", "parley-card__title"),
+            &words(doc, &article, "h3", "parley-card__title"),
             &card.title,
         );
         blocks(
@@ -158,7 +307,7 @@ impl Lines {
             Bubble::Speech { text: said, audio } => {
                 let el = element(doc, "div", "parley-bubble parley-bubble--bot");
                 if !said.is_empty() {
-                    text(doc, &child(doc, &el, "p", "parley-rich__p"), said);
+                    text(doc, &words(doc, &el, "p", "parley-rich__p"), said);
                 }
                 if let Some(src) = audio {
                     let player = child(doc, &el, "audio", "parley-bubble__audio");
@@ -249,7 +398,7 @@ impl Lines {
             let _ = img.set_attribute("src", src);
             let _ = img.set_attribute("alt", host.user_name.as_deref().unwrap_or(""));
         }
-        text(doc, &child(doc, &el, "p", "parley-rich__p"), said);
+        text(doc, &words(doc, &el, "p", "parley-rich__p"), said);
         if failed {
             let note = child(doc, &el, "p", "parley-bubble__note");
             text(doc, &note, t(Key::SendFailed));
@@ -268,12 +417,16 @@ impl Lines {
         let Some(doc) = log.owner_document() else {
             return;
         };
+        if self.follow.is_none() {
+            self.follow = Follow::install(log);
+        }
+        let mut unread = 0;
         let same_start = self.shown.len() <= entries.len()
             && self
                 .shown
                 .iter()
                 .zip(entries)
-                .all(|((id, _, _), e)| *id == e.id());
+                .all(|((id, ..), e)| *id == e.id());
         if !same_start {
             log.set_text_content(None);
             self.shown.clear();
@@ -284,10 +437,11 @@ impl Lines {
                 Entry::User { delivery, .. } => Some(*delivery),
                 Entry::Bot { .. } => None,
             };
-            if let Some((_, was, el)) = self.shown.get(i) {
+            if let Some((_, was, el, at)) = self.shown.get(i) {
                 if *was == delivery {
                     continue;
                 }
+                let at = *at;
                 if let Entry::User {
                     text: said,
                     delivery,
@@ -295,20 +449,29 @@ impl Lines {
                 } = entry
                 {
                     let fresh = Self::user(&doc, said, *delivery);
+                    time(&doc, &fresh, at);
                     let _ = el.replace_with_with_node_1(&fresh);
-                    self.shown[i] = (entry.id(), Some(*delivery), fresh);
+                    self.shown[i] = (entry.id(), Some(*delivery), fresh, at);
                 }
                 continue;
             }
             let el = match entry {
-                Entry::Bot { bubble, .. } => self.bubble(&doc, bubble),
+                Entry::Bot { bubble, .. } => {
+                    unread += 1;
+                    self.bubble(&doc, bubble)
+                }
                 Entry::User {
                     text: said,
                     delivery,
                     ..
                 } => Self::user(&doc, said, *delivery),
             };
+            let at = js_sys::Date::now();
+            time(&doc, &el, at);
             let _ = log.append_child(&el);
+            if let Some(f) = &self.follow {
+                f.arrived();
+            }
             #[cfg(target_arch = "wasm32")]
             if let Entry::Bot {
                 bubble: Bubble::Extension(index),
@@ -318,9 +481,106 @@ impl Lines {
             {
                 crate::host::run(*index, trace, el.first_element_child().as_ref());
             }
-            self.shown.push((entry.id(), delivery, el));
+            self.shown.push((entry.id(), delivery, el, at));
+        }
+        // Counted on the launcher while the chat is closed.
+        if unread > 0
+            && log
+                .closest(".parley-panel[hidden]")
+                .ok()
+                .flatten()
+                .is_some()
+        {
+            let root = log.closest(".parley").ok().flatten();
+            if let Some(root) = root {
+                badge(&root, unread);
+            }
         }
     }
+}
+
+/// Adds `more` to the unread count on the launcher in `root`; 0 clears it (the chat opened).
+pub fn badge(root: &Element, more: u32) {
+    let Some(doc) = root.owner_document() else {
+        return;
+    };
+    let Some(launcher) = child_of(root, "parley-launcher") else {
+        return;
+    };
+    let old = child_of(&launcher, "parley-launcher__badge");
+    let count = old
+        .as_ref()
+        .and_then(|b| b.text_content())
+        .and_then(|n| n.parse::<u32>().ok())
+        .unwrap_or(0);
+    if let Some(old) = old {
+        old.remove();
+    }
+    if more == 0 {
+        return;
+    }
+    let count = count + more;
+    let el = child(&doc, &launcher, "span", "parley-launcher__badge");
+    // The launcher's name says it (below); the number alone would be read twice.
+    let _ = el.set_attribute("aria-hidden", "true");
+    text(&doc, &el, &count.to_string());
+    let label = format!(
+        "{}, {}",
+        t(Key::OpenChat),
+        crate::i18n::with_count(Key::Unread, count as usize)
+    );
+    let _ = launcher.set_attribute("aria-label", &label);
+}
+
+/// The transcript in `root` as plain text, a line per message: its time, who said it, what it
+/// says (card titles, descriptions and buttons included).
+pub fn as_text(root: &Element, assistant: &str) -> String {
+    let mut out = String::new();
+    let log = root.query_selector("[role=log]").ok().flatten();
+    let mut line = log.and_then(|l| l.first_element_child());
+    while let Some(el) = line {
+        let who = if el.class_name().contains("parley-bubble--user") {
+            t(Key::You)
+        } else {
+            assistant
+        };
+        let mut said = Vec::new();
+        let mut at = String::new();
+        let mut part = el.first_element_child();
+        while let Some(p) = part {
+            if p.tag_name() == "TIME" {
+                at = p.text_content().unwrap_or_default();
+            } else {
+                let words = p.unchecked_ref::<web_sys::HtmlElement>().inner_text();
+                if !words.trim().is_empty() {
+                    said.push(words.trim().replace('\n', " / "));
+                }
+            }
+            part = p.next_element_sibling();
+        }
+        if !said.is_empty() {
+            out.push_str(&format!("[{at}] {who}: {}\n", said.join(" / ")));
+        }
+        line = el.next_element_sibling();
+    }
+    out
+}
+
+/// Saves `text` as a file named `name` (a `data:` link clicked: no object URL to revoke).
+pub fn download(root: &Element, name: &str, text: &str) {
+    let Some(doc) = root.owner_document() else {
+        return;
+    };
+    let a = element(&doc, "a", "");
+    let href = format!(
+        "data:text/plain;charset=utf-8,{}",
+        String::from(js_sys::encode_uri_component(text))
+    );
+    let _ = a.set_attribute("href", &href);
+    let _ = a.set_attribute("download", name);
+    let _ = root.append_child(&a);
+    a.unchecked_ref::<web_sys::HtmlElement>().click();
+    a.remove();
 }
 
 /// The child of `parent` with class `class`, if there is one.
@@ -357,11 +617,16 @@ pub fn typing(scroll: &Element, on: bool) {
     match (child_of(scroll, "parley-typing"), on) {
         (Some(el), false) => el.remove(),
         (None, true) => {
+            let at_bottom =
+                scroll.scroll_height() - scroll.scroll_top() - scroll.client_height() < 16;
             let el = child(&doc, scroll, "div", "parley-typing");
             let _ = el.set_attribute("role", "status");
             let _ = el.set_attribute("aria-label", t(Key::Typing));
             for _ in 0..3 {
                 child(&doc, &el, "span", "");
+            }
+            if at_bottom {
+                scroll.set_scroll_top(i32::MAX);
             }
         }
         _ => {}
