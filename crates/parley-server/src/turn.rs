@@ -172,11 +172,6 @@ impl<'a> From<&'a ApiCaller> for Tools<'a> {
     }
 }
 
-/// Whether a request's `config` asks for `completion` traces.
-pub fn wants_completion_events(config: Option<&Config>) -> bool {
-    config
-        .and_then(|c| c.extra.get("completionEvents"))
-        .and_then(serde_json::Value::as_bool)
 /// Whether a caller may have `debug` traces (`config.debug: true`): a secret key, or any
 /// caller of a project that never had a key, on its `development` version (the author's
 /// laptop, the demo). Anyone else is answered as if it had not asked: the traces name every
@@ -201,6 +196,11 @@ pub(crate) fn asks_debug(config: Option<&Config>) -> bool {
         .unwrap_or(false)
 }
 
+/// Whether a request's `config` asks for `completion` traces.
+pub fn wants_completion_events(config: Option<&Config>) -> bool {
+    config
+        .and_then(|c| c.extra.get("completionEvents"))
+        .and_then(serde_json::Value::as_bool)
         .unwrap_or(false)
 }
 
@@ -354,6 +354,7 @@ pub fn shape(traces: Vec<Trace>, config: Option<&Config>, now_ms: Option<u64>) -
         Some(types) => types.iter().any(|x| x == t),
         None => matches!(t, "block" | "debug" | "flow"),
     };
+    let debug = asks_debug(Some(config));
     let mut out = Vec::with_capacity(traces.len());
     for mut trace in traces {
         if excluded(trace.type_name()) {
@@ -383,7 +384,6 @@ pub fn shape(traces: Vec<Trace>, config: Option<&Config>, now_ms: Option<u64>) -
             trace.time = Some(now.into());
         }
         out.push(trace);
-    let debug = asks_debug(Some(config));
     }
     out
 }
