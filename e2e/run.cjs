@@ -806,6 +806,8 @@ scenario("no-reply: after the demo's 60 s of silence (on a fake clock) the widge
 require('./voiceflow.cjs')(scenario, { startServer, stopServer, freePort, shot, WAIT, parleyBin });
 // Parley's widget against a Voiceflow-shaped runtime (e2e/widget-voiceflow.cjs).
 require('./widget-voiceflow.cjs')(scenario, { accessible, shot, send, until, WAIT, xss });
+// The widget's conversation controller: errors, retries after a reload, tabs (e2e/widget-controller.cjs).
+require('./widget-controller.cjs')(scenario, { accessible, shot, send, WAIT });
 // The widget's look and feel: scrolling, broken pictures, unread count, menu, dark, RTL (e2e/widget-look.cjs).
 require('./widget-look.cjs')(scenario, { accessible, shot, send, WAIT });
 require('./workbench.cjs')(scenario, { shot, send, WAIT });

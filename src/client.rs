@@ -162,6 +162,24 @@ impl std::fmt::Display for ClientError {
     }
 }
 
+impl ClientError {
+    /// Whether the conversation cannot go on, so that a retry would never work: its state
+    /// refused (forged, unsigned, expired: 409, but not `state_conflict`, which asks for the
+    /// request again), gone (410), the project or version gone (404), the key refused
+    /// (401/403). A new chat is the way out. Anything else (offline, 5xx, 429, a garbled
+    /// answer) may pass on a retry.
+    pub fn fatal(&self) -> bool {
+        match self {
+            ClientError::Refused { status, code, .. } => match status {
+                401 | 403 | 404 | 410 => true,
+                409 => code != "state_conflict",
+                _ => code == "state_expired",
+            },
+            _ => false,
+        }
+    }
+}
+
 /// The state to keep and the traces to show.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Answer {

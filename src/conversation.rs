@@ -11,7 +11,10 @@ use crate::turn_view::{Bubble, ButtonView, TurnView, read_turn};
 pub enum Delivery {
     Sending,
     Sent,
+    /// It can be sent again (`retry`).
     Failed,
+    /// Refused for good: the conversation cannot go on (a new chat is the way out).
+    Refused,
 }
 
 /// One line of the transcript.
@@ -27,6 +30,9 @@ pub enum Entry {
         id: u64,
         text: String,
         delivery: Delivery,
+        /// The request it sent (a button's, not always its text): what a retry sends again,
+        /// and what a failed message keeps across a reload.
+        request: Option<Json>,
     },
 }
 
@@ -115,6 +121,7 @@ impl Conversation {
                 id,
                 text,
                 delivery: Delivery::Sending,
+                request: Some(request.clone()),
             });
             id
         });
@@ -133,7 +140,8 @@ impl Conversation {
 
     /// Sends the failed request again, with the state it had (safe: a stateless turn is
     /// deterministic, so a retry of a request that did arrive gives the same answer). After a
-    /// reload the request itself is gone: the failed message's text is sent as typed text.
+    /// reload the failed message's saved request is sent (its text only for data saved
+    /// before requests were).
     pub fn retry(&mut self) -> Option<Pending> {
         if self.in_flight() {
             return None;
@@ -141,17 +149,23 @@ impl Conversation {
         let pending = match self.pending.clone() {
             Some(pending) => pending,
             None => {
-                let (id, text) = self.entries.iter().rev().find_map(|e| match e {
+                let (id, request) = self.entries.iter().rev().find_map(|e| match e {
                     Entry::User {
                         id,
                         text,
                         delivery: Delivery::Failed,
-                    } => Some((*id, text.clone())),
+                        request: saved,
+                    } => Some((
+                        *id,
+                        saved
+                            .clone()
+                            .unwrap_or_else(|| request("text", Some(Json::of_str(text)))),
+                    )),
                     _ => None,
                 })?;
                 Pending {
                     entry: Some(id),
-                    request: request("text", Some(Json::of_str(&text))),
+                    request,
                     state: self.state.clone(),
                     generation: self.generation,
                     number: self.id(),
@@ -268,6 +282,35 @@ impl Conversation {
         }
     }
 
+    /// A message of the user's that did not get through, at the end (another tab's request
+    /// won the race to the runtime): shown failed, for a retry.
+    pub fn add_failed(&mut self, text: String, request: Option<Json>) {
+        let id = self.id();
+        self.entries.push(Entry::User {
+            id,
+            text,
+            delivery: Delivery::Failed,
+            request,
+        });
+    }
+
+    /// The request was refused for good (its state forged or expired, the project gone, the
+    /// key refused): its message is marked refused, nothing is kept for a retry, and the
+    /// conversation is over (a new chat is the way out).
+    pub fn refused(&mut self, generation: u64) {
+        if generation != self.generation {
+            return;
+        }
+        if let Some(Pending {
+            entry: Some(id), ..
+        }) = self.pending.take()
+        {
+            self.set_delivery(id, Delivery::Refused);
+        }
+        self.choices.clear();
+        self.ended = true;
+    }
+
     /// What is worth keeping across a reload: the state and the transcript (a message still in
     /// flight is kept as failed, so the user can retry it after the reload).
     pub fn snapshot(&self, key: String, saved_at: f64) -> crate::persistence::Saved {
@@ -280,10 +323,12 @@ impl Conversation {
                     id,
                     text,
                     delivery: Delivery::Sending,
+                    request,
                 } => Entry::User {
                     id,
                     text,
                     delivery: Delivery::Failed,
+                    request,
                 },
                 other => other,
             })
@@ -296,6 +341,10 @@ impl Conversation {
             entries,
             choices: self.choices.clone(),
             ended: self.ended,
+            // The controller's to set (the tabs' bookkeeping).
+            rev: 0,
+            tab: 0,
+            busy: false,
         }
     }
 
@@ -314,11 +363,13 @@ impl Conversation {
         }
     }
 
-    /// A new chat: everything forgotten.
+    /// A new chat: everything forgotten but the numbering (a request's number must not come
+    /// again in this page: the stateful flavour would answer it from its record).
     pub fn reset(&mut self) {
-        let generation = self.generation + 1;
+        let (generation, next_id) = (self.generation + 1, self.next_id);
         *self = Conversation::default();
         self.generation = generation;
+        self.next_id = next_id;
     }
 }
 

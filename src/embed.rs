@@ -289,7 +289,9 @@ fn interact(request: JsValue) {
     }
     with_mounted("interact", |m| {
         m.controls.open.set(true);
-        m.controls.host.outbox.update(|o| o.push(request));
+        m.controls
+            .host
+            .send(crate::controller::HostCommand::Interact(request));
     });
 }
 
@@ -341,22 +343,30 @@ pub fn install() {
     control("close", |c| c.open.set(false));
     control("show", |c| c.visible.set(true));
     control("hide", |c| c.visible.set(false));
-    control("reset", |c| c.host.resets.update(|r| *r += 1));
+    control("reset", |c| {
+        c.host.send(crate::controller::HostCommand::Reset);
+    });
     let proactive = Object::new();
     // Proactive messages: traces the page shows by the launcher, before any conversation
-    // (`push({ type: 'text', payload: { message } })`, one or several arguments).
-    let push =
-        Closure::<dyn Fn(JsValue, JsValue, JsValue)>::new(|a: JsValue, b: JsValue, c: JsValue| {
+    // (`push({ type: 'text', payload: { message } }, …)`, any number of arguments). A Rust
+    // closure has a fixed arity, so `push` is a Proxy whose `apply` trap gets the argument
+    // list whole (no `new Function`, which a CSP without 'unsafe-eval' refuses).
+    let apply = Closure::<dyn Fn(JsValue, JsValue, js_sys::Array)>::new(
+        |_target: JsValue, _this: JsValue, traces: js_sys::Array| {
             with_mounted("proactive.push", |m| {
-                let traces: Vec<Js> = [a, b, c]
-                    .into_iter()
+                let traces: Vec<Js> = traces
+                    .iter()
                     .filter(|t| !t.is_undefined())
                     .map(Js::new)
                     .collect();
                 m.controls.proactive.update(|p| p.extend(traces));
             });
-        });
-    set(&proactive, "push", &push.into_js_value());
+        },
+    );
+    let trap = Object::new();
+    set(&trap, "apply", &apply.into_js_value());
+    let push = js_sys::Proxy::new(&function0(|| {}), &trap);
+    set(&proactive, "push", &push);
     set(
         &proactive,
         "clear",

@@ -113,6 +113,10 @@ pub fn run(index: usize, trace: &Json, element: Option<&web_sys::Element>) {
     }
 }
 
+/// Natively (the logic's tests) there is no page to call.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn run<T>(_index: usize, _trace: &Json, _element: Option<&T>) {}
+
 /// Reads `assistant.extensions` (an array, or nothing): each one Voiceflow's shape, or an
 /// error naming the bad one, in the options' words.
 #[cfg(target_arch = "wasm32")]

@@ -14,6 +14,7 @@
 
 pub mod client;
 pub mod components;
+pub mod controller;
 pub mod conversation;
 #[cfg(target_arch = "wasm32")]
 pub mod embed;

@@ -31,6 +31,12 @@ pub struct Saved {
     /// The quick replies on offer.
     pub choices: Vec<ButtonView>,
     pub ended: bool,
+    /// Tabs of one browser share the conversation (`crate::controller`): each save counts up,
+    /// names the tab that wrote it, and says whether that tab has a request in flight (then
+    /// no other tab sends until its answer is saved).
+    pub rev: u64,
+    pub tab: u64,
+    pub busy: bool,
 }
 
 /// Why saved data was not used.
@@ -133,21 +139,47 @@ impl Persistence {
     }
 }
 
+/// Natively (the logic's tests) there is no storage: nothing is kept.
+#[cfg(not(target_arch = "wasm32"))]
+impl Persistence {
+    pub fn load(&self) -> Option<Saved> {
+        None
+    }
+
+    pub fn save(&self, _saved: &Saved) {}
+
+    pub fn clear(&self) {}
+}
+
 /// A transcript line as saved: a user's message with its delivery, or the trace a bot bubble
 /// showed (re-read on restore, so the saved shape does not follow the widget's internals).
 fn entry_json(entry: &Entry) -> Json {
     match entry {
-        Entry::User { text, delivery, .. } => Json::object(vec![
-            ("user", Json::of_str(text)),
-            (
-                "delivery",
-                Json::of_str(match delivery {
-                    Delivery::Sent => "sent",
-                    // Still sending when saved: it shows as failed, for a retry after the reload.
-                    Delivery::Sending | Delivery::Failed => "failed",
-                }),
-            ),
-        ]),
+        Entry::User {
+            text,
+            delivery,
+            request,
+            ..
+        } => {
+            let mut fields = vec![
+                ("user", Json::of_str(text)),
+                (
+                    "delivery",
+                    Json::of_str(match delivery {
+                        Delivery::Sent => "sent",
+                        // Still sending when saved: it shows as failed, for a retry after the
+                        // reload.
+                        Delivery::Sending | Delivery::Failed => "failed",
+                        Delivery::Refused => "refused",
+                    }),
+                ),
+            ];
+            // What a retry after a reload sends: a button's request, not its label as text.
+            if let Some(request) = request {
+                fields.push(("request", request.clone()));
+            }
+            Json::object(fields)
+        }
         Entry::Bot { trace, .. } => Json::object(vec![("bot", trace.clone())]),
     }
 }
@@ -165,6 +197,9 @@ fn to_json(saved: &Saved, entries: &[Entry]) -> Json {
         ("key", Json::of_str(&saved.key)),
         ("savedAt", Json::of_f64(saved.saved_at)),
         ("ended", Json::of_bool(saved.ended)),
+        ("rev", Json::of_f64(saved.rev as f64)),
+        ("tab", Json::of_f64(saved.tab as f64)),
+        ("busy", Json::of_bool(saved.busy)),
         (
             "entries",
             Json::array(entries.iter().map(entry_json).collect()),
@@ -238,19 +273,39 @@ pub fn decode(text: &str, key: &str, now: f64, ttl_ms: f64) -> Result<Saved, Dis
     for (i, item) in list.iter().enumerate() {
         let id = i as u64 + 1;
         if let Some(trace) = item.field("bot") {
-            let bubble = bubble_of(&trace).ok_or_else(|| corrupt("a bot entry shows nothing"))?;
-            entries.push(Entry::Bot { id, bubble, trace });
+            if !trace.is_map() {
+                return Err(corrupt("a bot entry is not a trace"));
+            }
+            // A line that shows nothing now (an extension the page no longer has, a type this
+            // build no longer draws) is skipped: the rest of the conversation still stands.
+            if let Some(bubble) = bubble_of(&trace) {
+                entries.push(Entry::Bot { id, bubble, trace });
+            }
         } else if let Some(text) = item.field("user").and_then(|t| t.text()) {
             let delivery = match item.field("delivery").and_then(|d| d.text()).as_deref() {
                 Some("sent") => Delivery::Sent,
                 Some("failed") => Delivery::Failed,
+                Some("refused") => Delivery::Refused,
                 _ => return Err(corrupt("an entry has no delivery")),
             };
-            entries.push(Entry::User { id, text, delivery });
+            let request = item.field("request").filter(Read::is_map);
+            entries.push(Entry::User {
+                id,
+                text,
+                delivery,
+                request,
+            });
         } else {
             return Err(corrupt("an entry is neither the user's nor the bot's"));
         }
     }
+    let count = |key| {
+        value
+            .field(key)
+            .and_then(|n| n.number())
+            .filter(|n| n.is_finite() && *n >= 0.0)
+            .map_or(0, |n| n as u64)
+    };
     let mut choices = Vec::new();
     for item in value
         .field("choices")
@@ -275,6 +330,9 @@ pub fn decode(text: &str, key: &str, now: f64, ttl_ms: f64) -> Result<Saved, Dis
         entries,
         choices,
         ended: value.field("ended").and_then(|e| e.flag()).unwrap_or(false),
+        rev: count("rev"),
+        tab: count("tab"),
+        busy: value.field("busy").and_then(|b| b.flag()).unwrap_or(false),
     })
 }
 
@@ -306,7 +364,8 @@ mod tests {
                         Entry::User {
                             id,
                             text: format!("message {id}"),
-                            delivery: Delivery::Sent,
+                            delivery: if id == 2 { Delivery::Failed } else { Delivery::Sent },
+                            request: Some(json!({ "type": "path-b-1", "payload": { "label": "B" } })),
                         }
                     }
                 })
@@ -316,6 +375,9 @@ mod tests {
                 request: json!({ "type": "path-a-0", "payload": { "label": "Order" } }),
             }],
             ended: false,
+            rev: 7,
+            tab: 42,
+            busy: true,
         }
     }
 
@@ -401,9 +463,9 @@ mod tests {
         let now = 1_000.0 * DAY;
         let good = encode(&saved(2), 100_000).unwrap();
         for (from, to) in [
-            ("\"delivery\":\"sent\"", "\"delivery\":\"maybe\""),
+            ("\"delivery\":\"failed\"", "\"delivery\":\"maybe\""),
             ("{\"bot\":", "{\"robot\":"),
-            ("\"type\":\"text\"", "\"type\":\"debug\""),
+            ("{\"bot\":{", "{\"bot\":[{"),
             ("\"entries\":[", "\"entries\":{\"x\":["),
         ] {
             let bad = good.replacen(from, to, 1);
@@ -413,5 +475,32 @@ mod tests {
                 "{from} -> {to}"
             );
         }
+    }
+
+    #[test]
+    fn a_line_that_shows_nothing_now_is_skipped_not_the_conversation() {
+        // An extension's line, saved while the page had the extension, read without it.
+        let key = storage_key("pizza", "development", "u1");
+        let good = encode(&saved(4), 100_000).unwrap();
+        let gone = good.replacen("\"type\":\"text\"", "\"type\":\"calendar\"", 1);
+        let back = decode(&gone, &key, 1_000.0 * DAY, DAY).unwrap();
+        assert_eq!(back.entries.len(), 3);
+        assert_eq!(back.entries[..], saved(4).entries[1..]);
+        assert_eq!(back.state, saved(4).state);
+    }
+
+    #[test]
+    fn a_failed_button_click_keeps_its_request() {
+        let key = storage_key("pizza", "development", "u1");
+        let back = decode(
+            &encode(&saved(2), 100_000).unwrap(),
+            &key,
+            1_000.0 * DAY,
+            DAY,
+        );
+        assert!(matches!(
+            &back.unwrap().entries[1],
+            Entry::User { delivery: Delivery::Failed, request: Some(r), .. } if r["type"] == "path-b-1"
+        ));
     }
 }

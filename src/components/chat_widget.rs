@@ -197,7 +197,7 @@ pub fn ChatWidget(
                         class="parley-header__action"
                         aria-label=t(Key::NewChat)
                         title=t(Key::NewChat)
-                        on:click=move |_| controls.host.resets.update(|r| *r += 1)
+                        on:click=move |_| controls.host.send(crate::controller::HostCommand::Reset)
                     >
                         "↻"
                     </button>

@@ -33,7 +33,14 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Voiceflow exports (issue 18): serve (or check) a project whose nodes Parley cannot all
+    /// run; each such node then ends the turn with a `debug` trace. Without it they are refused.
+    #[arg(long, global = true)]
+    skip_unsupported: bool,
 }
+
+/// `--skip-unsupported`, for [`from_text`] wherever a project is loaded.
+static SKIP_UNSUPPORTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 #[derive(Debug, Subcommand)]
 #[allow(
@@ -84,11 +91,26 @@ enum Command {
         /// The version: an id, `development` or `production`.
         #[arg(long, default_value = "development")]
         version: String,
+        /// The `parley serve` that the project's paths name (its pictures, and API calls
+        /// given as `/…`).
+        #[arg(long, default_value = "http://127.0.0.1:8080", value_parser = parse_public_url)]
+        server: String,
     },
-    /// Validate a project file: print every problem, exit non-zero on errors.
+    /// Validate a project file: print every problem, exit non-zero on errors. A Voiceflow
+    /// export (`.vfr`, or a `.vf` with programs) is checked through its import, and every
+    /// node Parley cannot run is named (diagram, node id, type).
     Check {
         /// The project file.
         project: PathBuf,
+    },
+    /// Convert a Voiceflow export (`.vfr`, or a `.vf` with programs) into Parley's project
+    /// format, to read or edit; `parley serve --project agent.vfr` runs the export directly.
+    Import {
+        /// The Voiceflow export.
+        export: PathBuf,
+        /// Where to write the project (`-`: standard output).
+        #[arg(short, long)]
+        output: PathBuf,
     },
 }
 
@@ -197,13 +219,16 @@ async fn cli() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    SKIP_UNSUPPORTED.store(cli.skip_unsupported, std::sync::atomic::Ordering::Relaxed);
+    match cli.command {
         Command::Serve {
             projects,
             addr,
             storage,
             state_secret,
             widget_dir,
+            public_url,
             limits,
         } => {
             serve(
@@ -212,12 +237,18 @@ async fn cli() -> anyhow::Result<()> {
                 &storage,
                 &state_secret,
                 widget_dir,
+                public_url,
                 limits,
             )
             .await
         }
         Command::Keys { command, storage } => keys(command, &storage).await,
-        Command::Chat { project, version } => chat(project, &version).await,
+        Command::Chat {
+            project,
+            version,
+            server,
+        } => chat(project, &version, &server).await,
+        Command::Import { export, output } => import(&export, &output),
         Command::Check { project } => {
             let compiled = load(&project)?;
             for warning in compiled.warnings() {
@@ -255,6 +286,14 @@ fn load(path: &Path) -> anyhow::Result<CompiledProject> {
 /// unknown field is set aside and the reading goes on), then, when it could be read,
 /// validation's errors and warnings.
 fn from_text(text: &str, name: &str) -> anyhow::Result<CompiledProject> {
+    // A Voiceflow export runs through its import into Parley's format: one engine for both.
+    if let Ok(document) = serde_json::from_str::<serde_json::Value>(text)
+        && parley_engine::voiceflow::is_voiceflow(&document)
+    {
+        let project = voiceflow_project(&document, name)?;
+        let converted = serde_json::to_string_pretty(&project)?;
+        return from_text(&converted, &format!("{name} (imported)"));
+    }
     let read = Project::read_json(text);
     for p in &read.problems {
         let path = if p.path.is_empty() {
@@ -297,6 +336,48 @@ fn from_text(text: &str, name: &str) -> anyhow::Result<CompiledProject> {
         "{name} is not a valid project: {} error(s) above",
         read.problems.len() + errors
     )))
+}
+
+/// A Voiceflow export as Parley's project: every node it cannot run is printed (diagram, node
+/// id, type, why) and refuses the project, unless `--skip-unsupported`.
+fn voiceflow_project(document: &serde_json::Value, name: &str) -> anyhow::Result<Project> {
+    let import = parley_engine::voiceflow::import_value(document)
+        .map_err(|e| user(format!("{name}: {e}")))?;
+    let skip = SKIP_UNSUPPORTED.load(std::sync::atomic::Ordering::Relaxed);
+    let severity = if skip { "warning" } else { "error" };
+    for node in &import.unsupported {
+        eprintln!("{name}: {severity}: unsupported node: {node}");
+    }
+    if !import.unsupported.is_empty() && !skip {
+        return Err(user(format!(
+            "{name}: {} node(s) above cannot run on Parley; `--skip-unsupported` serves the \
+             project with each of them ending the turn (a `debug` trace)",
+            import.unsupported.len()
+        )));
+    }
+    Ok(import.project)
+}
+
+/// `parley import`: a Voiceflow export written as Parley's project file (checked first).
+fn import(export: &Path, output: &Path) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(export)
+        .user_context(|| format!("cannot read the export {}", export.display()))?;
+    let name = export.display().to_string();
+    let document: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| user(format!("{name} is not JSON: {e}")))?;
+    let project = voiceflow_project(&document, &name)?;
+    let json = serde_json::to_string_pretty(&project)? + "\n";
+    // Written only once it compiles: what `import` writes, `serve` runs.
+    from_text(&json, &format!("{name} (imported)"))?;
+    if output == Path::new("-") {
+        use std::io::Write as _;
+        std::io::stdout().write_all(json.as_bytes())?;
+    } else {
+        std::fs::write(output, json)
+            .user_context(|| format!("cannot write {}", output.display()))?;
+        eprintln!("{name}: written to {}", output.display());
+    }
+    Ok(())
 }
 
 /// The JSON path of each version, flow and block of a project, by id: where validation's

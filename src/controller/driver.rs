@@ -1,0 +1,191 @@
+//! The browser's half of the controller: it feeds [`Controller::handle`] the browser's events
+//! (answers, timers, the `storage` event) and performs the commands (`fetch`, `setTimeout`,
+//! the page's events, the extensions' effects, `localStorage`), and tells the view to redraw.
+//! Every access is a `try_`: an answer or a timer may land after the widget was destroyed.
+
+use leptos::prelude::*;
+
+use super::{Command, Controller, Event, HostEvent};
+use crate::client::{self, Endpoint};
+use crate::persistence::{Persistence, StorageKind};
+
+/// The controller of one mounted conversation, and what it needs to act.
+#[derive(Debug, Clone, Copy)]
+pub struct Driver {
+    controller: StoredValue<Controller>,
+    /// Notified when what shows changed.
+    changed: Trigger,
+    endpoint: StoredValue<Endpoint>,
+    persistence: StoredValue<Persistence>,
+    /// Where the page's events start (they bubble out of the Shadow DOM).
+    root: NodeRef<leptos::html::Div>,
+    /// This page load's number: tells its request numbers apart from another load's (the
+    /// stateful flavour's `x-parley-request-id` must not repeat), and its saves from another
+    /// tab's.
+    tab: u64,
+}
+
+/// Whether the user asked the system for less motion (then a turn shows at once).
+fn reduced_motion() -> bool {
+    web_sys::window()
+        .and_then(|w| {
+            w.match_media("(prefers-reduced-motion: reduce)")
+                .ok()
+                .flatten()
+        })
+        .is_some_and(|m| m.matches())
+}
+
+impl Driver {
+    /// Restores the saved conversation or starts one, and follows the other tabs.
+    pub fn mount(
+        endpoint: Endpoint,
+        persistence: Option<Persistence>,
+        root: NodeRef<leptos::html::Div>,
+    ) -> Driver {
+        let persistence = persistence.unwrap_or(Persistence {
+            kind: StorageKind::Memory,
+            key: String::new(),
+            ttl_ms: 0.0,
+            cap: 0,
+        });
+        let tab = (js_sys::Math::random() * 1e15) as u64;
+        let shared = persistence.kind == StorageKind::Local;
+        let saved = persistence.load();
+        let driver = Driver {
+            controller: StoredValue::new(Controller::new(tab, reduced_motion())),
+            changed: Trigger::new(),
+            endpoint: StoredValue::new(endpoint),
+            persistence: StoredValue::new(persistence),
+            root,
+            tab,
+        };
+        driver.handle(Event::Mount(saved));
+        if shared {
+            driver.follow_other_tabs();
+        }
+        driver
+    }
+
+    /// Reads the controller, and redraws whoever read it when it changes.
+    pub fn with<R>(self, f: impl FnOnce(&Controller) -> R) -> R {
+        self.changed.track();
+        self.controller.with_value(f)
+    }
+
+    /// What the visitor or the page did: the copy in storage first (another tab may have gone
+    /// on), then the event.
+    pub fn act(self, event: Event) {
+        self.sync();
+        self.handle(event);
+    }
+
+    /// [`Driver::act`], saying whether it sent something (a message not taken stays typed).
+    pub fn sends(self, event: Event) -> bool {
+        self.sync();
+        self.handle(event)
+    }
+
+    fn sync(self) {
+        if let Some(saved) = self
+            .persistence
+            .try_with_value(|p| (p.kind == StorageKind::Local).then(|| p.load()).flatten())
+        {
+            self.handle(Event::Stored(saved));
+        }
+    }
+
+    fn handle(self, event: Event) -> bool {
+        let commands = self.controller.try_update_value(|c| c.handle(event));
+        let commands = commands.unwrap_or_default();
+        let sent = commands.iter().any(|c| matches!(c, Command::Send(_)));
+        for command in commands {
+            self.perform(command);
+        }
+        sent
+    }
+
+    fn perform(self, command: Command) {
+        let root = || self.root.try_get_untracked().flatten();
+        match command {
+            Command::Send(pending) => {
+                let number = pending.number;
+                let request_id = format!("{}-{number}", self.tab);
+                let Some(call) = self.endpoint.try_with_value(|e| {
+                    e.call(pending.state.as_ref(), &pending.request, &request_id)
+                }) else {
+                    return;
+                };
+                leptos::task::spawn_local(async move {
+                    let result = client::send(&call).await;
+                    self.sync();
+                    self.handle(match result {
+                        Ok(answer) => Event::Answered { number, answer },
+                        Err(error) => Event::Failed { number, error },
+                    });
+                });
+            }
+            Command::Arm(timer, ms) => set_timeout(
+                move || {
+                    self.handle(Event::Fired(timer));
+                },
+                std::time::Duration::from_millis(ms as u64),
+            ),
+            Command::Emit(event) => {
+                let root = root();
+                match event {
+                    HostEvent::Message(text) => crate::events::emit_message(root.as_deref(), &text),
+                    HostEvent::Trace(trace) => crate::events::emit_trace(root.as_deref(), &trace),
+                    HostEvent::Action(action) => {
+                        crate::events::emit_action(root.as_deref(), &action);
+                    }
+                    HostEvent::Error(message) => {
+                        web_sys::console::warn_1(&format!("parley: {message}").into());
+                        crate::events::emit_error(root.as_deref(), &message);
+                    }
+                }
+            }
+            Command::Effect(index, trace) => {
+                crate::host::run(index, &trace, None::<&web_sys::Element>)
+            }
+            Command::Save => {
+                let now = js_sys::Date::now();
+                self.persistence.with_value(|p| {
+                    self.controller
+                        .with_value(|c| p.save(&c.saved(p.key.clone(), now)));
+                });
+            }
+            Command::Clear => self.persistence.with_value(Persistence::clear),
+            Command::Render => self.changed.notify(),
+        }
+    }
+
+    /// Another tab saved the conversation (the `storage` event, which the writing tab itself
+    /// does not get): adopt the copy in storage (read afresh, not the event's value: the last
+    /// write is the one that stands).
+    fn follow_other_tabs(self) {
+        use wasm_bindgen::JsCast;
+        use wasm_bindgen::closure::Closure;
+        let Some(window) = web_sys::window() else {
+            return;
+        };
+        let listener = Closure::<dyn Fn(web_sys::Event)>::new(move |event: web_sys::Event| {
+            let key = js_sys::Reflect::get(&event, &"key".into())
+                .ok()
+                .and_then(|k| k.as_string());
+            let ours = self
+                .persistence
+                .try_with_value(|p| key.as_deref() == Some(p.key.as_str()));
+            if ours == Some(true) {
+                self.sync();
+            }
+        })
+        .into_js_value();
+        let _ = window.add_event_listener_with_callback("storage", listener.unchecked_ref());
+        let held = send_wrapper::SendWrapper::new((window, listener));
+        on_cleanup(move || {
+            let (window, listener) = &*held;
+            let _ = window.remove_event_listener_with_callback("storage", listener.unchecked_ref());
+        });
+    }
+}
