@@ -413,10 +413,8 @@ impl Controller {
                 _ => None,
             });
         }
-        let generation = self.conversation.generation;
         self.rev = saved.rev;
-        self.conversation = Conversation::restore(saved.clone());
-        self.conversation.generation = generation + 1;
+        self.conversation.adopt(saved.clone());
         // What the other tab revealed is said; this tab does not run its timers.
         self.reveal = None;
         self.no_reply = None;

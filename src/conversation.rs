@@ -44,6 +44,15 @@ impl Entry {
     }
 }
 
+/// Whether two lines say the same (their ids and deliveries aside).
+fn same_line(a: &Entry, b: &Entry) -> bool {
+    match (a, b) {
+        (Entry::Bot { trace: x, .. }, Entry::Bot { trace: y, .. }) => x == y,
+        (Entry::User { text: x, .. }, Entry::User { text: y, .. }) => x == y,
+        _ => false,
+    }
+}
+
 /// A request on its way, kept so that a retry sends exactly the same thing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pending {
@@ -361,6 +370,32 @@ impl Conversation {
             generation: 0,
             next_id,
         }
+    }
+
+    /// Takes the conversation another tab saved. The lines this one shows alike keep their
+    /// ids, the rest get new ones: the transcript then appends what is new instead of drawing
+    /// everything again, and never mistakes another tab's line for one of its own.
+    pub fn adopt(&mut self, saved: crate::persistence::Saved) {
+        let mut next = self
+            .next_id
+            .max(saved.entries.iter().map(Entry::id).max().unwrap_or(0));
+        let generation = self.generation + 1;
+        let old = std::mem::replace(self, Conversation::restore(saved));
+        let mut alike = true;
+        for (i, entry) in self.entries.iter_mut().enumerate() {
+            alike = alike && old.entries.get(i).is_some_and(|o| same_line(o, entry));
+            let id = if alike {
+                old.entries[i].id()
+            } else {
+                next += 1;
+                next
+            };
+            match entry {
+                Entry::Bot { id: e, .. } | Entry::User { id: e, .. } => *e = id,
+            }
+        }
+        self.next_id = next;
+        self.generation = generation;
     }
 
     /// A new chat: everything forgotten but the numbering (a request's number must not come

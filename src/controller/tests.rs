@@ -63,6 +63,18 @@ fn launched(traces: Value) -> (Controller, Vec<Command>) {
     (c, out)
 }
 
+/// What a transcript says, line by line (ids are each tab's own).
+fn lines(c: &Controller) -> Vec<String> {
+    c.conversation
+        .entries
+        .iter()
+        .map(|e| match e {
+            Entry::User { text, delivery, .. } => format!("user {text} {delivery:?}"),
+            Entry::Bot { trace, .. } => format!("bot {trace}"),
+        })
+        .collect()
+}
+
 fn refused(status: u16, code: &str) -> ClientError {
     ClientError::Refused {
         status,
@@ -382,7 +394,7 @@ fn a_turn_of_another_tab_shows_here_and_its_claim_holds_this_tab() {
         answer: answer(json!([text("Which one?")])),
     });
     b.handle(Event::Stored(Some(a.saved("k".into(), 3.0))));
-    assert_eq!(b.conversation.entries, a.conversation.entries);
+    assert_eq!(lines(&b), lines(&a));
     assert_eq!(b.conversation.state, a.conversation.state);
     assert!(b.can_act());
     assert!(
@@ -409,8 +421,25 @@ fn two_tabs_sending_at_once_never_fork_the_state() {
     // Storage keeps the last write, B's: A finds B's claim there (B finds its own).
     let stored = b.saved("k".into(), 2.0);
     assert!(b.handle(Event::Stored(Some(stored.clone()))).is_empty());
+    let ids = |c: &Controller| {
+        c.conversation
+            .entries
+            .iter()
+            .map(Entry::id)
+            .collect::<Vec<_>>()
+    };
+    let before = ids(&a);
     a.handle(Event::Stored(Some(stored)));
     assert!(!a.can_act(), "A waits on B's claim");
+    let after = ids(&a);
+    assert_eq!(
+        after[0], before[0],
+        "a line alike keeps its id (the transcript appends)"
+    );
+    assert!(
+        !before.contains(&after[1]),
+        "B's message is not mistaken for A's: {before:?} {after:?}"
+    );
     // A's answer arrives: dropped, it lost.
     let out = a.handle(Event::Answered {
         number: from_a.number,
@@ -433,7 +462,7 @@ fn two_tabs_sending_at_once_never_fork_the_state() {
         Some(Entry::User { text, delivery: Delivery::Failed, .. }) if text == "pepperoni"
     ));
     b.handle(Event::Stored(Some(a.saved("k".into(), 4.0))));
-    assert_eq!(b.conversation.entries.len(), a.conversation.entries.len());
+    assert_eq!(lines(&b), lines(&a), "both tabs show the failed message");
     // Its retry goes from the one state.
     let retry = sent(&a.handle(Event::Retry))[0].clone();
     assert_eq!(retry.state, b.conversation.state);
