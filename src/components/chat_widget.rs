@@ -34,32 +34,19 @@ impl Default for Controls {
     }
 }
 
-/// Moves focus to the first element `selector` matches under `root`, once it is rendered
-/// (the first opening mounts the panel: it may take a few ticks).
+/// Moves focus to the first element `selector` matches under `root`, in the next frame: the
+/// reactive updates of this change (a panel's `hidden` going) run as microtasks, so by then the
+/// element shows and can take the focus. The first opening mounts the panel, which focuses its
+/// input itself once rendered (ConversationPanel); no polling.
 fn focus_later(root: Option<web_sys::HtmlElement>, selector: &'static str) {
-    fn attempt(root: web_sys::HtmlElement, selector: &'static str, tries: u8) {
-        use wasm_bindgen::JsCast;
-        let target = root
-            .query_selector(selector)
-            .ok()
-            .flatten()
-            .map(JsCast::unchecked_into::<web_sys::HtmlElement>)
-            // Rendered: a hidden panel's input cannot take the focus.
-            .filter(|t| t.offset_parent().is_some());
-        match target {
-            Some(target) => {
-                let _ = target.focus();
-            }
-            None if tries > 0 => set_timeout(
-                move || attempt(root, selector, tries - 1),
-                std::time::Duration::from_millis(16),
-            ),
-            None => {}
+    let Some(root) = root else {
+        return;
+    };
+    request_animation_frame(move || {
+        if let Ok(Some(target)) = root.query_selector(selector) {
+            let _ = wasm_bindgen::JsCast::unchecked_into::<web_sys::HtmlElement>(target).focus();
         }
-    }
-    if let Some(root) = root {
-        attempt(root, selector, 30);
-    }
+    });
 }
 
 /// The chat widget: a launcher button and the panel it opens (or, embedded, the panel alone).
