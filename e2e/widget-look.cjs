@@ -128,6 +128,9 @@ module.exports = function widgetLook(scenario, { accessible, shot, send, WAIT })
       await page.click('.parley-launcher');
       await page.waitForSelector('text=Two.', WAIT);
       if (await page.locator('.parley-launcher__badge').count()) fail('the badge stayed once opened');
+      await settle(page);
+      const view = await transcriptBox(page);
+      if (view.max - view.top > 16) fail(`reopened away from the latest message: ${JSON.stringify(view)}`);
     } finally {
       await fake.close();
     }

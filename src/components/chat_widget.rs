@@ -1,5 +1,6 @@
 use leptos::html;
 use leptos::prelude::*;
+use wasm_bindgen::JsCast;
 
 use super::conversation_panel::{ConversationPanel, HostRequests};
 use crate::client::Endpoint;
@@ -47,6 +48,134 @@ fn focus_later(root: Option<web_sys::HtmlElement>, selector: &'static str) {
             let _ = wasm_bindgen::JsCast::unchecked_into::<web_sys::HtmlElement>(target).focus();
         }
     });
+}
+
+/// A button that says what it does in `data-act` (read by the widget's one click listener).
+fn act(
+    doc: &web_sys::Document,
+    parent: &web_sys::Element,
+    class: &str,
+    act: &str,
+    label: &str,
+    glyph: &str,
+) -> web_sys::Element {
+    let b = super::transcript::child(doc, parent, "button", class);
+    let _ = b.set_attribute("type", "button");
+    let _ = b.set_attribute("data-act", act);
+    if !label.is_empty() {
+        let _ = b.set_attribute("aria-label", label);
+        let _ = b.set_attribute("title", label);
+    }
+    super::transcript::text(doc, &b, glyph);
+    b
+}
+
+/// The launcher, last in `root`, with its icon (inline, not an emoji: emoji fonts are missing
+/// on many systems).
+fn launcher(root: &web_sys::Element) {
+    let Some(doc) = root.owner_document() else {
+        return;
+    };
+    let b = act(&doc, root, "parley-launcher", "toggle", "", "");
+    let _ = b.set_attribute("aria-label", t(Key::OpenChat));
+    let _ = b.set_attribute("aria-expanded", "false");
+    const SVG: &str = "http://www.w3.org/2000/svg";
+    if let (Ok(svg), Ok(path)) = (
+        doc.create_element_ns(Some(SVG), "svg"),
+        doc.create_element_ns(Some(SVG), "path"),
+    ) {
+        for (k, v) in [
+            ("class", "parley-launcher__icon"),
+            ("aria-hidden", "true"),
+            ("viewBox", "0 0 24 24"),
+            ("width", "28"),
+            ("height", "28"),
+        ] {
+            let _ = svg.set_attribute(k, v);
+        }
+        let _ = path.set_attribute("fill", "currentColor");
+        let _ = path.set_attribute(
+            "d",
+            "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z",
+        );
+        let _ = svg.append_child(&path);
+        let _ = b.append_child(&svg);
+    }
+}
+
+/// The panel's header, first in `section`: the picture, the title, the menu (download the
+/// transcript), restart and close.
+fn header(section: &web_sys::Element, title: &str, image: Option<&str>, embedded: bool) {
+    let Some(doc) = section.owner_document() else {
+        return;
+    };
+    let header = super::transcript::element(&doc, "header", "parley-header");
+    if let Some(src) = image {
+        // A picture that does not load goes (the widget's error listener).
+        let img = super::transcript::child(&doc, &header, "img", "parley-header__avatar");
+        let _ = img.set_attribute("src", src);
+        let _ = img.set_attribute("alt", "");
+    }
+    let h2 = super::transcript::child(&doc, &header, "h2", "parley-header__title");
+    super::transcript::text(&doc, &h2, title);
+    let menu_button = act(
+        &doc,
+        &header,
+        "parley-header__action",
+        "menu",
+        t(Key::Menu),
+        "⋮",
+    );
+    let _ = menu_button.set_attribute("aria-haspopup", "menu");
+    let _ = menu_button.set_attribute("aria-expanded", "false");
+    let menu = super::transcript::child(&doc, &header, "div", "parley-menu");
+    let _ = menu.set_attribute("role", "menu");
+    let _ = menu.set_attribute("hidden", "");
+    let item = act(
+        &doc,
+        &menu,
+        "parley-menu__item",
+        "download",
+        "",
+        t(Key::Download),
+    );
+    let _ = item.set_attribute("role", "menuitem");
+    act(
+        &doc,
+        &header,
+        "parley-header__action",
+        "reset",
+        t(Key::NewChat),
+        "↻",
+    );
+    if !embedded {
+        act(
+            &doc,
+            &header,
+            "parley-header__close",
+            "close",
+            t(Key::CloseChat),
+            "×",
+        );
+    }
+    let _ = section.insert_before(&header, section.first_child().as_ref());
+}
+
+/// Opens or closes the header menu in `root`; says whether it was open.
+fn show_menu(root: &web_sys::Element, on: bool) -> bool {
+    let menu = root.query_selector(".parley-menu").ok().flatten();
+    let button = root.query_selector("[data-act=menu]").ok().flatten();
+    let (Some(menu), Some(button)) = (menu, button) else {
+        return false;
+    };
+    let was = !menu.has_attribute("hidden");
+    let _ = if on {
+        menu.remove_attribute("hidden")
+    } else {
+        menu.set_attribute("hidden", "")
+    };
+    let _ = button.set_attribute("aria-expanded", if on { "true" } else { "false" });
+    was
 }
 
 /// The chat widget: a launcher button and the panel it opens (or, embedded, the panel alone).
@@ -97,9 +226,16 @@ pub fn ChatWidget(
         title
     });
     let root_ref = NodeRef::<html::Div>::new();
-    let menu = RwSignal::new(false);
-    let launcher_ref = NodeRef::<html::Button>::new();
+    let panel_ref = NodeRef::<html::Section>::new();
 
+    // The launcher, drawn by hand like the header (Leptos views for them weighed more).
+    Effect::new(move |_| {
+        if let Some(root) = root_ref.get()
+            && !embedded
+        {
+            launcher(&root);
+        }
+    });
     // What `open` was when last seen: an effect's first run may come after the first click.
     let was_open = StoredValue::new(open.get_untracked());
     Effect::new(move |_| {
@@ -107,98 +243,96 @@ pub fn ChatWidget(
         if now_open {
             started.set(true);
         }
+        let Some(root) = root_ref.get() else {
+            return;
+        };
+        let launcher = root
+            .query_selector(":scope > .parley-launcher")
+            .ok()
+            .flatten();
+        if let Some(l) = &launcher {
+            let _ = l.set_attribute("aria-expanded", if now_open { "true" } else { "false" });
+            let _ = l.set_attribute(
+                "aria-label",
+                t(if now_open {
+                    Key::CloseChat
+                } else {
+                    Key::OpenChat
+                }),
+            );
+        }
         if was_open.get_value() != now_open {
             was_open.set_value(now_open);
-            crate::events::emit_toggle(root_ref.get_untracked().as_deref(), now_open);
-            if let Some(root) = root_ref.get_untracked() {
-                // Seen: the unread count goes.
-                super::transcript::badge(&root, 0);
-            }
+            crate::events::emit_toggle(Some(&root), now_open);
+            // Seen: the unread count goes.
+            super::transcript::badge(&root, 0);
             if now_open {
                 // The panel may not be rendered yet (the first opening mounts it).
-                let root = root_ref.get_untracked().map(Into::into);
-                focus_later(root, ".parley-composer__input");
-            } else if let Some(launcher) = launcher_ref.get_untracked() {
-                let _ = launcher.focus();
+                focus_later(Some(root.into()), ".parley-composer__input");
+            } else if let Some(l) = launcher {
+                let _ = l.unchecked_into::<web_sys::HtmlElement>().focus();
             }
         }
     });
+    // The header, once the panel is there.
+    Effect::new(move |_| {
+        if let Some(section) = panel_ref.get() {
+            title.with_value(|title| header(&section, title, image.as_deref(), embedded));
+        }
+    });
 
-    let gone = |ev: leptos::ev::ErrorEvent| event_target::<web_sys::Element>(&ev).remove();
+    // One listener for the header's buttons, the menu, the launcher and the proactive messages:
+    // each says what it does in `data-act`.
+    let on_click = move |ev: leptos::ev::MouseEvent| {
+        let Some(root) = root_ref.get_untracked() else {
+            return;
+        };
+        let target = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok());
+        let act = target
+            .as_ref()
+            .and_then(|t| t.closest("[data-act]").ok().flatten())
+            .and_then(|a| a.get_attribute("data-act"));
+        let in_proactive = target
+            .and_then(|t| t.closest(".parley-proactive__message").ok().flatten())
+            .is_some();
+        let was_menu = show_menu(&root, false);
+        match act.as_deref() {
+            Some("toggle") => open.update(|o| *o = !*o),
+            Some("close") => open.set(false),
+            Some("reset") => controls.host.send(crate::controller::HostCommand::Reset),
+            Some("menu") if !was_menu => {
+                show_menu(&root, true);
+                focus_later(Some(root.into()), ".parley-menu__item");
+            }
+            Some("download") => title.with_value(|title| {
+                let text = super::transcript::as_text(&root, title);
+                super::transcript::download(&root, "transcript.txt", &text);
+            }),
+            _ if in_proactive => open.set(true),
+            _ => {}
+        }
+    };
+    let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
+        if ev.key() == "Escape"
+            && let Some(root) = root_ref.get_untracked()
+            && show_menu(&root, false)
+        {
+            focus_later(Some(root.into()), "[data-act=menu]");
+        }
+    };
+
     let panel = move || {
-        let (endpoint, persistence, image) = (endpoint.clone(), persistence.clone(), image.clone());
+        let (endpoint, persistence) = (endpoint.clone(), persistence.clone());
         view! {
             <section
                 class="parley-panel"
                 role="dialog"
                 aria-label=title.get_value()
                 hidden=move || !open.get()
+                node_ref=panel_ref
             >
-                <header class="parley-header">
-                    {image.clone().map(|src| view! {
-                        // A picture that does not load goes (no broken-image icon).
-                        <img class="parley-header__avatar" src=src alt="" on:error=gone />
-                    })}
-                    <h2 class="parley-header__title">{title.get_value()}</h2>
-                    <button
-                        type="button"
-                        class="parley-header__action"
-                        aria-label=t(Key::Menu)
-                        title=t(Key::Menu)
-                        aria-haspopup="menu"
-                        aria-expanded=move || menu.get().to_string()
-                        on:click=move |_| {
-                            menu.update(|m| *m = !*m);
-                            focus_later(root_ref.get_untracked().map(Into::into), ".parley-menu__item");
-                        }
-                    >
-                        "⋮"
-                    </button>
-                    <div
-                        class="parley-menu"
-                        role="menu"
-                        hidden=move || !menu.get()
-                        on:keydown=move |ev| {
-                            if ev.key() == "Escape" {
-                                menu.set(false);
-                            }
-                        }
-                    >
-                        <button
-                            type="button"
-                            role="menuitem"
-                            class="parley-menu__item"
-                            on:click=move |_| {
-                                menu.set(false);
-                                if let Some(root) = root_ref.get_untracked() {
-                                    let text = super::transcript::as_text(&root, &title.get_value());
-                                    super::transcript::download(&root, "transcript.txt", &text);
-                                }
-                            }
-                        >
-                            {t(Key::Download)}
-                        </button>
-                    </div>
-                    <button
-                        type="button"
-                        class="parley-header__action"
-                        aria-label=t(Key::NewChat)
-                        title=t(Key::NewChat)
-                        on:click=move |_| controls.host.send(crate::controller::HostCommand::Reset)
-                    >
-                        "↻"
-                    </button>
-                    {(!embedded).then(|| view! {
-                        <button
-                            type="button"
-                            class="parley-header__close"
-                            aria-label=t(Key::CloseChat)
-                            on:click=move |_| open.set(false)
-                        >
-                            "×"
-                        </button>
-                    })}
-                </header>
                 <ConversationPanel endpoint=endpoint.unwrap_or_else(Endpoint::same_origin) persistence=persistence host=controls.host />
             </section>
         }
@@ -224,17 +358,6 @@ pub fn ChatWidget(
             super::transcript::proactive(&root, shown.then_some(messages.as_slice()));
         }
     });
-    let on_proactive_click = move |ev: leptos::ev::MouseEvent| {
-        use wasm_bindgen::JsCast;
-        let on_message = ev
-            .target()
-            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-            .and_then(|t| t.closest(".parley-proactive__message").ok().flatten());
-        if on_message.is_some() {
-            open.set(true);
-        }
-    };
-
     view! {
         <div
             class="parley"
@@ -244,34 +367,11 @@ pub fn ChatWidget(
             style:color-scheme=crate::i18n::theme().color_scheme()
             hidden=move || !controls.visible.get()
             node_ref=root_ref
-            on:click=on_proactive_click
+            on:click=on_click
+            on:keydown=on_keydown
         >
             <Show when=move || started.get()>{panel.clone()}</Show>
-            // The proactive messages (by the launcher) are drawn by hand, below.
-            {(!embedded).then(|| view! {
-                <button
-                    type="button"
-                    class="parley-launcher"
-                    node_ref=launcher_ref
-                    aria-label=move || t(if open.get() { Key::CloseChat } else { Key::OpenChat })
-                    aria-expanded=move || open.get().to_string()
-                    on:click=move |_| open.update(|o| *o = !*o)
-                >
-                    // An inline icon, not an emoji: emoji fonts are missing on many systems.
-                    <svg
-                        class="parley-launcher__icon"
-                        aria-hidden="true"
-                        viewBox="0 0 24 24"
-                        width="28"
-                        height="28"
-                    >
-                        <path
-                            fill="currentColor"
-                            d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z"
-                        />
-                    </svg>
-                </button>
-            })}
+            // The header, the launcher and the proactive messages are drawn by hand (above).
         </div>
     }
 }

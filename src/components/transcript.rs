@@ -43,6 +43,8 @@ struct Follow {
     scroll: Element,
     button: Element,
     pinned: Cell<bool>,
+    /// `scrollTop` at the last scroll event.
+    top: Cell<i32>,
 }
 
 impl Follow {
@@ -63,6 +65,7 @@ impl Follow {
             scroll,
             button,
             pinned: Cell::new(true),
+            top: Cell::new(0),
         });
         let on_resize = {
             let f = follow.clone();
@@ -82,11 +85,17 @@ impl Follow {
             Closure::<dyn Fn()>::new(move || {
                 let s = &f.scroll;
                 // A few pixels of slack: zoom and fractional sizes rarely land on 0.
-                let at_bottom = s.scroll_height() - s.scroll_top() - s.client_height() < 16;
-                f.pinned.set(at_bottom);
+                let top = s.scroll_top();
+                let at_bottom = s.scroll_height() - top - s.client_height() < 16;
+                // Only a move up unpins: the scroll event of our own move to the bottom may come
+                // after the content grew again, and reads as "not at the bottom".
                 if at_bottom {
+                    f.pinned.set(true);
                     let _ = f.button.set_attribute("hidden", "");
+                } else if top < f.top.get() {
+                    f.pinned.set(false);
                 }
+                f.top.set(top);
             })
         };
         let on_click = {
@@ -99,17 +108,22 @@ impl Follow {
         let _ = follow
             .button
             .add_event_listener_with_callback("click", on_click.as_ref().unchecked_ref());
-        // `error` does not bubble: caught on its way down.
+        // `error` does not bubble: caught on its way down, for every picture of the widget.
         let on_error = Closure::<dyn Fn(web_sys::Event)>::new(|ev: web_sys::Event| {
             if let Some(img) = ev.target().and_then(|t| t.dyn_into::<Element>().ok()) {
                 broken(&img);
             }
         });
-        let _ = log.add_event_listener_with_callback_and_bool(
-            "error",
-            on_error.as_ref().unchecked_ref(),
-            true,
-        );
+        // On the widget's root: the header's picture and the user's too.
+        let root = log.closest(".parley").ok().flatten();
+        let _ = root
+            .as_ref()
+            .unwrap_or(log)
+            .add_event_listener_with_callback_and_bool(
+                "error",
+                on_error.as_ref().unchecked_ref(),
+                true,
+            );
         // The listeners live as long as the page holds the elements.
         for closure in [on_resize, on_scroll, on_click] {
             closure.forget();
@@ -164,7 +178,7 @@ fn time(doc: &Document, parent: &Element, at: f64) {
     );
 }
 
-fn element(doc: &Document, tag: &str, class: &str) -> Element {
+pub(crate) fn element(doc: &Document, tag: &str, class: &str) -> Element {
     // Creating an element with a fixed, valid tag name does not fail.
     let el = doc.create_element(tag).expect("a valid tag name");
     if !class.is_empty() {
@@ -173,7 +187,7 @@ fn element(doc: &Document, tag: &str, class: &str) -> Element {
     el
 }
 
-fn child(doc: &Document, parent: &Element, tag: &str, class: &str) -> Element {
+pub(crate) fn child(doc: &Document, parent: &Element, tag: &str, class: &str) -> Element {
     let el = element(doc, tag, class);
     let _ = parent.append_child(&el);
     el
@@ -187,7 +201,7 @@ fn words(doc: &Document, parent: &Element, tag: &str, class: &str) -> Element {
     el
 }
 
-fn text(doc: &Document, parent: &Element, text: &str) {
+pub(crate) fn text(doc: &Document, parent: &Element, text: &str) {
     let _ = parent.append_child(&doc.create_text_node(text));
 }
 
@@ -421,6 +435,7 @@ impl Lines {
             self.follow = Follow::install(log);
         }
         let mut unread = 0;
+        let mut said = false;
         let same_start = self.shown.len() <= entries.len()
             && self
                 .shown
@@ -461,15 +476,22 @@ impl Lines {
                     self.bubble(&doc, bubble)
                 }
                 Entry::User {
-                    text: said,
+                    text: words,
                     delivery,
                     ..
-                } => Self::user(&doc, said, *delivery),
+                } => {
+                    said = true;
+                    Self::user(&doc, words, *delivery)
+                }
             };
             let at = js_sys::Date::now();
             time(&doc, &el, at);
             let _ = log.append_child(&el);
             if let Some(f) = &self.follow {
+                // The visitor's own message brings the view to the latest line.
+                if said {
+                    f.bottom();
+                }
                 f.arrived();
             }
             #[cfg(target_arch = "wasm32")]
@@ -578,9 +600,8 @@ pub fn download(root: &Element, name: &str, text: &str) {
     );
     let _ = a.set_attribute("href", &href);
     let _ = a.set_attribute("download", name);
-    let _ = root.append_child(&a);
+    // Out of the document: its click must not reach the widget's own click listener.
     a.unchecked_ref::<web_sys::HtmlElement>().click();
-    a.remove();
 }
 
 /// The child of `parent` with class `class`, if there is one.
