@@ -165,6 +165,14 @@ module.exports = (scenario, { shot, send, WAIT }) => {
     await page.click('#wb-send-raw');
     await until(async () => wire.length === before + 3 && wire[before + 2].answer, 'the raw request');
     if (wire[before + 2].body.request.type !== 'intent') throw new Error('the raw request went out otherwise');
+    // An error, with its code, as the runtime answered it.
+    await page.fill('#wb-raw', JSON.stringify({ type: 'text', payload: 'x'.repeat(2100) }));
+    await page.click('#wb-send-raw');
+    await until(async () => wire.length >= before + 4 && wire[before + 3].answer, 'the refused request');
+    const refused = wire[before + 3];
+    if (refused.status !== 413) throw new Error(`a 2,100-character text was answered ${refused.status}`);
+    const shownError = await page.locator(`#wb-turns > li[data-turn="4"] [data-field=error]`).textContent();
+    if (!shownError.startsWith(`${refused.answer.code}: `)) throw new Error(`the error shown: ${shownError}`);
     await page.fill('#wb-raw', 'nope');
     await page.click('#wb-send-raw');
     if (!(await page.locator('#wb-raw-error').textContent()).startsWith('Not JSON')) throw new Error('a bad raw request was not refused');
@@ -180,5 +188,37 @@ module.exports = (scenario, { shot, send, WAIT }) => {
     const csp = await page.evaluate(() => window.__csp);
     if (csp.length) throw new Error(`CSP refusals: ${csp}`);
     return `${wire.length} calls checked; the exported test (${test.turns.length} turns) passed the engine's harness`;
+  });
+
+  scenario('workbench: the streaming flavour, each frame as it arrived, the traces the widget was handed', async ({ page, parley }) => {
+    const streams = [];
+    page.on('requestfinished', async (request) => {
+      if (!request.url().includes('/interact/stream')) return;
+      const entry = { url: request.url(), body: JSON.parse(request.postData() || '{}') };
+      streams.push(entry);
+      entry.text = await (await request.response()).text();
+    });
+    await page.goto(`${parley}/workbench?flavour=streaming`);
+    await page.waitForSelector('#wb-widget .parley-choices button', WAIT);
+    await send(page, 'what is on the menu');
+    await page.waitForSelector('#wb-widget >> text=Here is our menu', WAIT);
+    for (let i = 0; i < 100 && !(streams.length === 2 && streams[1].text); i += 1) await page.waitForTimeout(100);
+    if (streams.length !== 2) throw new Error(`${streams.length} streamed turns`);
+    const turns = await page.evaluate(() => window.parleyWorkbench.turns.map((t) => ({ frames: t.frames.map((f) => f.event), traces: t.traces })));
+    for (const [i, stream] of streams.entries()) {
+      const events = [...stream.text.matchAll(/^event: ?(.*)$/gm)].map((m) => m[1]);
+      const traces = stream.text.split(/\n\n/).filter((f) => /^event: ?trace$/m.test(f)).map((f) => JSON.parse(f.replace(/^[\s\S]*?^data: ?/m, '')));
+      if (JSON.stringify(turns[i].frames) !== JSON.stringify(events)) throw new Error(`turn ${i + 1}: frames ${turns[i].frames} vs ${events}`);
+      // Compared on their ASCII: Playwright hands an event stream's body over in another
+      // charset (its non-ASCII characters arrive garbled), the page reads it as UTF-8.
+      const ascii = (v) => JSON.stringify(v).replace(/[^\x20-\x7e]/g, '');
+      if (ascii(turns[i].traces) !== ascii(traces)) throw new Error(`turn ${i + 1}: the traces the widget got are not the stream's: ${JSON.stringify(turns[i].traces).slice(0, 300)} vs ${JSON.stringify(traces).slice(0, 300)}`);
+      if (!stream.body.config || stream.body.config.debug !== true) throw new Error('no config.debug on the stream');
+    }
+    if (!(await page.locator('#wb-nlu-match').textContent()).includes('Matched show_menu')) throw new Error('the stream\'s NLU trace is not shown');
+    const frames = await page.locator('#wb-turns > li[data-turn="2"] summary:has-text("stream frames")').textContent();
+    if (!frames.startsWith(`${turns[1].frames.length} stream frames`)) throw new Error(`frames summary: ${frames}`);
+    await shot(page, 'workbench-streaming');
+    return `${turns[1].frames.length} frames in the text turn`;
   });
 };

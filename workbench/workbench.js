@@ -205,6 +205,12 @@
   }
   const nluOf = (turn) => (turn.traces || []).find((t) => t.type === 'debug' && t.payload && t.payload.type === 'nlu');
 
+  /** One short line of what a trace says, for its summary. */
+  function summaryOf(trace) {
+    const line = trace.type === 'debug' && trace.payload && trace.payload.message ? trace.payload.message : describe(trace).replace(/^[^:]*: ?/, '');
+    return line.length > 90 ? `${line.slice(0, 89)}…` : line;
+  }
+
   function renderTurn(turn) {
     const failed = turn.failure || (turn.status && turn.status >= 400);
     const head = el('div', { class: 'wb-turn__head' },
@@ -228,7 +234,8 @@
       const [kind, label] = madeOf(trace, turn);
       list.append(el('li', { 'data-trace-type': trace.type },
         el('details', { class: 'wb-trace' },
-          el('summary', {}, el('code', { text: trace.type }), ' ', el('span', { class: `wb-tag wb-tag--${kind}`, 'data-made': kind, text: label })),
+          el('summary', {}, el('code', { text: trace.type }), ' ', el('span', { class: `wb-tag wb-tag--${kind}`, 'data-made': kind, text: label }),
+            ' ', el('span', { class: 'wb-muted', text: summaryOf(trace) })),
           el('pre', { text: pretty(trace) }))));
     }
     parts.push(list);
@@ -531,12 +538,16 @@
   $('wb-version').value = settings.version;
   $('wb-flavour').value = settings.flavour;
   $('wb-key').value = settings.key;
-  origFetch(`${location.origin}/workbench/projects.json`).then((r) => (r.ok ? r.json() : { projects: [] })).then(({ projects }) => {
+  // The projects this server lists (those without keys), for the switcher and the title.
+  const listed = origFetch(`${location.origin}/workbench/projects.json`).then((r) => (r.ok ? r.json() : { projects: [] })).catch(() => ({ projects: [] }));
+  listed.then(({ projects }) => {
     $('wb-projects').replaceChildren(...projects.map((p) => el('option', { value: p.id, text: p.name })));
-  }).catch(() => {});
+  });
   // Each page load is one conversation: `memory` persistence, so the panel and the widget
   // always start together.
-  window.parley.chat.load({
+  const title = (projects) => (projects.find((p) => p.id === settings.project) || {}).name || settings.project;
+  listed.then(({ projects }) => window.parley.chat.load({
+    assistant: { title: title(projects) },
     verify: { projectID: settings.project },
     url: settings.url,
     versionID: settings.version,
@@ -545,6 +556,6 @@
     render: { mode: 'embedded', target: '#wb-widget' },
     persistence: 'memory',
     autostart: true,
-  });
+  }));
   window.parleyWorkbench = { turns, engineTest, asText, asJson, settings };
 })();
