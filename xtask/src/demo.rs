@@ -25,6 +25,8 @@ pub(crate) fn main(addr: SocketAddr, watch: bool, port: Option<u16>) -> Result<(
     let mut server = Server::start(&parley, addr)?;
     println!();
     println!("Parley demo: {}", server.url);
+    // The workbench: the same chat beside everything on the wire (README, "The workbench").
+    println!("Workbench:   {}workbench", server.url);
     println!("(Ctrl-C stops it)");
     let status = server.child.wait()?;
     if !status.success() {
