@@ -61,7 +61,8 @@ async fn launcher_opens_and_closes_the_panel() {
     fake_runtime(404, "not here");
     let host = mount_widget("Pizza Bot");
 
-    let launcher = find(&host, ".parley-launcher").expect("the launcher is rendered");
+    // The launcher is drawn by hand once the widget is mounted.
+    let launcher = wait_for(&host, ".parley-launcher").await;
     assert_eq!(
         launcher.get_attribute("aria-label").as_deref(),
         Some("Open chat")
@@ -145,6 +146,7 @@ async fn launcher_opens_and_closes_the_panel() {
 async fn the_title_is_text_not_markup() {
     let markup = "<img src=x onerror=alert(1)>";
     let host = mount_widget(markup);
+    wait_for(&host, ".parley-launcher").await;
     click(&host, ".parley-launcher");
     next_tick().await;
 
@@ -411,7 +413,7 @@ async fn every_trace_type_renders() {
           { "type": "text", "payload": { "message": "Hi **there** [site](https://x.example) [bad](javascript:alert(1)) <script>alert(1)</script>", "delay": 0 } },
           { "type": "text", "payload": { "slate": { "content": [{ "children": [{ "text": "rich", "italic": true }] }] }, "delay": 0 } },
           { "type": "speak", "payload": { "message": "<speak>Open <break/>daily</speak>" } },
-          { "type": "visual", "payload": { "visualType": "image", "image": "https://x.example/p.png", "dimensions": { "width": 320, "height": 200 } } },
+          { "type": "visual", "payload": { "visualType": "image", "image": "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR42mOwjr4NAAJGAXIE1Xa3AAAAAElFTkSuQmCC", "dimensions": { "width": 320, "height": 200 } } },
           { "type": "visual", "payload": { "image": "javascript:alert(1)" } },
           { "type": "cardV2", "payload": { "title": "Your order", "description": { "text": "2 × large" }, "imageUrl": "https://x.example/c.png",
             "buttons": [{ "name": "Confirm", "request": { "type": "path-confirm" } }] } },
@@ -546,7 +548,7 @@ async fn the_embed_api_loads_into_a_shadow_root() {
         .query_selector(".parley")
         .unwrap()
         .expect("the widget inside");
-    assert!(find(&root, ".parley-launcher").is_some());
+    wait_for(&root, ".parley-launcher").await;
     assert!(
         document()
             .query_selector(".parley-host .parley")
@@ -797,9 +799,18 @@ async fn proactive_messages_show_by_the_launcher_and_open_the_chat() {
             .call0(&wasm_bindgen::JsValue::NULL)
             .unwrap()
     };
-    run("window.parley.chat.load({ verify: { projectID: 'proactive' }, persistence: 'memory' });
+    // An extension that counts its `match` calls: the proactive traces are read once per push.
+    run("window.__matches = 0;
+         window.parley.chat.load({ verify: { projectID: 'proactive' }, persistence: 'memory',
+           assistant: { extensions: [{ name: 'count', type: 'effect', match: () => { window.__matches += 1; return false; } }] } });
          window.parley.chat.proactive.push({ type: 'text', payload: { message: 'Hungry?' } },
-           { type: 'text', payload: { message: 'Pizza **today**' } }, { type: 'choice', payload: { buttons: [] } });");
+           { type: 'text', payload: { message: 'Pizza **today**' } }, { type: 'choice', payload: { buttons: [] } },
+           { type: 'promo', payload: {} });");
+    let matches = || {
+        js_sys::Reflect::get(&window(), &"__matches".into())
+            .unwrap()
+            .as_f64()
+    };
     next_tick().await;
     let shadow = document()
         .query_selector(".parley-host")
@@ -833,6 +844,11 @@ async fn proactive_messages_show_by_the_launcher_and_open_the_chat() {
     );
     run("window.parley.chat.close()");
     wait_for(&root, ".parley-proactive").await;
+    assert_eq!(
+        matches(),
+        Some(1.0),
+        "the fourth trace (any number of them) was read once, not at each open and close"
+    );
     run("window.parley.chat.proactive.clear()");
     next_tick().await;
     assert!(find(&root, ".parley-proactive").is_none(), "cleared");

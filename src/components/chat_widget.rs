@@ -339,9 +339,10 @@ pub fn ChatWidget(
     };
 
     // Proactive messages, while the chat is closed: drawn by hand like the transcript (a list
-    // of Leptos views weighed more); a click on one opens the chat.
-    Effect::new(move |_| {
-        let messages: Vec<String> = controls.proactive.with(|p| {
+    // of Leptos views weighed more); a click on one opens the chat. Read once per push (a memo):
+    // opening and closing neither reads them again nor calls the extensions' `match`.
+    let messages = Memo::new(move |_| {
+        controls.proactive.with(|p| {
             crate::turn_view::read_turn(p)
                 .reveals
                 .iter()
@@ -351,12 +352,17 @@ pub fn ChatWidget(
                     }
                     _ => None,
                 })
-                .collect()
+                .collect::<Vec<String>>()
+        })
+    });
+    Effect::new(move |_| {
+        let shown = !open.get();
+        messages.with(|messages| {
+            if let Some(root) = root_ref.get() {
+                let shown = shown && !messages.is_empty();
+                super::transcript::proactive(&root, shown.then_some(messages.as_slice()));
+            }
         });
-        let shown = !open.get() && !messages.is_empty();
-        if let Some(root) = root_ref.get() {
-            super::transcript::proactive(&root, shown.then_some(messages.as_slice()));
-        }
     });
     view! {
         <div
