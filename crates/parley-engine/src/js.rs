@@ -17,7 +17,7 @@ use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use rquickjs::context::intrinsic;
+use rquickjs::context::{EvalOptions, intrinsic};
 use rquickjs::{Context, Ctx, Runtime};
 use serde_json::Value;
 
@@ -42,16 +42,14 @@ type Intrinsics = (
 /// function's body that is never called.
 pub(crate) fn check_expression(source: &str) -> Result<(), String> {
     sandbox(&BTreeMap::new(), 0, |ctx| {
-        ctx.eval::<(), _>(format!("(function () {{ return (\n{source}\n); }});"))
-            .map_err(|e| error_text(ctx, e))
+        eval(ctx, &format!("(function () {{ return (\n{source}\n); }});")).map(|_| ())
     })
 }
 
 /// Checks that `source` is a JavaScript program (a code step), without running it.
 pub(crate) fn check_code(source: &str) -> Result<(), String> {
     sandbox(&BTreeMap::new(), 0, |ctx| {
-        ctx.eval::<(), _>(format!("(function () {{\n{source}\n}});"))
-            .map_err(|e| error_text(ctx, e))
+        eval(ctx, &format!("(function () {{\n{source}\n}});")).map(|_| ())
     })
 }
 
@@ -117,7 +115,7 @@ fn run(
     read_back: &[&str],
 ) -> Result<(Value, BTreeMap<String, Value>), String> {
     sandbox(variables, seed, |ctx| {
-        let value: rquickjs::Value = ctx.eval(script).map_err(|e| error_text(ctx, e))?;
+        let value = eval(ctx, script)?;
         let value = to_json(ctx, value)?;
         let globals = ctx.globals();
         let mut after = BTreeMap::new();
@@ -129,13 +127,15 @@ fn run(
     })
 }
 
-/// A fresh, limited runtime and context with the variables as globals and a seeded
-/// `Math.random`, for `f`.
-fn sandbox<T>(
-    variables: &BTreeMap<String, Value>,
-    seed: u64,
-    f: impl FnOnce(&Ctx<'_>) -> Result<T, String>,
-) -> Result<T, String> {
+thread_local! {
+    /// This thread's QuickJS runtime and its interrupt counter. A runtime is only an allocator
+    /// and limits (every evaluation gets a context of its own, and nothing of one context is
+    /// seen by the next), and making one was half of an evaluation's cost.
+    static RUNTIME: std::cell::RefCell<Option<(Runtime, Rc<Cell<u32>>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+fn limited_runtime() -> Result<(Runtime, Rc<Cell<u32>>), String> {
     let runtime = Runtime::new().map_err(|e| e.to_string())?;
     runtime.set_memory_limit(MEMORY_LIMIT);
     runtime.set_max_stack_size(STACK_LIMIT);
@@ -145,32 +145,69 @@ fn sandbox<T>(
         counted.set(counted.get() + 1);
         counted.get() > INTERRUPTS
     })));
-    let context = Context::custom::<Intrinsics>(&runtime).map_err(|e| e.to_string())?;
-    let result = context.with(|ctx| {
-        let globals = ctx.globals();
-        for (name, value) in variables {
-            let text = serde_json::to_string(value).map_err(|e| e.to_string())?;
-            let value = ctx.json_parse(text).map_err(|e| error_text(&ctx, e))?;
-            globals
-                .set(name.as_str(), value)
-                .map_err(|e| error_text(&ctx, e))?;
-        }
-        // xorshift32 from the conversation's seed (never 0, which it would stay at).
-        let state = (seed as u32 ^ (seed >> 32) as u32) | 1;
-        ctx.eval::<(), _>(format!(
-            "(function () {{ let s = {state}; Math.random = function () {{ \
-             s ^= s << 13; s ^= s >>> 17; s ^= s << 5; return (s >>> 0) / 4294967296; }}; }})();"
-        ))
-        .map_err(|e| error_text(&ctx, e))?;
-        f(&ctx)
-    });
-    if calls.get() > INTERRUPTS {
+    Ok((runtime, calls))
+}
+
+/// A fresh context (on this thread's limited runtime) with the variables as globals and a
+/// seeded `Math.random`, for `f`.
+fn sandbox<T>(
+    variables: &BTreeMap<String, Value>,
+    seed: u64,
+    f: impl FnOnce(&Ctx<'_>) -> Result<T, String>,
+) -> Result<T, String> {
+    let (runtime, calls) = match RUNTIME.with(|r| r.borrow_mut().take()) {
+        Some(kept) => kept,
+        None => limited_runtime()?,
+    };
+    calls.set(0);
+    let result = Context::custom::<Intrinsics>(&runtime)
+        .map_err(|e| e.to_string())
+        .and_then(|context| {
+            context.with(|ctx| {
+                let globals = ctx.globals();
+                for (name, value) in variables {
+                    let text = serde_json::to_string(value).map_err(|e| e.to_string())?;
+                    let value = ctx.json_parse(text).map_err(|e| error_text(&ctx, e))?;
+                    globals
+                        .set(name.as_str(), value)
+                        .map_err(|e| error_text(&ctx, e))?;
+                }
+                // xorshift32 from the conversation's seed (never 0, which it would stay at).
+                let state = (seed as u32 ^ (seed >> 32) as u32) | 1;
+                eval(
+                    &ctx,
+                    &format!(
+                        "(function () {{ let s = {state}; Math.random = function () {{ \
+                         s ^= s << 13; s ^= s >>> 17; s ^= s << 5; return (s >>> 0) / 4294967296; \
+                         }}; }})();"
+                    ),
+                )?;
+                f(&ctx)
+            })
+        });
+    let stopped = calls.get() > INTERRUPTS;
+    // Cycles a script left are freed now, not counted against the next evaluation's memory.
+    runtime.run_gc();
+    // A runtime that ran out of memory is not trusted again.
+    if !result.as_ref().is_err_and(|e| e.contains("out of memory")) {
+        RUNTIME.with(|r| *r.borrow_mut() = Some((runtime, calls)));
+    }
+    if stopped {
         return Err(format!(
             "the script ran too long (over about {} operations)",
             INTERRUPTS as u64 * 10_000
         ));
     }
     result
+}
+
+/// Runs a script as Voiceflow's runtime does: global code, not strict (an assignment to an
+/// undeclared name makes a global, which is then dropped with the context).
+fn eval<'js>(ctx: &Ctx<'js>, script: &str) -> Result<rquickjs::Value<'js>, String> {
+    let mut options = EvalOptions::default();
+    options.strict = false;
+    ctx.eval_with_options(script, options)
+        .map_err(|e| error_text(ctx, e))
 }
 
 /// A JavaScript value as JSON (`undefined` and functions: `null`).
@@ -323,5 +360,72 @@ mod tests {
         // A global made by one evaluation is gone in the next.
         run_code("globalThis.leak = 1", &v, 1, false).unwrap();
         assert_eq!(evaluate("typeof leak", &v, 1), Ok(json!("undefined")));
+    }
+
+    /// The cost of an evaluation, JavaScript against Rhai, in one run (issue 18's note):
+    /// `cargo test --release -p parley-engine --lib js::tests::cost -- --ignored --nocapture`.
+    /// Timing only, so ignored by default: nothing to assert on a shared machine.
+    #[test]
+    #[ignore = "a measurement: run it by name, in release"]
+    fn cost_against_rhai() {
+        use crate::expr::Expressions;
+        use crate::project::ExpressionLanguage;
+        const N: u32 = 2_000;
+        let v = vars(&[
+            ("count", json!(2)),
+            ("customer_name", json!("Dana")),
+            ("size", json!("large")),
+            ("cart", json!(["a", "b"])),
+        ]);
+        let names: Vec<&str> = v.keys().map(String::as_str).collect();
+        let time = |label: &str, mut f: Box<dyn FnMut()>| {
+            f();
+            let start = std::time::Instant::now();
+            for _ in 0..N {
+                f();
+            }
+            let each = start.elapsed() / N;
+            eprintln!("{label:<44} {:>8.1} µs", each.as_secs_f64() * 1e6);
+        };
+        let mut rhai = Expressions::new(ExpressionLanguage::Rhai);
+        let rhai_expr = r#"customer_name != "" && count != 0"#;
+        let rhai_code = r#"let price = if size == "large" { 4.5 } else { 3.5 }; count + 1"#;
+        rhai.compile(rhai_expr, &names).unwrap();
+        rhai.compile(rhai_code, &names).unwrap();
+        let mut js = Expressions::new(ExpressionLanguage::Javascript);
+        let js_expr = r#"customer_name != "" && customer_name != 0"#;
+        js.compile(js_expr, &names).unwrap();
+        let js_code = r#"price = size == "large" ? 4.5 : 3.5; count = count + 1; cart.push(size);"#;
+        let (r, j, vv) = (&rhai, &js, &v);
+        time(
+            "rhai expression (condition)",
+            Box::new(move || {
+                r.condition(rhai_expr, vv, 0).unwrap();
+            }),
+        );
+        time(
+            "rhai script (set + arithmetic)",
+            Box::new(move || {
+                r.evaluate(rhai_code, vv, 0).unwrap();
+            }),
+        );
+        time(
+            "javascript expression (condition)",
+            Box::new(move || {
+                j.condition(js_expr, vv, 1).unwrap();
+            }),
+        );
+        time(
+            "javascript code step (3 assignments)",
+            Box::new(move || {
+                run_code(js_code, vv, 1, false).unwrap();
+            }),
+        );
+        time(
+            "javascript: a bare runtime + context",
+            Box::new(move || {
+                sandbox(&BTreeMap::new(), 1, |_| Ok(())).unwrap();
+            }),
+        );
     }
 }
