@@ -8,7 +8,7 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { spawnSync } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
 
 const root = path.resolve(__dirname, '..');
 
@@ -220,5 +220,36 @@ module.exports = (scenario, { shot, send, WAIT }) => {
     if (!frames.startsWith(`${turns[1].frames.length} stream frames`)) throw new Error(`frames summary: ${frames}`);
     await shot(page, 'workbench-streaming');
     return `${turns[1].frames.length} frames in the text turn`;
+  });
+
+  // Another runtime, on another origin: a second `parley serve` (the binary run.cjs was given),
+  // reached by CORS, as a Voiceflow runtime would be.
+  scenario('workbench: pointed at another runtime by URL, its turns go there', async ({ page, parley }) => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-workbench-other-'));
+    const other = spawn(process.argv[2], ['serve', '--addr', '127.0.0.1:0', '--data-dir', dataDir, '--widget-dir', process.argv[3]], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
+    try {
+      const url = await new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('the other server did not start')), 15000);
+        other.stderr.on('data', (chunk) => {
+          const m = String(chunk).match(/http:\/\/127\.0\.0\.1:\d+/);
+          if (m) { clearTimeout(timer); resolve(m[0]); }
+        });
+        other.on('exit', (code) => reject(new Error(`the other server exited (${code})`)));
+      });
+      other.stderr.resume();
+      const calls = [];
+      page.on('requestfinished', (r) => { if (r.method() === 'POST') calls.push(r.url()); });
+      await page.goto(`${parley}/workbench?url=${encodeURIComponent(url)}`);
+      await page.waitForSelector('#wb-widget .parley-choices button', WAIT);
+      await send(page, 'opening hours');
+      await page.waitForSelector('#wb-turns > li[data-turn="2"] [data-field=status]:text-is("200")', WAIT);
+      if (!calls.length || !calls.every((c) => c.startsWith(`${url}/interact`))) throw new Error(`calls went to ${calls}`);
+      if ((await page.inputValue('#wb-url')) !== url) throw new Error('the runtime field does not show the other runtime');
+      if (!(await page.locator('#wb-nlu-match').textContent()).includes('Matched hours')) throw new Error('no NLU trace from the other runtime');
+      return `${calls.length} calls to ${url}`;
+    } finally {
+      other.kill('SIGKILL');
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 };
