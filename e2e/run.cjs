@@ -811,6 +811,8 @@ require('./widget-controller.cjs')(scenario, { accessible, shot, send, WAIT });
 // The widget's look and feel: scrolling, broken pictures, unread count, menu, dark, RTL (e2e/widget-look.cjs).
 require('./widget-look.cjs')(scenario, { accessible, shot, send, WAIT });
 require('./workbench.cjs')(scenario, { shot, send, WAIT });
+// Scale-out: nginx in front of three servers on PostgreSQL (e2e/nginx.cjs; cargo xtask test's scale-out step).
+require('./nginx.cjs')(scenario, { shot, send, WAIT, parleyBin, distDir, freePort });
 
 // PARLEY_E2E_ONLY=<text> runs only the scenarios whose name holds it.
 const only = process.env.PARLEY_E2E_ONLY || '';

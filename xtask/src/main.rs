@@ -15,6 +15,7 @@
 mod bench;
 mod cmd;
 mod demo;
+mod nginx;
 mod postgres;
 mod test;
 mod tools;

@@ -34,6 +34,14 @@ fn bin_dir() -> Option<PathBuf> {
     found.pop().map(|(_, bin)| bin)
 }
 
+/// The installed `psql` (the scale-out scenarios create their databases with it).
+pub(crate) fn psql() -> Result<PathBuf> {
+    bin_dir()
+        .map(|bin| bin.join("psql"))
+        .filter(|psql| psql.is_file())
+        .context("PostgreSQL's psql is missing (the postgresql package installs it)")
+}
+
 /// Runs a PostgreSQL tool as the user that owns the cluster.
 fn as_owner(bin: &std::path::Path, tool: &str) -> std::process::Command {
     if is_root() {

@@ -96,6 +96,9 @@ pub(crate) fn main() -> Result<()> {
     step("end-to-end (Chromium, real server, real build)", &|| {
         end_to_end(&browser).map(Some)
     });
+    step("scale-out: nginx, three servers, PostgreSQL", &|| {
+        crate::nginx::scale_out(&browser, &postgres.url).map(Some)
+    });
 
     summarise(&steps, started.elapsed())
 }

@@ -290,6 +290,38 @@ pub(crate) fn apt_install(packages: &[&str], what: &str) -> Result<()> {
     .with_context(|| format!("installing {what}"))
 }
 
+/// Debian's `nginx` (the scale-out step's load balancer), installed when missing. The package
+/// would start its service on port 80: a `policy-rc.d` that refuses (Debian's way to install
+/// without starting services) is in place for the install, and removed after.
+pub(crate) fn ensure_nginx() -> Result<PathBuf> {
+    let nginx = PathBuf::from("/usr/sbin/nginx");
+    if nginx.is_file() {
+        return Ok(nginx);
+    }
+    let policy = Path::new("/usr/sbin/policy-rc.d");
+    let ours = is_root() && !policy.exists();
+    if ours {
+        std::fs::write(
+            policy,
+            "#!/bin/sh\n# cargo xtask: install nginx without starting it\nexit 101\n",
+        )?;
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(policy, std::fs::Permissions::from_mode(0o755))?;
+    }
+    let installed = apt_install(&["nginx"], "nginx (the scale-out test's load balancer)");
+    if ours {
+        let _ = std::fs::remove_file(policy);
+    }
+    installed?;
+    if !nginx.is_file() {
+        bail!(
+            "nginx is still missing at {} after installing it",
+            nginx.display()
+        );
+    }
+    Ok(nginx)
+}
+
 /// The flags headless Chromium needs on a machine without a network or a GPU: without the
 /// background-networking ones it stalls on connections the machine refuses.
 pub(crate) const CHROMIUM_FLAGS: &[&str] = &[
