@@ -24,6 +24,17 @@ module.exports = (scenario, { shot, send, WAIT }) => {
     if (violations.length) throw new Error(`axe on the workbench, ${when}: ${violations.join('; ')}`);
   }
 
+  // The exported test, through the engine's own harness (a directory of its own).
+  function engineHarness(text) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-workbench-'));
+    fs.writeFileSync(path.join(dir, 'workbench_export.json'), text);
+    const run = spawnSync('cargo', ['test', '-p', 'parley-engine', '--test', 'engine', '--', 'conversations', '--exact'], {
+      cwd: root, env: { ...process.env, PARLEY_CONVERSATIONS: dir }, encoding: 'utf8', timeout: 900000,
+    });
+    if (run.status !== 0) throw new Error(`the exported test failed in the engine's harness (kept in ${dir}):\n${(run.stdout + run.stderr).slice(-2500)}`);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+
   scenario('workbench: a whole demo conversation, each panel against the wire, the exported engine test green', async ({ page, parley }) => {
     // What went over the network, as the browser saw it.
     const wire = [];
@@ -139,13 +150,7 @@ module.exports = (scenario, { shot, send, WAIT }) => {
     if (test.turns.length < 9 || !test.turns.some((t) => t.api) || !test.turns.some((t) => t.button === 'Confirm') || !test.turns.some((t) => t.action === 'success')) {
       throw new Error(`the export misses turns: ${JSON.stringify(test.turns.map((t) => Object.keys(t)))}`);
     }
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-workbench-'));
-    fs.writeFileSync(path.join(dir, 'workbench_export.json'), await page.inputValue('#wb-export'));
-    const run = spawnSync('cargo', ['test', '-p', 'parley-engine', '--test', 'engine', '--', 'conversations', '--exact'], {
-      cwd: root, env: { ...process.env, PARLEY_CONVERSATIONS: dir }, encoding: 'utf8', timeout: 900000,
-    });
-    if (run.status !== 0) throw new Error(`the exported test failed in the engine's harness (kept in ${dir}):\n${(run.stdout + run.stderr).slice(-2500)}`);
-    fs.rmSync(dir, { recursive: true, force: true });
+    engineHarness(await page.inputValue('#wb-export'));
     await page.click('[data-export=text]');
     const text = await page.inputValue('#wb-export');
     if (!text.includes('< text: Enjoy your meal, Dana!') || !text.includes('#7 > text dana@example.com')) throw new Error(`text export: ${text.slice(0, 400)}`);
@@ -251,5 +256,23 @@ module.exports = (scenario, { shot, send, WAIT }) => {
       other.kill('SIGKILL');
       fs.rmSync(dataDir, { recursive: true, force: true });
     }
+  });
+
+  // An LLM block (no model here: its failure path), exported as the call and its result.
+  scenario('workbench: a question for the LLM block, exported as its effect and result, green in the engine', async ({ page, parley }) => {
+    await page.goto(`${parley}/workbench`);
+    await page.waitForSelector('#wb-widget .parley-choices button', WAIT);
+    await send(page, 'I have a question');
+    await page.waitForSelector('#wb-turns > li[data-turn="2"] [data-field=status]:text-is("200")', WAIT);
+    await send(page, 'do you have gluten free dough?');
+    await page.waitForSelector('#wb-turns > li[data-turn="3"] [data-field=status]:text-is("200")', WAIT);
+    await page.fill('#wb-project-path', path.join(root, 'examples/projects/pizza/project.json'));
+    await page.click('[data-export=test]');
+    const text = await page.inputValue('#wb-export');
+    const test = JSON.parse(text);
+    const call = test.turns.findIndex((t) => (t.traces || []).some((l) => l.startsWith('effect: llm ')));
+    if (call < 0 || !test.turns[call + 1] || !test.turns[call + 1].llm) throw new Error(`no LLM call and result in the export: ${text.slice(0, 600)}`);
+    engineHarness(text);
+    return `the model's ${JSON.stringify(test.turns[call + 1].llm)}`;
   });
 };

@@ -153,6 +153,7 @@
     }
     turn.done = performance.now() - turn.t0;
     turn.bytes = text.length;
+    turn.text = text;
     if (!response.ok && turn.answer && typeof turn.answer === 'object') turn.error = turn.answer;
     const a = turn.answer;
     turn.traces = Array.isArray(a) ? a : (a && Array.isArray(a.trace) ? a.trace : []);
@@ -418,7 +419,8 @@
         return `custom ${t.type}: ${t.payload === undefined ? '' : JSON.stringify(t.payload)} paths: ${(t.paths || []).map((x) => x.event && x.event.type).join(', ')} default: ${t.defaultPath === undefined ? '' : t.defaultPath}`;
     }
   }
-  const ours = (t) => t.type === 'debug' && t.payload && ['nlu', 'api', 'api_result', 'seed'].includes(t.payload.type);
+  const ours = (t) => t.type === 'debug' && t.payload && ['nlu', 'api', 'api_result', 'llm', 'llm_result', 'seed'].includes(t.payload.type);
+  const orDefault = (v) => (v === undefined || v === null ? 'default' : v);
   const buttonsOf = (traces) => traces.flatMap((t) => {
     const p = t.payload || {};
     if (t.type === 'choice') return p.buttons || [];
@@ -427,6 +429,22 @@
     return [];
   });
   const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+
+  /** The source text of each number among an answer's state variables (JSON.parse's reviver
+   * context), or null where the browser does not give it. */
+  function numberSources(text) {
+    let supported = false;
+    let parsed;
+    try {
+      parsed = JSON.parse(text, function reviver(key, value, context) {
+        if (typeof value !== 'number') return value;
+        if (context && typeof context.source === 'string') { supported = true; return context.source; }
+        return value;
+      });
+    } catch { return null; }
+    const vars = parsed && parsed.state && parsed.state.variables;
+    return supported && vars ? Object.fromEntries(Object.entries(vars).filter(([, v]) => typeof v === 'string' && /^-?\d/.test(v))) : null;
+  }
 
   function engineTest() {
     const out = { about: `Recorded in the workbench: project ${settings.project}, ${settings.version}, ${settings.flavour}.`, project: $('wb-project-path').value, version: settings.version, seed: 0, turns: [] };
@@ -467,6 +485,13 @@
             part = p.failed !== undefined ? { api: { failed: p.failed }, traces: [] } : { api: { status: p.status, body: p.body }, traces: [] };
             parts.push(part);
           }
+          if (p.type === 'llm') {
+            part.traces.push(`effect: llm ${orDefault(p.model)} t=${orDefault(p.temperature)} max=${orDefault(p.maxTokens)} ${p.timeoutMs}ms [${(p.messages || []).map((m) => `${m.role}: ${m.content}`).join(' | ')}]`);
+          }
+          if (p.type === 'llm_result') {
+            part = { llm: p.failed !== undefined ? { failed: p.failed } : { answer: p.answer }, traces: [] };
+            parts.push(part);
+          }
           continue;
         }
         part.traces.push(describe(t));
@@ -481,15 +506,24 @@
       if (turn.flavour === 'stateless' && state) {
         const old = (stateBefore && stateBefore.variables) || {};
         const changed = {};
-        for (const [k, v] of Object.entries(state.variables || {})) if (!same(v, old[k])) changed[k] = v;
+        const raw = numberSources(turn.text);
+        for (const [k, v] of Object.entries(state.variables || {})) {
+          if (same(v, old[k])) continue;
+          if (typeof v !== 'number') changed[k] = v;
+          // A number as the runtime wrote it (100.0 is not 100 to the harness), or left out
+          // where this browser cannot say.
+          else if (raw && raw[k] !== undefined) changed[k] = `\u0000${raw[k]}\u0000`;
+        }
         if (Object.keys(changed).length) part.variables = changed;
         stateBefore = state;
       }
       out.turns.push(...parts);
       previous = turn.traces;
     }
-    // The seed is a u64: written as its digits, not through a JavaScript number.
-    return JSON.stringify(out, null, 2).replace('"seed": 0', `"seed": ${seed === null ? 0 : seed}`) + '\n';
+    // The seed is a u64: written as its digits, not through a JavaScript number; so are the
+    // numbers of variables, as the runtime wrote them.
+    return JSON.stringify(out, null, 2).replace('"seed": 0', `"seed": ${seed === null ? 0 : seed}`)
+      .replace(/"\\u0000([^"\\]*)\\u0000"/g, '$1') + '\n';
   }
 
   function asText() {

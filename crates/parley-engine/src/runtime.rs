@@ -230,6 +230,20 @@ fn run(
             None
         }
         Input::LlmResult(result) => {
+            if ctx.debug {
+                rt.say(debug_trace(match &result {
+                    LlmResult::Answer { text } => json!({
+                        "type": "llm_result",
+                        "message": "the model answered",
+                        "answer": text,
+                    }),
+                    LlmResult::Failed { reason } => json!({
+                        "type": "llm_result",
+                        "message": format!("the model failed: {reason}"),
+                        "failed": reason,
+                    }),
+                }));
+            }
             rt.llm_result(&result)?;
             None
         }
@@ -244,6 +258,21 @@ fn run(
             "headers": http.headers,
             "body": http.body,
             "timeoutMs": http.timeout_ms,
+        })));
+    }
+    if let (true, Some(Effect::Llm(llm))) = (ctx.debug, &step.effect) {
+        step.traces.push(debug_trace(json!({
+            "type": "llm",
+            "message": format!("asking a model ({})", llm.model.as_deref().unwrap_or("default")),
+            "model": llm.model,
+            "temperature": llm.temperature,
+            "maxTokens": llm.max_tokens,
+            "timeoutMs": llm.timeout_ms,
+            "messages": llm
+                .messages
+                .iter()
+                .map(|m| json!({ "role": m.role, "content": m.content }))
+                .collect::<Vec<_>>(),
         })));
     }
     Ok((session, step))
