@@ -187,6 +187,19 @@ async fn the_stores_hold_users_claim_jobs_and_share_rates_on_postgres() {
     parley_server::store::conformance::holds(&first, &second).await;
     parley_server::store::conformance::jobs(&first, &second).await;
     parley_server::store::conformance::rates(&first, &second).await;
+    // The cost of a shared rate check: one round trip (a debug build; the database's work is
+    // the same in release).
+    let started = Instant::now();
+    for i in 0..500 {
+        first
+            .take_rate(&format!("cost:{}", i % 10), 1_000_000)
+            .await
+            .unwrap();
+    }
+    eprintln!(
+        "a shared rate check: {:.0} µs (mean of 500)",
+        started.elapsed().as_secs_f64() * 1e6 / 500.0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -433,6 +446,7 @@ async fn a_public_key_rate_holds_across_three_servers() {
     // The per-client rate (all requests come from 127.0.0.1): a burst of 30 across the servers,
     // not 30 on each.
     let mut allowed = 0;
+    let burst = Instant::now();
     for i in 0..60 {
         match send(i, key.clone()).await {
             200 => allowed += 1,
@@ -440,8 +454,15 @@ async fn a_public_key_rate_holds_across_three_servers() {
             other => panic!("status {other}"),
         }
     }
-    eprintln!("per client at 30/min over 3 servers: {allowed} of 60 allowed in a burst");
-    assert!((30..=31).contains(&allowed), "{allowed}");
+    // GCRA at 30/min: the burst of 30, and one more every 2 s the burst took.
+    let took = burst.elapsed().as_secs_f64();
+    eprintln!(
+        "per client at 30/min over 3 servers: {allowed} of 60 allowed in a burst of {took:.1} s"
+    );
+    assert!(
+        allowed >= 30 && f64::from(allowed) <= 31.0 + took / 2.0,
+        "{allowed} in {took} s"
+    );
     // The key's rate, over a few seconds: a burst of 60, then one a second.
     let started = Instant::now();
     let mut allowed = 0;
