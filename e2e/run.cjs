@@ -804,6 +804,7 @@ scenario("no-reply: after the demo's 60 s of silence (on a fake clock) the widge
 
 // Voiceflow's own published clients against the server (e2e/voiceflow.cjs).
 require('./voiceflow.cjs')(scenario, { startServer, stopServer, freePort, shot, WAIT, parleyBin });
+require('./voiceflow-import.cjs')(scenario, { stopServer, freePort, shot, send, WAIT, parleyBin, distDir });
 // Parley's widget against a Voiceflow-shaped runtime (e2e/widget-voiceflow.cjs).
 require('./widget-voiceflow.cjs')(scenario, { accessible, shot, send, until, WAIT, xss });
 // The widget's conversation controller: errors, retries after a reload, tabs (e2e/widget-controller.cjs).

@@ -589,3 +589,7 @@ module.exports = function register(scenario, h) {
     }
   });
 };
+
+// Shared with e2e/voiceflow-import.cjs (issue 18): where the clients are installed, what
+// react-chat draws a bot message as.
+module.exports.helpers = { voiceflow, MESSAGE, seen };

@@ -9,6 +9,10 @@
 //! runtime handlers; each maps onto Parley's blocks, and the version's expressions become
 //! JavaScript (`settings.expressionLanguage`), which the engine runs in QuickJS.
 //!
+//! Parley's own settings, which Voiceflow has no place for, may sit beside the export's keys in
+//! a top-level `parley` object: `allowPrivateNetwork` (API steps may call private and loopback
+//! addresses).
+//!
 //! A node Parley cannot run becomes an `unsupported` block and is listed in
 //! [`Import::unsupported`] (diagram, node id, type, why): the caller refuses the project or,
 //! told to skip them, serves it with those blocks ending the turn with a `debug` trace.
@@ -201,6 +205,14 @@ pub fn import_value(document: &Value) -> Result<Import, String> {
             timeout: u32::try_from(delay).unwrap_or(u32::MAX),
             prompts,
         });
+    }
+    // Parley's own settings for an export, beside Voiceflow's (which has no such guard).
+    if document
+        .pointer("/parley/allowPrivateNetwork")
+        .and_then(Value::as_bool)
+        == Some(true)
+    {
+        settings.allow_private_network = true;
     }
     let version_id = text_of(version.get("_id")).unwrap_or_else(|| "voiceflow".to_owned());
     let project_doc = document.get("project").unwrap_or(&Value::Null);
