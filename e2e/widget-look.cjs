@@ -87,8 +87,11 @@ module.exports = function widgetLook(scenario, { accessible, shot, send, WAIT })
     try {
       await load(page, { verify: { projectID: 'broken' }, url: fake.url, persistence: 'memory', autostart: true });
       await page.waitForSelector('text=After the pictures.', WAIT);
-      await page.waitForFunction(() => document.querySelector('.parley-host').shadowRoot.querySelectorAll('[role=log] img').length === 0, null, WAIT)
-        .catch(() => fail('a broken picture is still in the transcript'));
+      // Four pictures, none of which loads: each hidden (no broken-image icon, no empty box).
+      await page.waitForFunction(() => {
+        const imgs = [...document.querySelector('.parley-host').shadowRoot.querySelectorAll('[role=log] img')];
+        return imgs.length === 4 && imgs.every((i) => i.getBoundingClientRect().height === 0);
+      }, null, WAIT).catch(() => fail('a broken picture still shows in the transcript'));
       const image = await inShadow(page, () => {
         const b = document.querySelector('.parley-host').shadowRoot.querySelector('.parley-bubble--image');
         return b.getBoundingClientRect().height;

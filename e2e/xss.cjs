@@ -131,10 +131,15 @@ function audit() {
     // A slate colour (its only attribute a `style` of `color`), and a response extension's element.
     span: 'span[style], .parley-bubble--extension > span',
     img: '.parley-bubble__image, .parley-card__image, .parley-bubble__avatar', audio: '.parley-bubble__audio',
-    button: '.parley-button, .parley-bubble__retry, .parley-carousel__step' };
+    button: '.parley-button, .parley-bubble__retry, .parley-carousel__step',
+    // Each line's time.
+    time: '.parley-time' };
   const LOG_ATTRS = new Set(['class', 'href', 'target', 'rel', 'src', 'alt', 'loading', 'width',
     'height', 'type', 'data-button', 'data-retry', 'data-scroll', 'aria-label', 'role',
-    'aria-roledescription', 'tabindex', 'controls', 'preload', 'style']);
+    'aria-roledescription', 'tabindex', 'controls', 'preload', 'style',
+    // A message's words take their own direction; a line's time; an image bubble whose picture
+    // did not load is hidden.
+    'dir', 'datetime', 'hidden']);
   // The widget's chrome around the log, some tags only as the widget uses them.
   const CHROME = { div: '*', section: '*', header: '*', h2: '*', button: '*', p: '*', span: '*',
     img: '.parley-header__avatar', form: '.parley-composer', input: '.parley-composer__input',
@@ -207,7 +212,9 @@ function rendered() {
     const m = mark(line);
     if (!m) continue;
     if (m.endsWith(':speak.message}')) sinks.audio[m] = line.querySelector('audio')?.getAttribute('src') ?? null;
-    if (m.endsWith(':visual.image}') && line.textContent.trim() === m) {
+    // The line's words, without its time.
+    const words = [...line.childNodes].filter((n) => n.localName !== 'time').map((n) => n.textContent).join('').trim();
+    if (m.endsWith(':visual.image}') && words === m) {
       const next = line.nextElementSibling;
       sinks.visual[m] = next && next.matches('.parley-bubble--image') ? next.querySelector('img').getAttribute('src') : null;
     }

@@ -147,16 +147,16 @@ impl Follow {
     }
 }
 
-/// A picture that did not load: out of its bubble, card or carousel, and the bubble out of the
-/// view when nothing else is left in it (the browser's broken-image icon in an empty box said
+/// A picture that did not load: hidden in its bubble, card or carousel, and an image bubble
+/// hidden with it (the browser's broken-image icon in an empty box said
 /// nothing to the visitor).
 fn broken(img: &Element) {
     if img.tag_name() != "IMG" {
         return;
     }
-    let bubble = img.closest(".parley-bubble--image").ok().flatten();
-    img.remove();
-    if let Some(bubble) = bubble {
+    // Hidden, not removed: what it pointed at stays inspectable.
+    let _ = img.set_attribute("hidden", "");
+    if let Ok(Some(bubble)) = img.closest(".parley-bubble--image") {
         let _ = bubble.set_attribute("hidden", "");
     }
 }
