@@ -74,6 +74,10 @@ function startPage(body) {
   })));
 }
 
+// react-chat's default avatar is on Voiceflow's CDN: the page gives its own (off the loopback is
+// refused).
+const AVATAR = `data:image/svg+xml,${encodeURIComponent('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><circle cx="5" cy="5" r="5" fill="#6d4c41"/></svg>')}`;
+
 // react-chat embedded; the agent's `feedback` custom action is a response extension whose button
 // answers it with the path its trace names.
 const reactChatPage = (parley) => `<!doctype html>
@@ -88,7 +92,7 @@ const reactChatPage = (parley) => `<!doctype html>
     versionID: 'production',
     autostart: true,
     render: { mode: 'embedded', target: document.getElementById('chat') },
-    assistant: { persistence: 'memory', extensions: [
+    assistant: { image: ${JSON.stringify(AVATAR)}, avatar: ${JSON.stringify(AVATAR)}, persistence: 'memory', extensions: [
       { name: 'feedback', type: 'response',
         match: ({ trace }) => trace.type === 'feedback',
         render: ({ trace, element }) => {
