@@ -119,8 +119,11 @@ module.exports = (scenario, { shot, send, WAIT }) => {
     await shot(page, 'workbench-1280');
     await axeWhole(page, 'with a carousel');
 
+    // What the reader opened stays open as turns arrive.
+    await page.click('#wb-turns > li[data-turn="2"] details[data-key="2:trace:2"] > summary');
     await page.click('#wb-widget .parley-carousel button:has-text("Pepperoni")');
     await settled(3);
+    if (!(await page.locator('details[data-key="2:trace:2"]').evaluate((d) => d.open))) throw new Error('an opened trace closed when the next turn came');
     await send(page, '2');
     await settled(4);
     await page.click('#wb-widget .parley-card button:has-text("Confirm")');

@@ -224,17 +224,17 @@
     if (turn.error || turn.failure || turn.widgetError) {
       parts.push(el('p', { class: 'wb-error', 'data-field': 'error', text: turn.error ? `${turn.error.code}: ${turn.error.message}` : (turn.failure || turn.widgetError) }));
     }
-    parts.push(el('details', { class: 'wb-trace' }, el('summary', { text: 'request' }),
+    parts.push(el('details', { class: 'wb-trace', 'data-key': `${turn.n}:request` }, el('summary', { text: 'request' }),
       el('pre', { 'data-field': 'request', text: pretty({ headers: turn.request.headers, body: turn.request.body }) })));
     if (turn.frames.length) {
-      parts.push(el('details', { class: 'wb-trace' }, el('summary', { text: `${turn.frames.length} stream frames` }),
+      parts.push(el('details', { class: 'wb-trace', 'data-key': `${turn.n}:frames` }, el('summary', { text: `${turn.frames.length} stream frames` }),
         el('pre', { text: turn.frames.map((f) => `${ms(f.at)} ${f.event} ${JSON.stringify(f.data)}`).join('\n') })));
     }
     const list = el('ol', { class: 'wb-traces' });
-    for (const trace of turn.traces || []) {
+    for (const [i, trace] of (turn.traces || []).entries()) {
       const [kind, label] = madeOf(trace, turn);
       list.append(el('li', { 'data-trace-type': trace.type },
-        el('details', { class: 'wb-trace' },
+        el('details', { class: 'wb-trace', 'data-key': `${turn.n}:trace:${i}` },
           el('summary', {}, el('code', { text: trace.type }), ' ', el('span', { class: `wb-tag wb-tag--${kind}`, 'data-made': kind, text: label }),
             ' ', el('span', { class: 'wb-muted', text: summaryOf(trace) })),
           el('pre', { text: pretty(trace) }))));
@@ -319,7 +319,17 @@
     scheduled = true;
     requestAnimationFrame(() => {
       scheduled = false;
-      $('wb-turns').replaceChildren(...turns.map(renderTurn));
+      // Redrawn whole, keeping what the reader opened and where the keyboard was.
+      const list = $('wb-turns');
+      const open = new Set([...list.querySelectorAll('details[open]')].map((d) => d.dataset.key));
+      const focused = list.contains(document.activeElement) ? document.activeElement : null;
+      const focusKey = focused && (focused.dataset.replay || (focused.parentElement && focused.parentElement.dataset.key));
+      list.replaceChildren(...turns.map(renderTurn));
+      for (const d of list.querySelectorAll('details[data-key]')) if (open.has(d.dataset.key)) d.open = true;
+      if (focusKey) {
+        const again = list.querySelector(`[data-replay="${focusKey}"]`) || list.querySelector(`details[data-key="${focusKey}"] > summary`);
+        if (again) again.focus();
+      }
       renderState();
       renderNlu();
       renderPending();
