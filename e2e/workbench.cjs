@@ -161,7 +161,7 @@ module.exports = (scenario, { shot, send, WAIT }) => {
     const json = JSON.parse(await page.inputValue('#wb-export'));
     if (json.turns.length !== 8 || JSON.stringify(json.turns[1].traces) !== JSON.stringify(wire[1].answer.trace)) throw new Error('the JSON export is not the wire');
 
-    // Replay from turn 2: a new conversation, the launch and the same text again.
+    // Replay up to turn 2: a new conversation, the launch and the same text again.
     const before = wire.length;
     await page.click('[data-replay="2"]');
     await until(async () => wire.length === before + 2 && wire[before + 1].answer && (await turnsShown()) === 2, 'the replay');

@@ -241,7 +241,7 @@
     }
     parts.push(list);
     return el('li', { class: `wb-turn${failed ? ' wb-turn--error' : ''}`, 'data-turn': turn.n }, ...parts,
-      el('div', { class: 'wb-row' }, el('button', { type: 'button', 'data-replay': turn.n, text: `Replay from #${turn.n}` })));
+      el('div', { class: 'wb-row' }, el('button', { type: 'button', 'data-replay': turn.n, text: `Replay up to #${turn.n}` })));
   }
 
   function renderState() {
