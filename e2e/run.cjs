@@ -490,8 +490,11 @@ scenario('a server answering 500, invalid JSON, then wrong types: the message fa
       if (i === 0) await send(page, 'my order 42');
       else await page.click('.parley-bubble__retry', WAIT);
       await until(() => fake.calls.length > calls, `call ${calls}`);
-      await page.waitForFunction((says) => document.querySelector('.parley-host').shadowRoot
-        .querySelector('.parley-banner')?.textContent.includes(says), f.says, WAIT);
+      // The visitor reads a plain sentence; the developer's words go to parley:error.
+      await page.waitForFunction(() => document.querySelector('.parley-host').shadowRoot
+        .querySelector('.parley-banner')?.textContent === 'Something went wrong.', null, WAIT);
+      const said = (await events()).filter((e) => e.startsWith('parley:error')).pop() || '';
+      if (!said.includes(f.says)) throw new Error(`parley:error after fault ${i}: ${said}`);
       await page.waitForSelector('.parley-bubble--failed:has-text("my order 42") .parley-bubble__retry', WAIT);
       if ((await lines(page)) !== 2) throw new Error(`after fault ${i}: ${await lines(page)} lines`);
       const now = (await stored()).state;
@@ -548,7 +551,7 @@ scenario('unknown trace types among known ones: the known render in order, the r
     await loadWidget(page, { verify: { projectID: 'unknown' }, url: fake.url, persistence: 'memory', autostart: true });
     await page.waitForSelector('.parley-choices button:has-text("Go on")', WAIT);
     const shown = await page.evaluate(() => [...document.querySelector('.parley-host').shadowRoot
-      .querySelectorAll('[role=log] > *')].map((e) => `${e.className.replace('parley-bubble ', '')}: ${e.textContent}`));
+      .querySelectorAll('[role=log] > *')].map((e) => `${e.className.replace('parley-bubble ', '')}: ${[...e.childNodes].filter((n) => n.localName !== 'time').map((n) => n.textContent).join('')}`));
     const want = ['parley-bubble--bot: First, a known text.', 'parley-bubble--image: ',
       'parley-bubble--card: A known cardWith a description.Fine', 'parley-bubble--bot: Last, another known text.'];
     if (!isDeepStrictEqual(shown, want)) throw new Error(`the transcript: ${JSON.stringify(shown)}`);
