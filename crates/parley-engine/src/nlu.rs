@@ -20,7 +20,108 @@ use rust_stemmers::{Algorithm, Stemmer};
 use crate::project::Version;
 
 /// The built-in entities.
-pub const BUILTIN_ENTITIES: [&str; 3] = ["number", "email", "yes_no"];
+pub const BUILTIN_ENTITIES: [&str; 4] = ["number", "email", "yes_no", "date"];
+
+const MONTHS: [&str; 12] = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+/// Days named relative to the conversation's, kept as said: the engine reads no clock.
+const RELATIVE_DAYS: [&str; 11] = [
+    "today",
+    "tonight",
+    "tomorrow",
+    "yesterday",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+/// A month by its name or its first three letters (`dec`, `sept`), 1-based.
+fn month(word: &str) -> Option<u32> {
+    MONTHS
+        .iter()
+        .position(|m| *m == word || (word.len() >= 3 && m.starts_with(word)))
+        .map(|i| i as u32 + 1)
+}
+
+/// A day of the month: `24`, `24th`, `1st`.
+fn day(word: &str) -> Option<u32> {
+    let digits = word.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let suffix = &word[digits.len()..];
+    if !matches!(suffix, "" | "st" | "nd" | "rd" | "th") {
+        return None;
+    }
+    digits.parse().ok().filter(|d| (1..=31).contains(d))
+}
+
+fn year(word: &str) -> Option<u32> {
+    (word.len() == 4)
+        .then(|| word.parse().ok())
+        .flatten()
+        .filter(|y| (1900..=2200).contains(y))
+}
+
+/// A date at the start of `words`: how many words it takes and its value, ISO 8601
+/// (`2026-12-24`, or `--12-24` without a year) or the relative day as said (`tomorrow`).
+/// Forms: `2026-12-24`, `12/24/2026` (month first, as en-US writes it), `December 24[th][,]
+/// [2026]`, `24[th] [of] December [2026]`, `today`, `friday`.
+fn date_at(words: &[&str]) -> Option<(usize, String)> {
+    let w = |i: usize| words.get(i).copied();
+    let iso = |y: Option<u32>, m: u32, d: u32| match y {
+        Some(y) => format!("{y:04}-{m:02}-{d:02}"),
+        None => format!("--{m:02}-{d:02}"),
+    };
+    let first = w(0)?;
+    if RELATIVE_DAYS.contains(&first) {
+        return Some((1, first.to_owned()));
+    }
+    let numeric_month = |word: &str| word.parse::<u32>().ok().filter(|m| (1..=12).contains(m));
+    if let (Some(y), Some(m), Some(d)) = (
+        year(first),
+        w(1).and_then(numeric_month),
+        w(2).and_then(day),
+    ) {
+        return Some((3, iso(Some(y), m, d)));
+    }
+    if let (Some(m), Some(d), Some(y)) = (
+        numeric_month(first),
+        w(1).and_then(day),
+        w(2).and_then(year),
+    ) {
+        return Some((3, iso(Some(y), m, d)));
+    }
+    if let (Some(m), Some(d)) = (month(first), w(1).and_then(day)) {
+        return Some(match w(2).and_then(year) {
+            Some(y) => (3, iso(Some(y), m, d)),
+            None => (2, iso(None, m, d)),
+        });
+    }
+    if let Some(d) = day(first) {
+        let of = usize::from(w(1) == Some("of"));
+        if let Some(m) = w(1 + of).and_then(month) {
+            return Some(match w(2 + of).and_then(year) {
+                Some(y) => (3 + of, iso(Some(y), m, d)),
+                None => (2 + of, iso(None, m, d)),
+            });
+        }
+    }
+    None
+}
 
 const NUMBER_WORDS: [(&str, u32); 28] = [
     ("zero", 0),
@@ -514,6 +615,20 @@ impl Nlu {
                 }
             }
         }
+        // Before numbers: `24 December` is a date, not the number 24.
+        if wanted("date") {
+            let words: Vec<&str> = toks[i..]
+                .iter()
+                .take(4)
+                .map_while(|t| match t {
+                    Token::Word(w) => Some(w.as_str()),
+                    Token::Email(_) => None,
+                })
+                .collect();
+            if let Some((taken, value)) = date_at(&words) {
+                return Some(span(i + taken, "date", value));
+            }
+        }
         if wanted("number") {
             if word.chars().all(|c| c.is_ascii_digit()) && word.len() <= 15 {
                 return Some(
@@ -672,6 +787,31 @@ pub(crate) fn split_slots(utterance: &str) -> Vec<Result<&str, &str>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_in_the_forms_web_agents_hear() {
+        let date = |text: &str| {
+            let toks = tokens(text);
+            let words: Vec<&str> = toks
+                .iter()
+                .map(|t| match t {
+                    Token::Word(w) => w.as_str(),
+                    Token::Email(e) => e.as_str(),
+                })
+                .collect();
+            (0..words.len()).find_map(|i| date_at(&words[i..]).map(|(_, v)| v))
+        };
+        assert_eq!(date("on 2026-12-24 please").as_deref(), Some("2026-12-24"));
+        assert_eq!(date("12/24/2026").as_deref(), Some("2026-12-24"));
+        assert_eq!(date("December 24th, 2026").as_deref(), Some("2026-12-24"));
+        assert_eq!(date("the 3rd of March").as_deref(), Some("--03-03"));
+        assert_eq!(date("dec 5").as_deref(), Some("--12-05"));
+        assert_eq!(date("tomorrow at noon").as_deref(), Some("tomorrow"));
+        assert_eq!(date("Friday").as_deref(), Some("friday"));
+        assert_eq!(date("2 pizzas"), None);
+        assert_eq!(date("13/45/2026"), None);
+        assert_eq!(date("may I order"), None);
+    }
 
     #[test]
     fn tokens_keep_emails_whole() {

@@ -133,7 +133,8 @@ pub struct Intent {
 pub struct Slot {
     /// The name used in utterances, `{name}`.
     pub name: String,
-    /// A custom entity's name, or a built-in: `number`, `email`, `yes_no`.
+    /// A custom entity's name, or a built-in: `number`, `email`, `yes_no`, `date` (ISO 8601:
+    /// `2026-12-24`, `--12-24` without a year, or a relative day as said: `tomorrow`).
     pub entity: String,
     /// The variable that receives the value; the slot's name when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -290,6 +290,7 @@ impl Importer {
             let entity = match kind.to_ascii_uppercase().as_str() {
                 "VF.NUMBER" => "number".to_owned(),
                 "VF.EMAIL" => "email".to_owned(),
+                "VF.DATE" | "VF.DATETIME" => "date".to_owned(),
                 // Every other type (custom, or a built-in Parley lacks) by its listed values.
                 _ => {
                     let values: Vec<EntityValue> = items(slot.get("inputs"))
