@@ -33,6 +33,12 @@ pub(crate) struct Inner {
     pub(crate) limits: crate::Limits,
     /// The language model LLM blocks ask (none: they take their failure path).
     pub(crate) llm: Option<crate::llm::LlmClient>,
+    /// The URL clients reach this server at, when it was given one (`--public-url`): pictures
+    /// given as paths are made absolute against it instead of the request's `Host`.
+    pub(crate) public_url: Option<String>,
+    /// This server's own address (`http://127.0.0.1:8080`), against which an API call given as
+    /// a path is resolved.
+    pub(crate) self_url: Option<String>,
     /// New stateful sessions per (project, client address), for projects without keys.
     new_sessions: governor::DefaultKeyedRateLimiter<(String, std::net::IpAddr)>,
 }
@@ -80,6 +86,8 @@ impl AppState {
                 new_sessions: new_sessions_limiter(&crate::Limits::default()),
                 limits: crate::Limits::default(),
                 llm,
+                public_url: None,
+                self_url: None,
             }),
         })
     }
@@ -94,6 +102,24 @@ impl AppState {
         self
     }
 
+    /// The same state with the URL clients reach it at (`public`, e.g. behind a proxy) and its
+    /// own address (`own`, where API calls given as paths go); call before the state is shared.
+    pub fn with_urls(mut self, public: Option<String>, own: Option<String>) -> AppState {
+        let trim = |url: String| url.trim_end_matches('/').to_owned();
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => {
+                inner.public_url = public.map(trim);
+                inner.self_url = own.map(trim);
+            }
+            None => tracing::error!("with_urls on a shared AppState: ignored"),
+        }
+        self
+    }
+
+    pub(crate) fn public_url(&self) -> Option<&str> {
+        self.inner.public_url.as_deref()
+    }
+
     /// What performs a turn's effects for `version`, as the request's `config` asks.
     pub(crate) fn tools(
         &self,
@@ -102,6 +128,7 @@ impl AppState {
     ) -> crate::turn::Tools<'_> {
         crate::turn::Tools {
             caller: self.caller(version),
+            self_url: self.inner.self_url.as_deref(),
             llm: self.inner.llm.as_ref(),
             completion_events: crate::turn::wants_completion_events(config),
         }

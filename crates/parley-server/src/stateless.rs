@@ -36,6 +36,7 @@ pub(crate) async fn interact(
         project,
         version,
         platform,
+        base,
         secret,
         ..
     } = target;
@@ -84,7 +85,7 @@ pub(crate) async fn interact(
     Ok(Json(StatelessResponse {
         state: sign(&app, &project.id, version.id(), outcome.state, signed_at),
         request: Some(outcome.request.unwrap_or(body.request)),
-        trace: shape(outcome.traces, body.config.as_ref(), None),
+        trace: shape(outcome.traces, body.config.as_ref(), None, base.as_deref()),
         extra: Object::new(),
     }))
 }

@@ -158,6 +158,10 @@ pub fn turn_context(
 #[derive(Debug, Clone, Copy)]
 pub struct Tools<'a> {
     pub caller: &'a ApiCaller,
+    /// This server's own address (`http://127.0.0.1:8080`), against which an API call's path
+    /// (`/demo/api/estimate`) is resolved. Never the `Host` a client sent: a client must not
+    /// choose where the server connects.
+    pub self_url: Option<&'a str>,
     pub llm: Option<&'a crate::llm::LlmClient>,
     pub completion_events: bool,
 }
@@ -166,6 +170,7 @@ impl<'a> From<&'a ApiCaller> for Tools<'a> {
     fn from(caller: &'a ApiCaller) -> Tools<'a> {
         Tools {
             caller,
+            self_url: None,
             llm: None,
             completion_events: false,
         }
@@ -273,7 +278,12 @@ pub async fn run_turn(
                     Effect::Llm(_) => Input::LlmResult(LlmResult::Failed { reason }),
                 }
             }
-            Effect::Http(http) => Input::ApiResult(tools.caller.call(&http).await),
+            Effect::Http(mut http) => {
+                if let Some(base) = tools.self_url {
+                    on_server(&mut http.url, base);
+                }
+                Input::ApiResult(tools.caller.call(&http).await)
+            }
             Effect::Llm(llm) => Input::LlmResult(match tools.llm {
                 None => {
                     tracing::warn!(
@@ -347,7 +357,15 @@ pub async fn run_turn(
 ///   trace without one.
 /// - `now_ms` (stateful answers) stamps every trace's `time`, in Unix milliseconds. Stateless
 ///   answers carry no clock reading, so the same state and request give the same bytes.
-pub fn shape(traces: Vec<Trace>, config: Option<&Config>, now_ms: Option<u64>) -> Vec<Trace> {
+/// - `base` (`http://host:port`, the address the client reached this server at) makes a
+///   picture or a clip given as a path on this server (`/demo/images/logo.svg`) absolute: the
+///   client shows it on a page of another origin.
+pub fn shape(
+    traces: Vec<Trace>,
+    config: Option<&Config>,
+    now_ms: Option<u64>,
+    base: Option<&str>,
+) -> Vec<Trace> {
     let default = Config::default();
     let config = config.unwrap_or(&default);
     let excluded = |t: &str| match &config.exclude_types {
@@ -380,12 +398,46 @@ pub fn shape(traces: Vec<Trace>, config: Option<&Config>, now_ms: Option<u64>) -
             }
             _ => {}
         }
+        if let Some(base) = base {
+            absolute_media(&mut trace.kind, base);
+        }
         if let Some(now) = now_ms {
             trace.time = Some(now.into());
         }
         out.push(trace);
     }
     out
+}
+
+/// A path on this server (`/x`, not `//host/x`) made absolute against `base`.
+pub fn on_server(url: &mut String, base: &str) {
+    if url.starts_with('/') && !url.starts_with("//") {
+        url.insert_str(0, base.trim_end_matches('/'));
+    }
+}
+
+/// The pictures and clips of a trace, made absolute against `base` (see [`shape`]).
+fn absolute_media(kind: &mut TraceKind, base: &str) {
+    let card = |card: &mut parley_protocol::Card| {
+        if let Some(url) = &mut card.image_url {
+            on_server(url, base);
+        }
+    };
+    match kind {
+        TraceKind::Visual(visual) => {
+            if let Some(url) = &mut visual.image {
+                on_server(url, base);
+            }
+        }
+        TraceKind::Speak(speak) => {
+            if let Some(url) = &mut speak.src {
+                on_server(url, base);
+            }
+        }
+        TraceKind::CardV2(one) => card(one),
+        TraceKind::Carousel(carousel) => carousel.cards.iter_mut().for_each(card),
+        _ => {}
+    }
 }
 
 /// The pause before a message when its block sets none (Parley's widget's own default;
@@ -447,7 +499,7 @@ mod tests {
     #[test]
     fn config_shapes_the_turn() {
         assert_eq!(
-            types(&shape(traces(), None, None)),
+            types(&shape(traces(), None, None, None)),
             ["text", "speak", "choice", "text"]
         );
         // `stopTypes` is the engine's (a custom action waits): the server cuts nothing.
@@ -455,13 +507,13 @@ mod tests {
             "excludeTypes": ["text"], "stopTypes": ["choice"], "stripSSML": false
         }))
         .unwrap();
-        let shaped = shape(traces(), Some(&config), None);
+        let shaped = shape(traces(), Some(&config), None, None);
         assert_eq!(types(&shaped), ["block", "debug", "speak", "choice"]);
         let TraceKind::Speak(speak) = &shaped[2].kind else {
             panic!()
         };
         assert_eq!(speak.message.as_deref(), Some("<speak>two</speak>"));
-        let TraceKind::Speak(speak) = &shape(traces(), None, None)[1].kind else {
+        let TraceKind::Speak(speak) = &shape(traces(), None, None, None)[1].kind else {
             panic!()
         };
         assert_eq!(speak.message.as_deref(), Some("two"));
@@ -469,7 +521,7 @@ mod tests {
 
     #[test]
     fn text_traces_get_slate_and_stateful_ones_a_time() {
-        let shaped = shape(traces(), None, Some(1_700_000_000_123));
+        let shaped = shape(traces(), None, Some(1_700_000_000_123), None);
         let wire = serde_json::to_value(&shaped[0]).unwrap();
         assert_eq!(wire["payload"]["message"], "one");
         assert_eq!(
@@ -485,10 +537,10 @@ mod tests {
                 .all(|t| t.time == Some(1_700_000_000_123u64.into()))
         );
         // Stateless: no clock, the same bytes every time.
-        let once = serde_json::to_string(&shape(traces(), None, None)).unwrap();
+        let once = serde_json::to_string(&shape(traces(), None, None, None)).unwrap();
         assert_eq!(
             once,
-            serde_json::to_string(&shape(traces(), None, None)).unwrap()
+            serde_json::to_string(&shape(traces(), None, None, None)).unwrap()
         );
         assert!(!once.contains("\"time\""));
     }

@@ -72,6 +72,11 @@ enum Command {
         /// The built widget (trunk's output), served at `/`.
         #[arg(long)]
         widget_dir: Option<PathBuf>,
+        /// The URL clients reach this server at, when it is not the one they name in `Host`
+        /// (behind a TLS proxy: `https://chat.example.com`). A project's pictures given as
+        /// paths (`/demo/images/logo.svg`) are made absolute against it.
+        #[arg(long, value_parser = parse_public_url)]
+        public_url: Option<String>,
         #[command(flatten)]
         limits: parley_server::Limits,
     },
@@ -363,8 +368,8 @@ fn import(export: &Path, output: &Path) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(export)
         .user_context(|| format!("cannot read the export {}", export.display()))?;
     let name = export.display().to_string();
-    let document: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| user(format!("{name} is not JSON: {e}")))?;
+    let document: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| user(format!("{name} is not JSON: {e}")))?;
     let project = voiceflow_project(&document, &name)?;
     let json = serde_json::to_string_pretty(&project)? + "\n";
     // Written only once it compiles: what `import` writes, `serve` runs.
@@ -499,6 +504,7 @@ async fn serve(
     storage: &Storage,
     state_secret: &[String],
     widget_dir: Option<PathBuf>,
+    public_url: Option<String>,
     limits: parley_server::Limits,
 ) -> anyhow::Result<()> {
     let data_dir = &storage.data_dir;
@@ -557,6 +563,7 @@ async fn serve(
         .await
         .user_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
+    let state = state.with_urls(public_url, Some(own_url(local)));
     eprintln!(
         "Parley is serving {} at http://{local}/ (Ctrl-C stops it)",
         names.join(", ")
@@ -566,6 +573,29 @@ async fn serve(
     retention.abort();
     eprintln!("Parley stopped");
     Ok(())
+}
+
+/// An `http(s)://` URL without a query or a fragment.
+fn parse_public_url(text: &str) -> Result<String, String> {
+    let url = reqwest::Url::parse(text).map_err(|e| format!("not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err("an http:// or https:// URL with a host".to_owned());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("a URL without a query or a fragment".to_owned());
+    }
+    Ok(text.trim_end_matches('/').to_owned())
+}
+
+/// Where this server reaches itself: its listening address, the unspecified address
+/// (`0.0.0.0`, `::`) as loopback.
+fn own_url(local: SocketAddr) -> String {
+    let ip = match local.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, local.port()))
 }
 
 /// 64 hex digits: 32 bytes.
@@ -610,7 +640,7 @@ async fn shutdown_signal() {
 
 /// A conversation in the terminal: the same turn as the server's, printed as lines.
 #[allow(clippy::print_stdout, reason = "the chat talks on stdout")]
-async fn chat(path: Option<PathBuf>, version: &str) -> anyhow::Result<()> {
+async fn chat(path: Option<PathBuf>, version: &str, server: &str) -> anyhow::Result<()> {
     use std::io::BufRead;
 
     let project = match &path {
@@ -633,7 +663,11 @@ async fn chat(path: Option<PathBuf>, version: &str) -> anyhow::Result<()> {
     let mut lines = std::io::stdin().lock().lines();
     loop {
         let ctx = parley_server::turn::turn_context(seed, None, None, None, None);
-        match take_turn(&version, state.clone(), request, ctx, (&caller).into()).await {
+        let tools = parley_server::turn::Tools {
+            self_url: Some(server),
+            ..(&caller).into()
+        };
+        match take_turn(&version, state.clone(), request, ctx, tools).await {
             Ok(outcome) => {
                 state = Some(outcome.state);
                 buttons.clear();
@@ -649,7 +683,7 @@ async fn chat(path: Option<PathBuf>, version: &str) -> anyhow::Result<()> {
                     })
                     .collect::<Vec<_>>()
                     .into_iter();
-                for trace in shape(outcome.traces, None, None) {
+                for trace in shape(outcome.traces, None, None, Some(server)) {
                     let source = match &trace.kind {
                         TraceKind::Text(_) => markdown.next().flatten(),
                         _ => None,
