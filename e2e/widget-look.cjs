@@ -188,6 +188,23 @@ module.exports = function widgetLook(scenario, { accessible, shot, send, WAIT })
   });
 
   scenario('look: Arabic, right to left, from the locale option; German from the page\'s lang', async ({ page }) => {
+    // The loader's own launcher, painted before the app (held back here), already in the page's
+    // locale: the same name and corner as the app's, nothing jumps when the app takes over.
+    let release;
+    const gate = new Promise((resolve) => { release = resolve; });
+    await page.route('**/*_bg.wasm', async (route) => { await gate; await route.continue(); });
+    await page.route((url) => url.pathname === '/', async (route) => {
+      const response = await route.fetch();
+      await route.fulfill({ response, body: (await response.text()).replace('<html lang="en"', '<html lang="ar"') });
+    });
+    await page.reload();
+    const painted = page.locator('.parley-host[data-parley-loader] .parley-launcher');
+    await painted.waitFor(WAIT);
+    if ((await painted.getAttribute('aria-label')) !== 'فتح المحادثة') fail(`the loader's launcher: ${await painted.getAttribute('aria-label')}`);
+    if ((await painted.boundingBox()).x > 200) fail('the loader\'s launcher is on the right');
+    await accessible(page, 'the loader\'s launcher in Arabic');
+    release();
+    await page.waitForSelector('.parley-host[data-parley] .parley-launcher', WAIT);
     await load(page, { verify: { projectID: 'pizza' }, locale: 'ar', persistence: 'memory' });
     await page.waitForSelector('.parley-launcher[aria-label="فتح المحادثة"]', WAIT);
     const root = page.locator('.parley').first();

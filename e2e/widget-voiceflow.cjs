@@ -186,7 +186,7 @@ async function startVoiceflowRuntime() {
 // The transcript as `class: text` lines, the widget's own class prefix dropped.
 async function transcript(page) {
   return page.evaluate(() => [...document.querySelector('.parley-host').shadowRoot.querySelectorAll('[role=log] > *')]
-    .map((e) => `${e.className.replace('parley-bubble ', '')}: ${e.textContent}`));
+    .map((e) => `${e.className.replace('parley-bubble ', '')}: ${[...e.childNodes].filter((n) => n.localName !== 'time').map((n) => n.textContent).join('')}`));
 }
 
 // The headers Voiceflow's widget sends on its interact call, besides what every fetch has.

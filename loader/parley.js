@@ -85,6 +85,16 @@
     + '<svg class="parley-launcher__icon" aria-hidden="true" viewBox="0 0 24 24" width="28" height="28">'
     + '<path fill="currentColor" d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z"/></svg></button></div>';
 
+  // The launcher's name in each shipped locale (src/i18n.rs, `Key::OpenChat`).
+  // Percent-encoded: this script is ASCII, whatever charset a site serves it with.
+  var OPEN = { en: 'Open chat', de: decodeURIComponent('Chat%20%C3%B6ffnen'), ar: decodeURIComponent('%D9%81%D8%AA%D8%AD%20%D8%A7%D9%84%D9%85%D8%AD%D8%A7%D8%AF%D8%AB%D8%A9') };
+  // The shipped locale a tag names (`de`, `de-AT`), if any.
+  function shipped(tag) {
+    var t = String(tag || '').trim();
+    var language = t.slice(0, 2).toLowerCase();
+    return (t.length === 2 || t[2] === '-' || t[2] === '_') && OPEN.hasOwnProperty(language) ? language : '';
+  }
+
   function paint(o) {
     unpaint();
     var host = doc.createElement('div');
@@ -99,6 +109,12 @@
     root.innerHTML = LAUNCHER;
     shadow.appendChild(root);
     var button = root.querySelector('button');
+    // In the app's locale (src/i18n.rs picks it the same way), so that the launcher keeps its
+    // name and its corner when the app takes over.
+    var locale = shipped(o.locale) || shipped(doc.documentElement.lang) || 'en';
+    root.firstChild.setAttribute('lang', locale);
+    root.firstChild.setAttribute('dir', locale === 'ar' ? 'rtl' : 'ltr');
+    button.setAttribute('aria-label', OPEN[locale]);
     button.addEventListener('click', function () {
       wantOpen = true;
       button.setAttribute('aria-busy', 'true');

@@ -148,13 +148,20 @@ pub enum Locale {
 impl Locale {
     /// The locale a tag names (`de`, `de-AT`, `AR_eg`), if it is shipped.
     pub fn from_tag(tag: &str) -> Option<Locale> {
-        let language = tag.trim().split(['-', '_']).next()?.to_ascii_lowercase();
-        match language.as_str() {
-            "en" => Some(Locale::En),
-            "de" => Some(Locale::De),
-            "ar" => Some(Locale::Ar),
-            _ => None,
+        // The language is the first two letters, then the end or a separator (compared by hand:
+        // a lowercased copy and a split weighed more in the bundle).
+        let tag = tag.trim().as_bytes();
+        if tag.len() > 2 && !matches!(tag[2], b'-' | b'_') {
+            return None;
         }
+        [
+            (b"en", Locale::En),
+            (b"de", Locale::De),
+            (b"ar", Locale::Ar),
+        ]
+        .into_iter()
+        .find(|(code, _)| tag.len() >= 2 && tag[..2].eq_ignore_ascii_case(*code))
+        .map(|(_, locale)| locale)
     }
 
     /// The `locale` option if shipped, else the page's `lang`, else English.
@@ -278,6 +285,12 @@ mod tests {
         assert_eq!(Locale::pick(None, "de-CH"), Locale::De);
         assert_eq!(Locale::pick(None, "fr"), Locale::En);
         assert_eq!(Locale::pick(None, ""), Locale::En);
+        assert_eq!(
+            Locale::pick(Some("deu"), "x"),
+            Locale::En,
+            "three letters: not German"
+        );
+        assert_eq!(Locale::pick(Some("d"), "EN-gb"), Locale::En);
         assert_eq!(Locale::Ar.dir(), "rtl");
         assert_eq!(Locale::De.dir(), "ltr");
     }
