@@ -50,10 +50,14 @@ impl ChoiceBlock {
 
     pub(crate) fn run(&self, rt: &mut Runner) -> Result<Next, Fault> {
         let buttons = wire_buttons(rt, &self.id, 0, self.buttons.iter());
-        rt.say(Trace::new(TraceKind::Choice(ChoicePayload {
-            buttons,
-            extra: Object::new(),
-        })));
+        // A choice of hidden intents only listens: no buttons, no `choice` trace (as a
+        // Voiceflow choice without buttons).
+        if !buttons.is_empty() {
+            rt.say(Trace::new(TraceKind::Choice(ChoicePayload {
+                buttons,
+                extra: Object::new(),
+            })));
+        }
         Ok(Next::Wait(Status::Choice))
     }
 
