@@ -240,7 +240,8 @@ pub fn ChatWidget(
     let was_open = StoredValue::new(open.get_untracked());
     Effect::new(move |_| {
         let now_open = open.get();
-        if now_open {
+        // Once: a set would redraw the panel (and start its conversation afresh).
+        if now_open && !started.get_untracked() {
             started.set(true);
         }
         let Some(root) = root_ref.get() else {
@@ -376,7 +377,8 @@ pub fn ChatWidget(
             on:click=on_click
             on:keydown=on_keydown
         >
-            <Show when=move || started.get()>{panel.clone()}</Show>
+            // Not a <Show>: its memo and fallback weighed more than this closure.
+            {move || started.get().then(panel.clone())}
             // The header, the launcher and the proactive messages are drawn by hand (above).
         </div>
     }
