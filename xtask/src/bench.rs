@@ -149,6 +149,7 @@ pub(crate) fn server(load: &Load) -> Result<()> {
         hostile["errors"],
     );
     rows.extend(streaming(&parley.url, &measure)?);
+    rows.extend(scale_out(load, &release, &measure)?);
     rows.push(json!({ "flavour": "long (2 KB utterances)", "concurrency": 16, "parley": long }));
     rows.push(
         json!({ "flavour": "hostile (/health latency)", "concurrency": 4, "parley": hostile }),
@@ -430,4 +431,162 @@ pub(crate) fn widget(runs: u32) -> Result<()> {
     std::fs::write(&path, serde_json::to_string_pretty(&report)?)?;
     println!("\nwritten to {}", path.display());
     Ok(())
+}
+
+/// Issue 20: stateful turns per second with one PostgreSQL and 1, 2 and 3 servers against one
+/// server on SQLite, in the same run, at 64 conversations in all (split between the servers,
+/// one loadgen each, with user ids of its own); the database's transactions per turn
+/// (`pg_stat_database`). On a 2-core machine the servers, the database and the load generators
+/// share the cores: the figure is the cost of a turn, not a speed-up.
+fn scale_out(
+    load: &Load,
+    release: &std::path::Path,
+    measure: &dyn Fn(&str, &str, usize) -> Result<Value>,
+) -> Result<Vec<Value>> {
+    const CONVERSATIONS: usize = 64;
+    let postgres = crate::postgres::start()?;
+    let psql = crate::postgres::psql()?;
+    let sql = |url: &str, query: &str| -> Result<String> {
+        crate::cmd::output(command(&psql).arg(url).args([
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-Atq",
+            "-c",
+            query,
+        ]))
+        .with_context(|| format!("psql: {query}"))
+    };
+    let serve = |database: Option<&str>, dir: &std::path::Path| -> Result<Server> {
+        let mut cmd = command(release.join("parley"));
+        cmd.args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+            .arg(dir)
+            .args(["--new-sessions-per-minute", "4000000000"])
+            .args(["--state-secret", &"5e".repeat(32)])
+            .env("RUST_LOG", "warn");
+        if let Some(url) = database {
+            cmd.args(["--database-url", url]);
+        }
+        Server::spawn(&mut cmd)
+    };
+    let data = bench_dir()?.join("scale-out-data");
+    let _ = std::fs::remove_dir_all(&data);
+    std::fs::create_dir_all(&data)?;
+    println!(
+        "\nstateful, {CONVERSATIONS} conversations in all | {:>8} {:>8} {:>8} {:>6} | {:>9}",
+        "turns/s", "p50 ms", "p99 ms", "errors", "xacts/turn"
+    );
+    let mut rows = Vec::new();
+    let sqlite = serve(None, &data.join("sqlite"))?;
+    let one = measure(&sqlite.url, "stateful", CONVERSATIONS)?;
+    drop(sqlite);
+    let f = |v: &Value, key: &str| v[key].as_f64().unwrap_or(0.0);
+    println!(
+        "{:<34} | {:>8.0} {:>8.2} {:>8.2} {:>6} | {:>9}",
+        "SQLite, 1 server",
+        f(&one, "requests_per_second"),
+        f(&one, "p50_ms"),
+        f(&one, "p99_ms"),
+        one["errors"],
+        "-"
+    );
+    rows.push(json!({ "flavour": "scale-out: stateful on SQLite", "servers": 1, "concurrency": CONVERSATIONS, "parley": one }));
+    for servers in 1..=3usize {
+        let name = format!("parley_bench_{servers}_{}", std::process::id());
+        sql(&postgres.url, &format!("CREATE DATABASE {name}"))?;
+        // The same server, the new database: the path after the authority.
+        let (base, query) = postgres
+            .url
+            .split_once('?')
+            .map_or((postgres.url.as_str(), ""), |(b, q)| (b, q));
+        let head = base.rsplit_once('/').map_or(base, |(head, _)| head);
+        let url = if query.is_empty() {
+            format!("{head}/{name}")
+        } else {
+            format!("{head}/{name}?{query}")
+        };
+        let running = (0..servers)
+            .map(|i| serve(Some(&url), &data.join(format!("pg-{servers}-{i}"))))
+            .collect::<Result<Vec<_>>>()?;
+        let xacts = || -> Result<f64> {
+            let n = sql(
+                &url,
+                &format!(
+                    "SELECT xact_commit + xact_rollback FROM pg_stat_database \
+                     WHERE datname = '{name}'"
+                ),
+            )?;
+            n.trim().parse::<f64>().context("pg_stat_database")
+        };
+        let before = xacts()?;
+        // One loadgen per server, at the same time, each with its share of the conversations.
+        let reports = std::thread::scope(|scope| {
+            let handles: Vec<_> = running
+                .iter()
+                .enumerate()
+                .map(|(i, server)| {
+                    let share = CONVERSATIONS / servers + usize::from(i < CONVERSATIONS % servers);
+                    let url = server.url.clone();
+                    scope.spawn(move || {
+                        let out = command(release.join("examples/loadgen"))
+                            .args([url.trim_end_matches('/'), "stateful"])
+                            .arg(share.to_string())
+                            .arg(load.seconds.to_string())
+                            .arg((load.max_requests / servers as u64).to_string())
+                            .env("LOADGEN_USERS", format!("s{i}"))
+                            .output()
+                            .context("running loadgen")?;
+                        if !out.status.success() {
+                            bail!("loadgen failed: {}", String::from_utf8_lossy(&out.stderr));
+                        }
+                        serde_json::from_slice::<Value>(&out.stdout).context("loadgen's report")
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .map_err(|_| anyhow::anyhow!("a loadgen thread panicked"))?
+                })
+                .collect::<Result<Vec<Value>>>()
+        })?;
+        // The statistics collector flushes within a second.
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        let after = xacts()?;
+        drop(running);
+        let rate: f64 = reports.iter().map(|r| f(r, "requests_per_second")).sum();
+        let turns: f64 = reports.iter().map(|r| f(r, "requests")).sum();
+        // The slowest loadgen's percentiles (each measures its own share).
+        let p50 = reports.iter().map(|r| f(r, "p50_ms")).fold(0.0, f64::max);
+        let p99 = reports.iter().map(|r| f(r, "p99_ms")).fold(0.0, f64::max);
+        let errors: u64 = reports
+            .iter()
+            .map(|r| r["errors"].as_u64().unwrap_or(0))
+            .sum();
+        // Less the few the xacts() queries themselves count.
+        let per_turn = (after - before - 2.0) / turns.max(1.0);
+        println!(
+            "{:<34} | {:>8.0} {:>8.2} {:>8.2} {:>6} | {:>9.2}",
+            format!("PostgreSQL, {servers} server(s)"),
+            rate,
+            p50,
+            p99,
+            errors,
+            per_turn
+        );
+        rows.push(json!({
+            "flavour": "scale-out: stateful on PostgreSQL",
+            "servers": servers,
+            "concurrency": CONVERSATIONS,
+            "requests_per_second": rate,
+            "p50_ms_slowest_server": p50,
+            "p99_ms_slowest_server": p99,
+            "errors": errors,
+            "transactions_per_turn": per_turn,
+            "loadgens": reports,
+        }));
+        let _ = sql(&postgres.url, &format!("DROP DATABASE {name} WITH (FORCE)"));
+    }
+    drop(postgres);
+    Ok(rows)
 }

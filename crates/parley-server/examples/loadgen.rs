@@ -132,7 +132,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let mut round = 0u64;
             'conversations: loop {
                 round += 1;
-                let user_id = format!("load-{user}-{round}");
+                // LOADGEN_USERS: a prefix of its own for each of several loadgens on one database.
+                let prefix = std::env::var("LOADGEN_USERS").unwrap_or_else(|_| "load".into());
+                let user_id = format!("{prefix}-{user}-{round}");
                 let mut state: Option<Value> = None;
                 let requests = if long {
                     long_conversation()

@@ -484,3 +484,35 @@ async fn a_public_key_rate_holds_across_three_servers() {
         "{allowed} in {seconds} s"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixty_four_new_conversations_at_once_do_not_starve_the_connections() {
+    let Some(base) = database() else { return };
+    let url = fresh_schema(&base).await;
+    // Each first turn holds a connection and counts a new session (a statement of its own):
+    // with more turns than connections, the holders must not wait for one another.
+    let server = spawn(&url, &["--new-sessions-per-minute", "1000000"]);
+    let client = http();
+    let started = Instant::now();
+    let answers = futures_util::future::join_all((0..64).map(|i| {
+        let (client, server) = (client.clone(), server.url.clone());
+        async move {
+            turn(
+                &client,
+                &server,
+                &format!("new{i}"),
+                json!({ "type": "launch" }),
+            )
+            .await
+        }
+    }))
+    .await;
+    let took = started.elapsed();
+    let refused: Vec<u16> = answers
+        .iter()
+        .map(|(s, _)| *s)
+        .filter(|s| *s != 200)
+        .collect();
+    assert!(refused.is_empty(), "refused: {refused:?} in {took:?}");
+    assert!(took < Duration::from_secs(4), "{took:?}");
+}
