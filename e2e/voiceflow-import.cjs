@@ -33,6 +33,9 @@ function servableAgent(dir) {
   api.content = '';
   api.mapping = [{ path: 'response.minutes', var: 'eta' }];
   agent.parley = { allowPrivateNetwork: true };
+  // The menu's own no-reply (10 s) would prompt in the middle of a slow run's turn; the engine's
+  // transcript tests cover it.
+  delete agent.programs.d_main.lines.n_menu.noReply;
   const file = path.join(dir, 'agent.vfr');
   fs.writeFileSync(file, JSON.stringify(agent));
   return file;

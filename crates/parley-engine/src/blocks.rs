@@ -28,7 +28,7 @@ pub use api_call::{ApiCallBlock, Mapping};
 pub use capture::CaptureBlock;
 pub use card::{ButtonDef, CardBlock, CardDef};
 pub use carousel::CarouselBlock;
-pub use choice::{ChoiceBlock, Reprompts};
+pub use choice::{ChoiceBlock, OwnNoReply, Reprompts};
 pub use code::{CodeBlock, CodePath};
 pub use condition::{Branch, ConditionBlock};
 pub use custom_action::{ActionPath, CustomActionBlock};

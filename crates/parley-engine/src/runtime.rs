@@ -499,7 +499,44 @@ impl<'v> Runner<'v> {
         Ok(())
     }
 
+    /// The no-reply handling of the choice the conversation waits at, if it has its own.
+    fn own_no_reply(&self) -> Option<&'v crate::blocks::OwnNoReply> {
+        if self.session.book.status != Status::Choice {
+            return None;
+        }
+        match self.waiting_block() {
+            Ok(Block::Choice(choice)) => choice.no_reply.as_ref(),
+            _ => None,
+        }
+    }
+
     fn no_reply(&mut self) {
+        // A choice's own prompts first, then the version's first prompt once, then its way
+        // out, or the end (Voiceflow's node no-reply, counter for counter).
+        if let Some(own) = self.own_no_reply() {
+            self.session.book.no_reply += 1;
+            let n = self.session.book.no_reply as usize;
+            let global = self
+                .v
+                .settings()
+                .no_reply
+                .as_ref()
+                .and_then(|c| c.prompts.first());
+            let prompt = match own.prompts.get(n - 1) {
+                Some(prompt) => Some(prompt),
+                None if n == own.prompts.len() + 1 => global,
+                None => None,
+            };
+            if let Some(prompt) = prompt {
+                let prompt = self.render(prompt);
+                self.say(Trace::text(prompt));
+                self.repeat_choice();
+                return;
+            }
+            self.session.book.no_reply = 0;
+            self.drive(own.next.clone().map_or(Next::End, Next::Go));
+            return;
+        }
         let Some(config) = self.v.settings().no_reply.clone() else {
             return;
         };
@@ -763,10 +800,17 @@ impl<'v> Runner<'v> {
             self.session.book.status,
             Status::Idle | Status::Choice | Status::Capture { .. }
         );
-        if waits_for_user && let Some(config) = &self.v.settings().no_reply {
+        // A waiting choice's own timeout, else the version's.
+        let timeout = self.own_no_reply().and_then(|own| own.timeout).or(self
+            .v
+            .settings()
+            .no_reply
+            .as_ref()
+            .map(|c| c.timeout));
+        if waits_for_user && let Some(timeout) = timeout {
             self.traces
                 .push(Trace::new(TraceKind::NoReply(NoReplyPayload {
-                    timeout: config.timeout.into(),
+                    timeout: timeout.into(),
                     extra: Object::new(),
                 })));
         }

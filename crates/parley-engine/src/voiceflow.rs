@@ -24,8 +24,8 @@ use serde_json::Value;
 use crate::blocks::{
     ActionPath, ApiCallBlock, Assignment, Block, Branch, ButtonDef, CaptureBlock, CardBlock,
     CardDef, CarouselBlock, ChoiceBlock, CodeBlock, CodePath, ConditionBlock, CustomActionBlock,
-    EndBlock, GotoFlowBlock, GotoIntentBlock, ImageBlock, Mapping, RandomBlock, Reprompts,
-    ReturnBlock, SetBlock, SpeakBlock, TextBlock, UnsupportedBlock,
+    EndBlock, GotoFlowBlock, GotoIntentBlock, ImageBlock, Mapping, OwnNoReply, RandomBlock,
+    Reprompts, ReturnBlock, SetBlock, SpeakBlock, TextBlock, UnsupportedBlock,
 };
 use crate::project::{
     Entity, EntityValue, ExpressionLanguage, Flow, GlobalIntent, Intent, NoReply, Project,
@@ -821,6 +821,7 @@ impl Importer {
             id,
             buttons,
             no_match: no_match(cx, node),
+            no_reply: no_reply(cx, node),
         }))
     }
 
@@ -961,6 +962,26 @@ fn no_match(cx: &Lines<'_>, node: &Value) -> Option<Reprompts> {
             .or_else(|| node.get("elseId")),
     );
     (!prompts.is_empty() || next.is_some()).then_some(Reprompts { prompts, next })
+}
+
+/// A node's own no-reply: `noReply.timeout`, `prompts`, `nodeID` (or the older `reprompt`).
+fn no_reply(cx: &Lines<'_>, node: &Value) -> Option<OwnNoReply> {
+    let own = node.get("noReply").filter(|n| n.is_object());
+    let prompts: Vec<String> = items(own.and_then(|n| n.get("prompts")))
+        .chain(node.get("reprompt"))
+        .filter_map(prompt_text)
+        .filter(|p| !p.trim().is_empty())
+        .collect();
+    let next = cx.next(own.and_then(|n| n.get("nodeID")));
+    let timeout = own
+        .and_then(|n| n.get("timeout"))
+        .and_then(Value::as_u64)
+        .and_then(|t| u32::try_from(t).ok());
+    (!prompts.is_empty() || next.is_some() || timeout.is_some()).then_some(OwnNoReply {
+        timeout,
+        prompts,
+        next,
+    })
 }
 
 /// The nodes of one program, for following links.

@@ -22,6 +22,23 @@ pub struct ChoiceBlock {
     /// version's no-match prompts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_match: Option<Reprompts>,
+    /// The choice's own no-reply handling (Voiceflow's `noReply`): after `timeout` seconds of
+    /// silence (the version's when absent) its prompts in turn, then `next`; without `next`,
+    /// once they are spent, the version's no-reply handling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_reply: Option<OwnNoReply>,
+}
+
+/// A block's own no-reply prompts, their timeout, and where to go once they are spent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OwnNoReply {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<u32>,
+    #[serde(default)]
+    pub prompts: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
 
 /// A block's own no-match prompts, and where to go once they are spent.
@@ -45,6 +62,12 @@ impl ChoiceBlock {
                 cx.template(&format!("noMatch.prompts[{i}]"), prompt);
             }
             cx.link("noMatch.next", own.next.as_deref());
+        }
+        if let Some(own) = &self.no_reply {
+            for (i, prompt) in own.prompts.iter().enumerate() {
+                cx.template(&format!("noReply.prompts[{i}]"), prompt);
+            }
+            cx.link("noReply.next", own.next.as_deref());
         }
     }
 
