@@ -75,7 +75,8 @@ module.exports = function widgetLook(scenario, { accessible, shot, send, WAIT })
       body: {
         state: state(number),
         trace: [
-          { type: 'text', payload: { message: 'Pictures ahead.' } },
+          // Stamped as a Voiceflow runtime stamps its traces: the line shows that time.
+          { type: 'text', time: 1700000000000, payload: { message: 'Pictures ahead.' } },
           // The fake runtime answers 404 to anything but /interact.
           { type: 'visual', payload: { visualType: 'image', image: `${fake.url}/missing.png`, dimensions: { width: 320, height: 200 } } },
           { type: 'cardV2', payload: { title: 'A card', description: { text: 'Its picture is gone.' }, imageUrl: `${fake.url}/gone.png`, buttons: [{ name: 'Pick', request: { type: 'path-a' } }] } },
@@ -98,6 +99,8 @@ module.exports = function widgetLook(scenario, { accessible, shot, send, WAIT })
       });
       if (image !== 0) fail(`the image bubble still takes ${image} px`);
       for (const title of ['A card', 'One', 'Two']) await page.waitForSelector(`.parley-card__title:has-text("${title}")`, WAIT);
+      const stamped = await page.getAttribute('[role=log] > :first-child > time', 'datetime');
+      if (stamped !== new Date(1700000000000).toISOString()) fail(`the stamped line's time: ${stamped}`);
       await accessible(page, 'broken pictures');
       await shot(page, 'look-2-broken-image');
     } finally {

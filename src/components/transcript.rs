@@ -24,6 +24,7 @@ use web_sys::{Document, Element};
 
 use crate::conversation::{Delivery, Entry};
 use crate::i18n::{Key, t};
+use crate::json::Read;
 use crate::rich_text::{Block, Inline};
 use crate::turn_view::{Bubble, ButtonView, CardView};
 
@@ -484,7 +485,15 @@ impl Lines {
                     Self::user(&doc, words, *delivery)
                 }
             };
-            let at = js_sys::Date::now();
+            // A Voiceflow runtime stamps its traces (`time`, ms): a restored line keeps its
+            // time then; otherwise the time it first showed.
+            let stamped = match entry {
+                Entry::Bot { trace, .. } => trace.field("time").and_then(|t| t.number()),
+                Entry::User { .. } => None,
+            };
+            let at = stamped
+                .filter(|t| *t > 0.0)
+                .unwrap_or_else(js_sys::Date::now);
             time(&doc, &el, at);
             let _ = log.append_child(&el);
             if let Some(f) = &self.follow {
