@@ -33,7 +33,7 @@ module.exports = (scenario, { accessible, shot, send, WAIT }) => {
       if (widget.includes(jargon)) throw new Error(`the visitor reads "${jargon}": ${widget}`);
     }
     if (await page.locator('.parley-bubble__retry').count()) throw new Error('a retry that can never work');
-    if (await page.locator('.parley-composer').count()) throw new Error('the composer is still open');
+    if (await page.locator('.parley-composer').isVisible()) throw new Error('the composer is still open');
     const error = (await events()).find((e) => e.startsWith('parley:error'));
     if (!error || !error.includes('409 state_forged')) throw new Error(`parley:error: ${await events()}`);
     if (!warnings.some((w) => w.includes('409 state_forged'))) throw new Error(`console: ${warnings}`);

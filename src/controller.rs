@@ -15,8 +15,6 @@
 
 pub mod driver;
 
-use std::collections::VecDeque;
-
 use crate::client::{Answer, ClientError};
 use crate::conversation::{Conversation, Delivery, Entry, Pending};
 use crate::json::{Build, Json, request};
@@ -147,7 +145,7 @@ pub struct Controller {
     /// Lines show at once (`prefers-reduced-motion`).
     reduced_motion: bool,
     /// The host page's requests, waiting for the conversation to be free.
-    waiting: VecDeque<Json>,
+    waiting: Vec<Json>,
     /// Numbers the current timers were armed under; a timer of another number is stale.
     timers: u64,
     reveal: Option<u64>,
@@ -254,7 +252,7 @@ impl Controller {
             }
             Event::Fired(timer) => self.fired(timer, &mut out),
             Event::Host(HostCommand::Interact(request)) => {
-                self.waiting.push_back(request);
+                self.waiting.push(request);
                 self.next_waiting(&mut out);
             }
             Event::Host(HostCommand::Reset) => {
@@ -381,7 +379,8 @@ impl Controller {
         if self.conversation.in_flight() || self.claimed_elsewhere.is_some() {
             return;
         }
-        if let Some(request) = self.waiting.pop_front() {
+        if !self.waiting.is_empty() {
+            let request = self.waiting.remove(0);
             self.send(request, None, out);
         }
     }

@@ -262,7 +262,7 @@ async fn a_conversation_that_cannot_go_on_offers_a_new_chat() {
         .unwrap();
     next_tick().await;
     click(&host, ".parley-composer__send");
-    let ended = wait_for(&host, ".parley-ended").await;
+    let ended = wait_for(&host, ".parley-ended:not([hidden])").await;
     assert_eq!(
         ended
             .query_selector("p")
@@ -274,13 +274,13 @@ async fn a_conversation_that_cannot_go_on_offers_a_new_chat() {
     );
     assert!(!host.text_content().unwrap().contains("state_forged"));
     assert!(find(&host, ".parley-bubble__retry").is_none(), "no retry");
-    assert!(find(&host, ".parley-composer").is_none());
+    assert!(find(&host, ".parley-composer:not([hidden])").is_none());
     fake_runtime(
         200,
         r#"{ "state": { "stack": [] }, "trace": [{ "type": "text", "payload": { "message": "Fresh start", "delay": 0 } }] }"#,
     );
     click(&host, ".parley-ended button");
-    wait_for(&host, ".parley-composer").await;
+    wait_for(&host, ".parley-composer:not([hidden])").await;
     for _ in 0..100 {
         if host.text_content().unwrap().contains("Fresh start") {
             break;
@@ -426,7 +426,7 @@ async fn every_trace_type_renders() {
         ] }"#,
     );
     let host = mount_panel();
-    wait_for(&host, ".parley-ended").await;
+    wait_for(&host, ".parley-ended:not([hidden])").await;
     let log = find(&host, "[role=log]").unwrap();
     let bubbles = log.query_selector_all(":scope > *").unwrap();
     assert_eq!(bubbles.length(), 6, "{}", log.inner_html());
@@ -483,7 +483,7 @@ async fn every_trace_type_renders() {
     let choice = find(&host, ".parley-choices button").unwrap();
     assert_eq!(choice.text_content().as_deref(), Some("Order"));
     assert!(
-        find(&host, ".parley-composer").is_none(),
+        find(&host, ".parley-composer:not([hidden])").is_none(),
         "the end closes the input"
     );
 }

@@ -149,6 +149,7 @@ pub fn ConversationPanel(
         }
     };
     let over = move || driver.with(|c| c.notice == Some(Notice::CannotContinue));
+    let closed = move || driver.with(|c| c.conversation.closed());
     view! {
         <div class="parley-conversation" node_ref=refs.root>
             // Focusable: keyboard users scroll the transcript even when it holds no button.
@@ -156,18 +157,17 @@ pub fn ConversationPanel(
                 <div role="log" aria-live="polite" aria-label=t(Key::Conversation) node_ref=refs.log on:click=on_log_click></div>
             </div>
             <div class="parley-choices" node_ref=refs.choices on:click=on_choice></div>
-            <Show when=move || !driver.with(|c| c.conversation.closed()) fallback=move || view! {
-                <div class="parley-ended" role="status"><p>{move || t(if over() { Key::CannotContinue } else { Key::Ended })}</p>
-                    <button type="button" class="parley-button" on:click=move |_| driver.act(Event::Host(HostCommand::Reset))>{t(Key::NewChat)}</button>
-                </div>
-            }>
-                <form class="parley-composer" on:submit=submit>
+            // Both there, one hidden: not a <Show> (its memo and fallback weighed more), and the
+            // composer keeps its draft.
+            <div class="parley-ended" role="status" hidden=move || !closed()><p>{move || t(if over() { Key::CannotContinue } else { Key::Ended })}</p>
+                <button type="button" class="parley-button" on:click=move |_| driver.act(Event::Host(HostCommand::Reset))>{t(Key::NewChat)}</button>
+            </div>
+                <form class="parley-composer" on:submit=submit hidden=closed>
                     <input class="parley-composer__input" type="text" aria-label=t(Key::Message) node_ref=refs.input
                         placeholder=t(Key::Placeholder) autocomplete="off" maxlength="2000"
                         prop:value=move || draft.get() on:input=move |ev| draft.set(event_target_value(&ev)) />
                     <button type="submit" class="parley-composer__send" aria-label=t(Key::Send) disabled=move || !can_act()>{t(Key::Send)}</button>
                 </form>
-            </Show>
         </div>
     }
 }
