@@ -234,6 +234,8 @@ pub fn ChatWidget(
             && !embedded
         {
             launcher(&root);
+            // A new widget starts with nothing unread.
+            super::transcript::badge(&root, 0);
         }
     });
     // What `open` was when last seen: an effect's first run may come after the first click.
@@ -340,10 +342,20 @@ pub fn ChatWidget(
     };
 
     // Proactive messages, while the chat is closed: drawn by hand like the transcript (a list
-    // of Leptos views weighed more); a click on one opens the chat. Read once per push (a memo):
-    // opening and closing neither reads them again nor calls the extensions' `match`.
-    let messages = Memo::new(move |_| {
-        controls.proactive.with(|p| {
+    // of Leptos views weighed more); a click on one opens the chat. Read once per push, into a
+    // cache (a memo of this type weighed more): opening and closing neither reads them again
+    // nor calls the extensions' `match`.
+    let messages = StoredValue::new(Vec::<String>::new());
+    let show = move |root: Option<web_sys::HtmlDivElement>, open: bool| {
+        if let Some(root) = root {
+            messages.with_value(|m| {
+                let shown = !open && !m.is_empty();
+                super::transcript::proactive(&root, shown.then_some(m.as_slice()));
+            });
+        }
+    };
+    Effect::new(move |_| {
+        let read = controls.proactive.with(|p| {
             crate::turn_view::read_turn(p)
                 .reveals
                 .iter()
@@ -353,18 +365,12 @@ pub fn ChatWidget(
                     }
                     _ => None,
                 })
-                .collect::<Vec<String>>()
-        })
-    });
-    Effect::new(move |_| {
-        let shown = !open.get();
-        messages.with(|messages| {
-            if let Some(root) = root_ref.get() {
-                let shown = shown && !messages.is_empty();
-                super::transcript::proactive(&root, shown.then_some(messages.as_slice()));
-            }
+                .collect()
         });
+        messages.set_value(read);
+        show(root_ref.get_untracked(), open.get_untracked());
     });
+    Effect::new(move |_| show(root_ref.get(), open.get()));
     view! {
         <div
             class="parley"

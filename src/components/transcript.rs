@@ -530,36 +530,36 @@ impl Lines {
     }
 }
 
+thread_local! {
+    /// The unread count on the launcher (one widget per page).
+    static UNREAD: Cell<u32> = const { Cell::new(0) };
+}
+
 /// Adds `more` to the unread count on the launcher in `root`; 0 clears it (the chat opened).
 pub fn badge(root: &Element, more: u32) {
-    let Some(doc) = root.owner_document() else {
+    let count = if more == 0 {
+        0
+    } else {
+        UNREAD.with(Cell::get) + more
+    };
+    UNREAD.with(|u| u.set(count));
+    let (Some(doc), Some(launcher)) = (root.owner_document(), child_of(root, "parley-launcher"))
+    else {
         return;
     };
-    let Some(launcher) = child_of(root, "parley-launcher") else {
-        return;
-    };
-    let old = child_of(&launcher, "parley-launcher__badge");
-    let count = old
-        .as_ref()
-        .and_then(|b| b.text_content())
-        .and_then(|n| n.parse::<u32>().ok())
-        .unwrap_or(0);
-    if let Some(old) = old {
+    if let Some(old) = child_of(&launcher, "parley-launcher__badge") {
         old.remove();
     }
-    if more == 0 {
+    if count == 0 {
         return;
     }
-    let count = count + more;
     let el = child(&doc, &launcher, "span", "parley-launcher__badge");
     // The launcher's name says it (below); the number alone would be read twice.
     let _ = el.set_attribute("aria-hidden", "true");
     text(&doc, &el, &count.to_string());
-    let label = format!(
-        "{}, {}",
-        t(Key::OpenChat),
-        crate::i18n::with_count(Key::Unread, count as usize)
-    );
+    let mut label = String::from(t(Key::OpenChat));
+    label.push_str(", ");
+    label.push_str(&crate::i18n::with_count(Key::Unread, count as usize));
     let _ = launcher.set_attribute("aria-label", &label);
 }
 
