@@ -48,7 +48,7 @@ struct Refs {
     input: NodeRef<html::Input>,
 }
 
-type Offered = Memo<(Vec<crate::turn_view::ButtonView>, bool)>;
+type Offered = StoredValue<(Vec<crate::turn_view::ButtonView>, bool)>;
 
 /// Draws what the controller holds, by hand (`transcript.rs`: a list of Leptos views weighed
 /// more): the transcript's lines, the banner, the typing indicator, the quick replies.
@@ -73,11 +73,16 @@ fn draw(driver: Driver, refs: Refs) -> (StoredValue<Lines, LocalStorage>, Offere
             transcript::typing(&scroll, typing);
         }
     });
-    // Redrawn only when the buttons on offer or their use change (a redraw loses the focus).
-    let offered = Memo::new(move |_| driver.with(|c| c.offered()));
+    // Redrawn only when the buttons on offer or their use change (a redraw loses the focus);
+    // compared by hand: a memo of this type weighed more.
+    let offered = StoredValue::new((Vec::new(), false));
     Effect::new(move |_| {
-        if let Some(div) = refs.choices.get() {
-            offered.with(|(o, on)| transcript::choices(&div, o, *on));
+        let now = driver.with(|c| c.offered());
+        if let Some(div) = refs.choices.get()
+            && offered.with_value(|drawn| *drawn != now)
+        {
+            transcript::choices(&div, &now.0, now.1);
+            offered.set_value(now);
         }
     });
     // The first opening mounts the panel: it moves the focus in itself, once rendered.
@@ -136,8 +141,8 @@ pub fn ConversationPanel(
         }
     };
     let on_choice = move |ev| {
-        let chosen = index(&ev, "data-choice")
-            .and_then(|i| offered.with_untracked(|(o, _)| o.get(i).cloned()));
+        let chosen =
+            index(&ev, "data-choice").and_then(|i| offered.with_value(|(o, _)| o.get(i).cloned()));
         chosen.into_iter().for_each(|b| driver.act(Event::Click(b)));
     };
     let draft = RwSignal::new(String::new());
