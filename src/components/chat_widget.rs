@@ -229,10 +229,18 @@ pub fn ChatWidget(
     let panel_ref = NodeRef::<html::Section>::new();
 
     // The launcher, drawn by hand like the header (Leptos views for them weighed more).
+    // The locale's language and direction and the theme's colour scheme are set here too, once
+    // (as view attributes they weighed more).
     Effect::new(move |_| {
-        if let Some(root) = root_ref.get()
-            && !embedded
-        {
+        let Some(root) = root_ref.get() else {
+            return;
+        };
+        let locale = crate::i18n::locale();
+        let _ = root.set_attribute("lang", locale.tag());
+        let _ = root.set_attribute("dir", locale.dir());
+        let _ = web_sys::HtmlElement::style(&root)
+            .set_property("color-scheme", crate::i18n::theme().color_scheme());
+        if !embedded {
             launcher(&root);
             // A new widget starts with nothing unread.
             super::transcript::badge(&root, 0);
@@ -373,11 +381,7 @@ pub fn ChatWidget(
     Effect::new(move |_| show(root_ref.get(), open.get()));
     view! {
         <div
-            class="parley"
-            class:parley--embedded=embedded
-            lang=crate::i18n::locale().tag()
-            dir=crate::i18n::locale().dir()
-            style:color-scheme=crate::i18n::theme().color_scheme()
+            class=if embedded { "parley parley--embedded" } else { "parley" }
             hidden=move || !controls.visible.get()
             node_ref=root_ref
             on:click=on_click
