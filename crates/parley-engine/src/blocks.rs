@@ -16,6 +16,7 @@ mod end;
 mod goto_flow;
 mod goto_intent;
 mod image;
+mod jump;
 mod llm;
 mod random;
 mod return_;
@@ -36,6 +37,7 @@ pub use end::EndBlock;
 pub use goto_flow::GotoFlowBlock;
 pub use goto_intent::GotoIntentBlock;
 pub use image::ImageBlock;
+pub use jump::JumpBlock;
 pub use llm::LlmBlock;
 pub use random::RandomBlock;
 pub use return_::ReturnBlock;
@@ -76,6 +78,7 @@ pub enum Block {
     End(EndBlock),
     Code(CodeBlock),
     Unsupported(UnsupportedBlock),
+    Jump(JumpBlock),
 }
 
 /// What a waiting block says about the user's request.
@@ -109,6 +112,7 @@ impl Block {
             Block::End(b) => &b.id,
             Block::Code(b) => &b.id,
             Block::Unsupported(b) => &b.id,
+            Block::Jump(b) => &b.id,
         }
     }
 
@@ -135,6 +139,7 @@ impl Block {
             Block::End(b) => b.check(cx),
             Block::Code(b) => b.check(cx),
             Block::Unsupported(b) => b.check(cx),
+            Block::Jump(b) => b.check(cx),
         }
     }
 
@@ -160,6 +165,7 @@ impl Block {
             Block::End(b) => b.run(rt),
             Block::Code(b) => b.run(rt),
             Block::Unsupported(b) => b.run(rt),
+            Block::Jump(b) => b.run(rt),
         }
     }
 
@@ -184,7 +190,8 @@ impl Block {
             | Block::GotoIntent(_)
             | Block::End(_)
             | Block::Code(_)
-            | Block::Unsupported(_) => Ok(Resume::NotMine),
+            | Block::Unsupported(_)
+            | Block::Jump(_) => Ok(Resume::NotMine),
         }
     }
 
@@ -209,7 +216,8 @@ impl Block {
             | Block::GotoIntent(_)
             | Block::End(_)
             | Block::Code(_)
-            | Block::Unsupported(_) => Err(Fault::internal(
+            | Block::Unsupported(_)
+            | Block::Jump(_) => Err(Fault::internal(
                 "an API result reached a block that made no call",
             )),
         }
@@ -236,7 +244,8 @@ impl Block {
             | Block::GotoIntent(_)
             | Block::End(_)
             | Block::Code(_)
-            | Block::Unsupported(_) => Err(Fault::internal(
+            | Block::Unsupported(_)
+            | Block::Jump(_) => Err(Fault::internal(
                 "a model's answer reached a block that asked none",
             )),
         }
@@ -261,7 +270,8 @@ impl Block {
             | Block::GotoIntent(_)
             | Block::End(_)
             | Block::Code(_)
-            | Block::Unsupported(_) => false,
+            | Block::Unsupported(_)
+            | Block::Jump(_) => false,
         }
     }
 }

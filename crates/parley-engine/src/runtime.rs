@@ -40,6 +40,8 @@ pub(crate) enum Next {
     Call { flow: String, then: Option<String> },
     /// Leave this flow for the one a global intent starts.
     GotoIntent(String),
+    /// Leave this flow for another, from its start, without coming back.
+    Jump(String),
     /// The conversation is over.
     End,
 }
@@ -698,6 +700,18 @@ impl<'v> Runner<'v> {
                         block: None,
                     });
                     Next::Go(callee.start.clone())
+                }
+                Next::Jump(flow) => {
+                    let Some(target) = self.v.flow(&flow) else {
+                        self.fault(Fault::internal(format!("no flow `{flow}`")));
+                        return;
+                    };
+                    self.session.stack.pop();
+                    self.session.stack.push(Position {
+                        flow: target.id.clone(),
+                        block: None,
+                    });
+                    Next::Go(target.start.clone())
                 }
                 Next::GotoIntent(intent) => {
                     let Some(flow) = self.v.global_flow(&intent) else {

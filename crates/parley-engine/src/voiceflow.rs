@@ -24,8 +24,8 @@ use serde_json::Value;
 use crate::blocks::{
     ActionPath, ApiCallBlock, Assignment, Block, Branch, ButtonDef, CaptureBlock, CardBlock,
     CardDef, CarouselBlock, ChoiceBlock, CodeBlock, CodePath, ConditionBlock, CustomActionBlock,
-    EndBlock, GotoFlowBlock, GotoIntentBlock, ImageBlock, Mapping, OwnNoReply, RandomBlock,
-    Reprompts, ReturnBlock, SetBlock, SpeakBlock, TextBlock, UnsupportedBlock,
+    EndBlock, GotoFlowBlock, GotoIntentBlock, ImageBlock, JumpBlock, Mapping, OwnNoReply,
+    RandomBlock, Reprompts, ReturnBlock, SetBlock, SpeakBlock, TextBlock, UnsupportedBlock,
 };
 use crate::project::{
     Entity, EntityValue, ExpressionLanguage, Flow, GlobalIntent, Intent, NoReply, Project,
@@ -102,6 +102,7 @@ pub fn import_value(document: &Value) -> Result<Import, String> {
         unsupported: Vec::new(),
         global_intents: BTreeSet::new(),
         intents: BTreeSet::new(),
+        jumps: Vec::new(),
     };
     let (entities, intents) = cx.model(model);
     cx.intents = intents.iter().map(|i| i.name.clone()).collect();
@@ -142,7 +143,9 @@ pub fn import_value(document: &Value) -> Result<Import, String> {
         let name = names.get(id.as_str()).copied().flatten();
         flows.push(cx.program(id, name, program));
     }
-    // A jump command goes to a node of a diagram: Parley starts a copy of that flow there.
+    // A jump command or a go-to-block goes to a node of a diagram: Parley starts a copy of that
+    // flow there.
+    jumps.append(&mut cx.jumps);
     for (diagram, node, flow_id) in jumps {
         if let Some(flow) = flows.iter().find(|f| f.id == diagram).cloned()
             && !flows.iter().any(|f| f.id == flow_id)
@@ -270,6 +273,8 @@ struct Importer {
     unsupported: Vec<UnsupportedNode>,
     global_intents: BTreeSet<String>,
     intents: BTreeSet<String>,
+    /// Go-to-blocks into other diagrams: (diagram, node, the flow that starts there).
+    jumps: Vec<(String, String, String)>,
 }
 
 /// The block a null link leads to: the flow ends there (Voiceflow pops the diagram).
@@ -669,9 +674,16 @@ impl Importer {
                 })]
             }
             "goToNode" => {
-                // Within its diagram it is a link (`is_alias`); into another one Parley cannot
-                // jump without coming back.
-                return Err("goes to a block of another diagram (a jump without return)".to_owned());
+                // Within its diagram it is a link (`is_alias`); into another one, a jump to a
+                // flow that starts at that block.
+                let (Some(diagram), Some(node)) =
+                    (text_of(node.get("diagramID")), text_of(node.get("nextId")))
+                else {
+                    return Err("a go-to-block without a block".to_owned());
+                };
+                let flow = format!("{diagram}@{node}");
+                self.jumps.push((diagram, node, flow.clone()));
+                vec![Block::Jump(JumpBlock { id, flow })]
             }
             "flow" | "component" => {
                 let Some(flow) =
@@ -1171,6 +1183,7 @@ mod tests {
             unsupported: Vec::new(),
             global_intents: BTreeSet::new(),
             intents: BTreeSet::new(),
+            jumps: Vec::new(),
         };
         assert_eq!(cx.utterance("a {{[size].k1}} pizza"), "a {size} pizza");
         assert_eq!(cx.utterance("a {{[other].zz}} one {{"), "a {other} one {{");

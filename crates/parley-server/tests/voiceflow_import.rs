@@ -203,7 +203,13 @@ fn serve_runs_each_fixture_and_refuses_unsupported_nodes_unless_told() {
     let traces = launch(&server.addr);
     assert_eq!(
         traces[1..],
-        ["visual", "cardV2", "carousel", "text: From a component."],
+        [
+            "visual",
+            "cardV2",
+            "carousel",
+            "text: From a component.",
+            "text: FAQ, second answer (reached by a go-to-block from the component)."
+        ],
         "{traces:?}"
     );
     assert!(started.elapsed() < Duration::from_secs(60));
