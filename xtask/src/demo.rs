@@ -24,9 +24,10 @@ pub(crate) fn main(addr: SocketAddr, watch: bool, port: Option<u16>) -> Result<(
     let parley = build_server()?;
     let mut server = Server::start(&parley, addr)?;
     println!();
-    println!("Parley demo: {}", server.url);
-    // The workbench: the same chat beside everything on the wire (README, "The workbench").
-    println!("Workbench:   {}workbench", server.url);
+    // The demo starts on the workbench: the chat beside everything on the wire (README, "The
+    // workbench"); the page with the widget alone in its corner is the site a visitor sees.
+    println!("Parley demo, open: {}workbench", server.url);
+    println!("The widget on a plain page, as a visitor sees it: {}", server.url);
     println!("(Ctrl-C stops it)");
     let status = server.child.wait()?;
     if !status.success() {
