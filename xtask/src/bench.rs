@@ -486,7 +486,7 @@ fn scale_out(
         f(&one, "requests_per_second"),
         f(&one, "p50_ms"),
         f(&one, "p99_ms"),
-        one["errors"],
+        one["errors"].as_u64().unwrap_or(0),
         "-"
     );
     rows.push(json!({ "flavour": "scale-out: stateful on SQLite", "servers": 1, "concurrency": CONVERSATIONS, "parley": one }));
@@ -550,10 +550,11 @@ fn scale_out(
                 })
                 .collect::<Result<Vec<Value>>>()
         })?;
-        // The statistics collector flushes within a second.
-        std::thread::sleep(std::time::Duration::from_millis(1500));
-        let after = xacts()?;
+        // A backend reports its counts lazily, and always when it exits: stop the servers
+        // (their connections end) before reading.
         drop(running);
+        std::thread::sleep(std::time::Duration::from_millis(1000));
+        let after = xacts()?;
         let rate: f64 = reports.iter().map(|r| f(r, "requests_per_second")).sum();
         let turns: f64 = reports.iter().map(|r| f(r, "requests")).sum();
         // The slowest loadgen's percentiles (each measures its own share).
