@@ -57,7 +57,7 @@ impl Next {
 #[derive(Debug)]
 pub(crate) struct Fault {
     code: &'static str,
-    message: String,
+    pub(crate) message: String,
 }
 
 impl Fault {
@@ -1053,6 +1053,11 @@ impl<'v> Runner<'v> {
             crate::project::ExpressionLanguage::Javascript => self.session.pick(usize::MAX) as u64,
             crate::project::ExpressionLanguage::Rhai => 0,
         }
+    }
+
+    /// Whether the version's expressions are JavaScript (an imported Voiceflow project).
+    pub(crate) fn javascript(&self) -> bool {
+        self.v.expressions().language() == crate::project::ExpressionLanguage::Javascript
     }
 
     pub(crate) fn evaluate(&mut self, expression: &str) -> Result<Value, Fault> {

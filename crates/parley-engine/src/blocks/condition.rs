@@ -1,10 +1,13 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::runtime::{Fault, Next, Runner};
 use crate::validate::Checker;
 
 /// If / else-if / else: the first branch whose expression is true is taken; `else` otherwise.
+/// In JavaScript (an imported Voiceflow project) a branch whose expression throws is skipped
+/// with a `debug` trace; in Rhai it is an error, as any expression's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConditionBlock {
@@ -36,9 +39,23 @@ impl ConditionBlock {
     }
 
     pub(crate) fn run(&self, rt: &mut Runner) -> Result<Next, Fault> {
-        for branch in &self.branches {
-            if rt.condition(&branch.condition)? {
-                return Ok(Next::Go(branch.next.clone()));
+        let javascript = rt.javascript();
+        for (i, branch) in self.branches.iter().enumerate() {
+            match rt.condition(&branch.condition) {
+                Ok(true) => return Ok(Next::Go(branch.next.clone())),
+                Ok(false) => {}
+                // Voiceflow's ifV2 runs each condition in a try of its own: one that throws
+                // (`order.items.length` while `order` is 0) is reported and the next is tried.
+                Err(fault) if javascript => rt.debug(json!({
+                    "type": "ifV2",
+                    "message": format!(
+                        "Error condition {} - \"{}\": {}",
+                        i + 1,
+                        branch.condition,
+                        fault.message
+                    ),
+                })),
+                Err(fault) => return Err(fault),
             }
         }
         Ok(Next::follow(&self.otherwise))
