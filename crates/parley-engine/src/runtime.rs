@@ -1096,6 +1096,31 @@ impl<'v> Runner<'v> {
         }));
     }
 
+    /// Voiceflow's set step (JavaScript): its assignments run as one script, each seeing the
+    /// ones before it, so one that throws leaves every variable as it was; the error is the
+    /// inner `Err`, its message.
+    pub(crate) fn assign_all(
+        &mut self,
+        assignments: &[crate::blocks::Assignment],
+    ) -> Result<Result<(), String>, Fault> {
+        let mut scratch = self.session.variables.clone();
+        let mut values = Vec::with_capacity(assignments.len());
+        for a in assignments {
+            let seed = self.script_seed();
+            match self.v.expressions().evaluate(&a.value, &scratch, seed) {
+                Ok(value) => {
+                    scratch.insert(a.variable.clone(), value.clone());
+                    values.push((a.variable.as_str(), value));
+                }
+                Err(e) => return Ok(Err(e)),
+            }
+        }
+        for (name, value) in values {
+            self.set_variable(name, value)?;
+        }
+        Ok(Ok(()))
+    }
+
     pub(crate) fn set_variable(&mut self, name: &str, value: Value) -> Result<(), Fault> {
         if size(&value) > MAX_VARIABLE_BYTES {
             return Err(Fault::new(
