@@ -313,6 +313,18 @@ impl AppState {
         }
     }
 
+    /// Waits for this server's turn of the user (`lock`, from [`AppState::user_lock`]), at most
+    /// `--user-wait-secs`: past it 503 `user_busy` with `Retry-After`, as for the wait on
+    /// another server's turn.
+    pub(crate) async fn wait_for_user(
+        &self,
+        lock: Arc<tokio::sync::Mutex<()>>,
+    ) -> Result<tokio::sync::OwnedMutexGuard<()>, ApiError> {
+        tokio::time::timeout(self.limits().user_wait(), lock.lock_owned())
+            .await
+            .map_err(|_| crate::stateful::user_busy("another request of this server held it"))
+    }
+
     /// The lock that serialises one user's requests.
     pub(crate) fn user_lock(&self, project: &str, user: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self

@@ -26,18 +26,21 @@ fn store_error(e: StoreError) -> ApiError {
             "the conversation changed while this request was handled (another server wrote \
              it): send the request again",
         ),
-        StoreError::Busy(why) => {
-            tracing::warn!("a turn gave up waiting: {why}");
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "user_busy",
-                "this conversation is busy with another request for longer than the server \
-                 waits: send the request again",
-            )
-            .retry_after(std::time::Duration::from_secs(1))
-        }
+        StoreError::Busy(why) => user_busy(&why),
         StoreError::Failed(_) => ApiError::internal(e),
     }
+}
+
+/// 503 `user_busy`: a request gave up waiting for the user's conversation (`why`, logged).
+pub(crate) fn user_busy(why: &str) -> ApiError {
+    tracing::warn!("a request gave up waiting for its user: {why}");
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "user_busy",
+        "this conversation is busy with another request for longer than the server waits: \
+         send the request again",
+    )
+    .retry_after(std::time::Duration::from_secs(1))
 }
 
 async fn load(

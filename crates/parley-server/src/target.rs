@@ -133,7 +133,7 @@ impl<A: Access> FromRequestParts<AppState> for UserTarget<A> {
             ..
         } = Target::<A>::from_request_parts(parts, app).await?;
         let lock = app.user_lock(&project.id, &user);
-        let guard = lock.lock_owned().await;
+        let guard = app.wait_for_user(lock).await?;
         Ok(UserTarget {
             project,
             version,
@@ -323,7 +323,9 @@ impl FromRequestParts<AppState> for SessionTarget {
                 app.admit_keyless(&project, address).await?;
             }
         }
-        let guard = app.user_lock(&project.id, &claims.user).lock_owned().await;
+        let guard = app
+            .wait_for_user(app.user_lock(&project.id, &claims.user))
+            .await?;
         Ok(SessionTarget {
             target: UserTarget {
                 project,

@@ -52,7 +52,7 @@ pub(crate) async fn start_session(
     let user = crate::target::checked_user(body.user_id)?;
     let (project, version) = (&target.project, &target.version);
     let lock = app.user_lock(&project.id, &user);
-    let _one_at_a_time = lock.lock().await;
+    let _one_at_a_time = app.wait_for_user(lock).await?;
     let id = crate::signing::to_hex(&random_seed()?.to_be_bytes());
     let stored = app
         .store()

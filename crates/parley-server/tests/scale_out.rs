@@ -2,9 +2,9 @@
 //! serialised across servers (none refused, each API call once), servers started at once on a
 //! fresh database all serve, the retention sweep runs on one server, the rates are shared.
 //!
-//! These need a PostgreSQL server: `PARLEY_TEST_DATABASE_URL` (`cargo xtask test` starts a
-//! throwaway one and sets it). Without it they say so and pass, unless `PARLEY_REQUIRE_POSTGRES`
-//! is set (as in CI). Each test works in a schema of its own.
+//! All but the last need a PostgreSQL server: `PARLEY_TEST_DATABASE_URL` (`cargo xtask test`
+//! starts a throwaway one and sets it). Without it they say so and pass, unless
+//! `PARLEY_REQUIRE_POSTGRES` is set (as in CI). Each test works in a schema of its own.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -124,14 +124,26 @@ fn http() -> reqwest::Client {
 /// A counting API on loopback: every POST to `/hit` counts, and answers the count.
 async fn counting_api() -> (String, Arc<AtomicUsize>) {
     let hits = Arc::new(AtomicUsize::new(0));
-    let counter = hits.clone();
-    let api = axum::Router::new().route(
-        "/hit",
-        axum::routing::post(move || {
-            let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
-            async move { axum::Json(json!({ "n": n })) }
-        }),
-    );
+    let (counter, slow) = (hits.clone(), hits.clone());
+    let api = axum::Router::new()
+        .route(
+            "/hit",
+            axum::routing::post(move || {
+                let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+                async move { axum::Json(json!({ "n": n })) }
+            }),
+        )
+        // The same count, answered after 3 s: a turn that holds its user that long.
+        .route(
+            "/slow",
+            axum::routing::post(move || {
+                let n = slow.fetch_add(1, Ordering::SeqCst) + 1;
+                async move {
+                    tokio::time::sleep(Duration::from_secs(3)).await;
+                    axum::Json(json!({ "n": n }))
+                }
+            }),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, api).await.unwrap() });
@@ -515,4 +527,34 @@ async fn sixty_four_new_conversations_at_once_do_not_starve_the_connections() {
         .collect();
     assert!(refused.is_empty(), "refused: {refused:?} in {took:?}");
     assert!(took < Duration::from_secs(4), "{took:?}");
+}
+
+/// The wait for the same user's turn on this server is bounded too (any store: SQLite here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_wait_for_a_turn_on_the_same_server_is_bounded() {
+    let (api, hits) = counting_api().await;
+    let dir = tempfile::tempdir().unwrap();
+    let project = counting_project(dir.path(), &api.replace("/hit", "/slow"));
+    let sqlite = format!("sqlite://{}", dir.path().join("sessions.sqlite").display());
+    let server = spawn(&sqlite, &["--project", &project, "--user-wait-secs", "1"]);
+    let client = http();
+    let (first, second) = tokio::join!(
+        turn(&client, &server.url, "cy", json!({ "type": "launch" })),
+        async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let started = Instant::now();
+            let answer = turn(&client, &server.url, "cy", json!({ "type": "launch" })).await;
+            (answer, started.elapsed())
+        }
+    );
+    assert_eq!(first.0, 200, "{}", first.1);
+    let ((status, body), waited) = second;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["code"], "user_busy");
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_millis(2500),
+        "{waited:?}"
+    );
+    // The refused request ran nothing: one API call, the first turn's.
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
 }
