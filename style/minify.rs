@@ -1,6 +1,6 @@
 // The stylesheet minifier, shared by `build.rs` (the app's stylesheet) and xtask (the
 // loader's launcher styles). Conservative: comments go, whitespace runs become one space, and
-// the space after `{ } ; ,` and before `{ }` goes; text inside quotes is kept as it is.
+// the space after `{ } ; , : >` and before `{ } >` goes; text inside quotes is kept as it is.
 
 /// Minifies a stylesheet.
 pub(crate) fn minify(css: &str) -> String {
@@ -31,9 +31,13 @@ pub(crate) fn minify(css: &str) -> String {
                 }
             }
             c if c.is_whitespace() => {
-                let after_punct =
-                    matches!(out.chars().last(), None | Some('{' | '}' | ';' | ',' | ' '));
-                let before_punct = matches!(chars.peek(), Some('{' | '}'));
+                // After a colon (a declaration's, never meaningful in a selector) and around a
+                // child combinator, a space says nothing either.
+                let after_punct = matches!(
+                    out.chars().last(),
+                    None | Some('{' | '}' | ';' | ',' | ' ' | ':' | '>')
+                );
+                let before_punct = matches!(chars.peek(), Some('{' | '}' | '>'));
                 if !after_punct && !before_punct {
                     out.push(' ');
                 }
