@@ -47,7 +47,7 @@ function freePort() {
 // takes its failure path, which the scenario accepts).
 async function startServer(port, dataDir) {
   const child = spawn(parleyBin, ['serve', '--addr', `127.0.0.1:${port}`, '--data-dir', dataDir,
-    '--widget-dir', distDir], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
+    '--widget-dir', distDir, '--debug-traces'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
   await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('the server did not start')), 15000);
     child.stderr.on('data', (chunk) => {

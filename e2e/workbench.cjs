@@ -234,7 +234,7 @@ module.exports = (scenario, { shot, send, WAIT }) => {
   // reached by CORS, as a Voiceflow runtime would be.
   scenario('workbench: pointed at another runtime by URL, its turns go there', async ({ page, parley }) => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-workbench-other-'));
-    const other = spawn(process.argv[2], ['serve', '--addr', '127.0.0.1:0', '--data-dir', dataDir, '--widget-dir', process.argv[3]], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
+    const other = spawn(process.argv[2], ['serve', '--addr', '127.0.0.1:0', '--data-dir', dataDir, '--widget-dir', process.argv[3], '--debug-traces'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
     try {
       const url = await new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error('the other server did not start')), 15000);

@@ -284,7 +284,7 @@
     const nlu = nluOf(turn);
     const parts = [el('p', {}, 'Turn ', el('strong', { text: `#${turn.n}` }), `: “${turn.action.payload}”`)];
     if (!nlu) {
-      parts.push(el('p', { class: 'wb-muted', id: 'wb-nlu-none', text: 'No debug trace: this runtime does not send them to this caller (a development version without keys, or a secret key).' }));
+      parts.push(el('p', { class: 'wb-muted', id: 'wb-nlu-none', text: 'No debug trace: this runtime does not send them to this caller (a secret key gets them; so does the development version of a project without keys on a server started with --debug-traces).' }));
     } else {
       const p = nlu.payload;
       parts.push(el('p', { id: 'wb-nlu-match', text: p.match ? `Matched ${p.match.intent} (${p.match.confidence}), threshold ${p.threshold}` : `No match: nothing reached the threshold ${p.threshold}` }));

@@ -27,7 +27,10 @@ pub(crate) fn main(addr: SocketAddr, watch: bool, port: Option<u16>) -> Result<(
     // The demo starts on the workbench: the chat beside everything on the wire (README, "The
     // workbench"); the page with the widget alone in its corner is the site a visitor sees.
     println!("Parley demo, open: {}workbench", server.url);
-    println!("The widget on a plain page, as a visitor sees it: {}", server.url);
+    println!(
+        "The widget on a plain page, as a visitor sees it: {}",
+        server.url
+    );
     println!("(Ctrl-C stops it)");
     let status = server.child.wait()?;
     if !status.success() {
@@ -76,6 +79,9 @@ impl Server {
                 .arg("serve")
                 .arg("--addr")
                 .arg(addr.to_string())
+                // The workbench's debug panels, on loopback (the demo's one version is also
+                // its production: without the switch no keyless caller gets them).
+                .arg("--debug-traces")
                 .arg("--widget-dir")
                 .arg(widget::dist_dir())
                 .arg("--data-dir")
@@ -176,6 +182,7 @@ impl Watch {
                 .arg("serve")
                 .arg("--addr")
                 .arg(addr.to_string())
+                .arg("--debug-traces")
                 .arg("--data-dir")
                 .arg(root().join("target/parley-data")),
         )?;

@@ -177,20 +177,36 @@ impl<'a> From<&'a ApiCaller> for Tools<'a> {
     }
 }
 
-/// Whether a caller may have `debug` traces (`config.debug: true`): a secret key, or any
-/// caller of a project that never had a key, on its `development` version (the author's
-/// laptop, the demo). Anyone else is answered as if it had not asked: the traces name every
-/// intent, the threshold, and each API call with its headers.
+/// Whether callers without a secret key may have `debug` traces on the `development` version
+/// of a project that never had a key: `parley serve --debug-traces`, for the author's laptop
+/// and the demo. Off by default because such a version is also what a keyless deployment
+/// serves its visitors (the server's default version, and `production` too wherever the two
+/// aliases name one version: every Voiceflow import, the demo), and the traces carry each API
+/// call's URL, headers and body. A process-wide switch, as the server's other CLI flags are.
+static KEYLESS_DEBUG: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Lets callers without a secret key have `debug` traces where [`debug_allowed`] says so.
+pub fn allow_keyless_debug(allow: bool) {
+    KEYLESS_DEBUG.store(allow, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether a caller may have `debug` traces (`config.debug: true`): a secret key; or, when the
+/// server was told to ([`allow_keyless_debug`]), any caller of a project that never had a key,
+/// on its `development` version. Anyone else is answered as if it had not asked: the traces
+/// name every intent, the threshold, and each API call with its headers.
 pub(crate) fn debug_allowed(
     secret: bool,
     keys_locked: bool,
     project: &parley_engine::CompiledProject,
     version: &Arc<CompiledVersion>,
 ) -> bool {
+    if secret {
+        return true;
+    }
     let development = project
         .version("development")
         .is_some_and(|d| Arc::ptr_eq(d, version));
-    secret || (!keys_locked && development)
+    !keys_locked && development && KEYLESS_DEBUG.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Whether a request's `config` asks for `debug` traces.

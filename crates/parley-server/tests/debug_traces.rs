@@ -1,6 +1,7 @@
 //! `config.debug` (the workbench's flag, docs/protocol.md "Debug traces"): the `debug` traces
-//! reach a secret key, or any caller on the development version of a project without keys,
-//! and nobody else.
+//! reach a secret key, or, on a server told so (`parley serve --debug-traces`, set in every
+//! test here), any caller on the development version of a project without keys, and nobody
+//! else. Without that switch: tests/debug_traces_default.rs.
 
 use std::sync::Arc;
 
@@ -34,6 +35,7 @@ struct Server {
 }
 
 async fn server() -> Server {
+    parley_server::turn::allow_keyless_debug(true);
     let data = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(&data.path().join("sessions.sqlite")).unwrap());
     let project = compile(two_versions()).unwrap_or_else(|r| panic!("{r}"));

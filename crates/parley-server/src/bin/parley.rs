@@ -77,6 +77,12 @@ enum Command {
         /// paths (`/demo/images/logo.svg`) are made absolute against it.
         #[arg(long, value_parser = parse_public_url)]
         public_url: Option<String>,
+        /// Give `debug` traces (`config.debug`, the workbench's NLU, API and seed panels) to any
+        /// caller of the development version of a project without keys, not only to a secret
+        /// key. For a laptop or the demo: never on a server that visitors reach, where that
+        /// version is what they are served and the traces show each API call's headers.
+        #[arg(long)]
+        debug_traces: bool,
         #[command(flatten)]
         limits: parley_server::Limits,
     },
@@ -234,8 +240,10 @@ async fn cli() -> anyhow::Result<()> {
             state_secret,
             widget_dir,
             public_url,
+            debug_traces,
             limits,
         } => {
+            parley_server::turn::allow_keyless_debug(debug_traces);
             serve(
                 projects,
                 addr,
