@@ -168,7 +168,7 @@ fn show_menu(root: &web_sys::Element, on: bool) -> bool {
     let (Some(menu), Some(button)) = (menu, button) else {
         return false;
     };
-    let was = !menu.has_attribute("hidden");
+    let was = menu.get_attribute("hidden").is_none();
     let _ = if on {
         menu.remove_attribute("hidden")
     } else {

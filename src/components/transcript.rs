@@ -148,13 +148,10 @@ impl Follow {
     }
 }
 
-/// A picture that did not load: hidden in its bubble, card or carousel, and an image bubble
-/// hidden with it (the browser's broken-image icon in an empty box said
-/// nothing to the visitor).
+/// A picture (or a clip) that did not load: hidden in its bubble, card or carousel, and an
+/// image bubble hidden with it (the browser's broken-image icon in an empty box said nothing to
+/// the visitor). Only media fire `error` in the widget, so the element is not checked.
 fn broken(img: &Element) {
-    if img.tag_name() != "IMG" {
-        return;
-    }
     // Hidden, not removed: what it pointed at stays inspectable.
     let _ = img.set_attribute("hidden", "");
     if let Ok(Some(bubble)) = img.closest(".parley-bubble--image") {
@@ -579,7 +576,7 @@ pub fn as_text(root: &Element, assistant: &str) -> String {
         let mut at = String::new();
         let mut part = el.first_element_child();
         while let Some(p) = part {
-            if p.tag_name() == "TIME" {
+            if p.class_name() == "parley-time" {
                 at = p.text_content().unwrap_or_default();
             } else {
                 let words = p.unchecked_ref::<web_sys::HtmlElement>().inner_text();
