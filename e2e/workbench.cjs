@@ -8,6 +8,7 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const http = require('node:http');
 const { spawn, spawnSync } = require('node:child_process');
 
 const root = path.resolve(__dirname, '..');
@@ -258,6 +259,69 @@ module.exports = (scenario, { shot, send, WAIT }) => {
     } finally {
       other.kill('SIGKILL');
       fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  // A runtime that is not Parley and misbehaves (a Node server on loopback: no real runtime
+  // sends these), reached by `?url=` in a tab where a key was typed for this server: the key
+  // stays with the runtime it was typed for, and answers that are no traces (null, a number,
+  // a list; an NLU trace whose fields are of the wrong kinds; a state whose stack is a string)
+  // are shown for what they are, with no script error and the other panels still drawn.
+  scenario('workbench: a misbehaving runtime by URL gets no key typed for another, and its odd answers are shown, not thrown on', async ({ page, parley }) => {
+    const seen = [];
+    const cors = { 'access-control-allow-origin': '*', 'access-control-allow-headers': '*', 'access-control-allow-methods': 'GET, POST, OPTIONS' };
+    const odd = {
+      trace: [null, 7, [1], { type: 'debug', payload: { type: 'nlu', intents: 'many', match: { intent: 'x', slots: 'none' } } },
+        { type: 'carousel', payload: { cards: 'none' } }, { type: 'choice', payload: { buttons: 5 } },
+        { type: 'text', payload: { message: 'Hello from elsewhere', source: 'odd' } }],
+      state: { stack: 'none', variables: 3 },
+    };
+    const server = http.createServer((req, res) => {
+      if (req.method === 'OPTIONS') { res.writeHead(204, cors); res.end(); return; }
+      req.resume();
+      req.on('end', () => {
+        seen.push({ url: req.url, authorization: req.headers.authorization || null });
+        if (req.method === 'POST' && req.url.startsWith('/interact')) {
+          res.writeHead(200, { ...cors, 'content-type': 'application/json' });
+          res.end(JSON.stringify(odd));
+        } else {
+          res.writeHead(404, { ...cors, 'content-type': 'application/json' });
+          res.end('{}');
+        }
+      });
+    });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const other = `http://127.0.0.1:${server.address().port}`;
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(String(e.message || e)));
+    try {
+      await page.goto(`${parley}/workbench`);
+      await page.waitForSelector('#wb-widget .parley-choices button', WAIT);
+      await page.fill('#wb-key', 'VF.DM.0123456789abcdef_typedforthisserver');
+      await Promise.all([page.waitForNavigation(), page.click('#wb-settings button[type=submit]')]);
+      if ((await page.inputValue('#wb-key')) === '') throw new Error('the key typed for this server was not kept for it');
+      await page.goto(`${parley}/workbench?url=${encodeURIComponent(other)}&project=elsewhere`);
+      await page.waitForSelector('#wb-turns > li[data-turn="1"] [data-field=status]:text-is("200")', WAIT);
+      await page.evaluate(() => window.parley.chat.interact({ type: 'text', payload: 'hello?' }));
+      await page.waitForSelector('#wb-turns > li[data-turn="2"] [data-field=status]:text-is("200")', WAIT);
+      await page.waitForTimeout(300);
+      const turns = seen.filter((s) => s.url.startsWith('/interact'));
+      if (turns.length < 2) throw new Error(`the other runtime saw ${JSON.stringify(seen)}`);
+      if (seen.some((s) => s.authorization)) throw new Error(`the key went to another runtime: ${JSON.stringify(seen)}`);
+      if ((await page.inputValue('#wb-key')) !== '') throw new Error('the key field shows a key typed for another runtime');
+      if (errors.length) throw new Error(`script errors: ${errors.join('; ')}`);
+      const shown = await page.locator('#wb-turns > li[data-turn="2"] li[data-trace-type]').count();
+      if (shown !== odd.trace.length) throw new Error(`${shown} of ${odd.trace.length} answers shown`);
+      const notTraces = await page.locator('#wb-turns > li[data-turn="2"] li[data-trace-type="(not a trace)"]').count();
+      if (notTraces !== 3) throw new Error(`${notTraces} shown as no trace, not 3`);
+      const failed = page.locator('.wb-error', { hasText: /annot show this/ });
+      if (await failed.count()) throw new Error(`a panel failed: ${await failed.first().textContent()}`);
+      if (!(await page.locator('#wb-nlu-match').textContent()).includes('Matched x')) throw new Error('the NLU panel is not drawn');
+      if ((await page.locator('#wb-stack').textContent()).trim() !== 'empty (ended)') throw new Error('the stack panel is not drawn');
+      await shot(page, 'workbench-odd-runtime');
+      return `${turns.length} turns to ${other}, none with a key`;
+    } finally {
+      server.close();
     }
   });
 

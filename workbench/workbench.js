@@ -18,9 +18,12 @@
     project: query.get('project') || 'pizza',
     version: query.get('version') === 'production' ? 'production' : 'development',
     flavour: ['stateful', 'streaming'].includes(query.get('flavour')) ? query.get('flavour') : 'stateless',
-    // A key stays out of the address bar: it comes from this tab's session storage.
-    key: sessionStorage.getItem('parley-workbench:key') || '',
+    key: '',
   };
+  // A key stays out of the address bar: it comes from this tab's session storage, kept for the
+  // runtime it was typed for (a link with another `?url=` must not carry it there).
+  const keyItem = (url) => `parley-workbench:key:${url}`;
+  settings.key = sessionStorage.getItem(keyItem(settings.url)) || '';
 
   /** Every turn on the wire, in order: what the panel shows and what the exports write. */
   const turns = [];
@@ -156,14 +159,24 @@
     turn.text = text;
     if (!response.ok && turn.answer && typeof turn.answer === 'object') turn.error = turn.answer;
     const a = turn.answer;
-    turn.traces = Array.isArray(a) ? a : (a && Array.isArray(a.trace) ? a.trace : []);
-    if (a && a.state) turn.state = a.state;
-    if (a && a.request) turn.understood = a.request;
+    // What another runtime sent may be anything: a trace that is no object is shown as one of
+    // unknown type, not read as one (the panel must keep working whatever arrives).
+    turn.traces = (Array.isArray(a) ? a : (a && Array.isArray(a.trace) ? a.trace : [])).map(asTrace);
+    if (a && a.state && typeof a.state === 'object') turn.state = a.state;
+    if (a && a.request && typeof a.request === 'object') turn.understood = a.request;
     render();
     const headersOut = new Headers(response.headers);
     if (streaming) headersOut.set('content-type', 'application/json');
     return new Response(text, { status: response.status, statusText: response.statusText, headers: headersOut });
   };
+
+  /** A trace as the panel reads it: an object with a string `type`; anything else is kept
+   * whole as the payload of a trace of no type. */
+  function asTrace(t) {
+    if (t && typeof t === 'object' && !Array.isArray(t) && typeof t.type === 'string') return t;
+    return { type: '(not a trace)', payload: t };
+  }
+  const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
 
   // ---- what the widget made of each trace (its documented behaviour, confirmed by events) ----
   const RENDERED = ['text', 'speak', 'visual', 'cardV2', 'carousel', 'choice'];
@@ -204,11 +217,11 @@
     for (let j = i - 1; j >= 0; j -= 1) if (stateOf(turns[j])) return stateOf(turns[j]);
     return null;
   }
-  const nluOf = (turn) => (turn.traces || []).find((t) => t.type === 'debug' && t.payload && t.payload.type === 'nlu');
+  const nluOf = (turn) => (turn.traces || []).find((t) => t.type === 'debug' && isObject(t.payload) && t.payload.type === 'nlu');
 
   /** One short line of what a trace says, for its summary. */
   function summaryOf(trace) {
-    const line = trace.type === 'debug' && trace.payload && trace.payload.message ? trace.payload.message : describe(trace).replace(/^[^:]*: ?/, '');
+    const line = String(trace.type === 'debug' && isObject(trace.payload) && trace.payload.message ? trace.payload.message : describe(trace).replace(/^[^:]*: ?/, ''));
     return line.length > 90 ? `${line.slice(0, 89)}…` : line;
   }
 
@@ -255,15 +268,15 @@
       return;
     }
     const before = previousState(turns.indexOf(turns.find((t) => stateOf(t) === state)));
-    const vars = state.variables || {};
-    const old = (before && before.variables) || {};
+    const vars = isObject(state.variables) ? state.variables : {};
+    const old = (before && isObject(before.variables) && before.variables) || {};
     const rows = Object.keys(vars).sort().map((k) => {
       const changed = JSON.stringify(vars[k]) !== JSON.stringify(old[k]);
       return el('tr', { class: changed ? 'wb-changed' : null, 'data-var': k, 'data-changed': changed ? 'yes' : 'no' },
         el('th', { scope: 'row', text: k }), el('td', { class: 'wb-mono', text: JSON.stringify(vars[k]) }),
         el('td', { text: changed ? (k in old ? 'changed' : 'new') : '' }));
     });
-    const stack = (state.stack || []).map((f, n) => el('li', { 'data-frame': n, text: `${f.diagramID || f.programID || '?'} › ${f.nodeID || '(start)'}` }));
+    const stack = (Array.isArray(state.stack) ? state.stack.filter(isObject) : []).map((f, n) => el('li', { 'data-frame': n, text: `${f.diagramID || f.programID || '?'} › ${f.nodeID || '(start)'}` }));
     const parts = [el('h3', { text: 'Stack' }), el('ol', { id: 'wb-stack' }, stack.length ? stack : el('li', { class: 'wb-muted', text: 'empty (ended)' }))];
     if (last.flavour === 'stateless') {
       const size = new TextEncoder().encode(JSON.stringify(state)).length;
@@ -287,13 +300,15 @@
       parts.push(el('p', { class: 'wb-muted', id: 'wb-nlu-none', text: 'No debug trace: this runtime does not send them to this caller (a secret key gets them; so does the development version of a project without keys on a server started with --debug-traces).' }));
     } else {
       const p = nlu.payload;
+      const intents = Array.isArray(p.intents) ? p.intents.filter(isObject) : [];
+      if (!isObject(p.match)) p.match = null;
       parts.push(el('p', { id: 'wb-nlu-match', text: p.match ? `Matched ${p.match.intent} (${p.match.confidence}), threshold ${p.threshold}` : `No match: nothing reached the threshold ${p.threshold}` }));
-      if (p.match && Object.keys(p.match.slots || {}).length) {
+      if (p.match && isObject(p.match.slots) && Object.keys(p.match.slots).length) {
         parts.push(el('p', { id: 'wb-nlu-slots', text: `Slots: ${Object.entries(p.match.slots).map(([k, v]) => `${k} = ${v}`).join(', ')}` }));
       }
       parts.push(el('table', { id: 'wb-intents' },
         el('thead', {}, el('tr', {}, el('th', { scope: 'col', text: 'intent' }), el('th', { scope: 'col', text: 'score' }), el('th', { scope: 'col', text: 'bar' }))),
-        el('tbody', {}, (p.intents || []).slice(0, 10).map((i) => el('tr', { 'data-intent': i.name, class: p.match && p.match.intent === i.name ? 'wb-changed' : null },
+        el('tbody', {}, intents.slice(0, 10).map((i) => el('tr', { 'data-intent': i.name, class: p.match && p.match.intent === i.name ? 'wb-changed' : null },
           el('th', { scope: 'row', text: i.name }), el('td', { text: i.confidence }),
           el('td', { 'aria-hidden': 'true' }, el('span', { class: 'wb-bar', 'data-width': i.confidence })))))));
     }
@@ -324,15 +339,19 @@
       const open = new Set([...list.querySelectorAll('details[open]')].map((d) => d.dataset.key));
       const focused = list.contains(document.activeElement) ? document.activeElement : null;
       const focusKey = focused && (focused.dataset.replay || (focused.parentElement && focused.parentElement.dataset.key));
-      list.replaceChildren(...turns.map(renderTurn));
+      list.replaceChildren(...turns.map((turn) => {
+        try { return renderTurn(turn); } catch (e) {
+          return el('li', { class: 'wb-turn wb-turn--error', 'data-turn': turn.n }, el('p', { class: 'wb-error', text: `#${turn.n}: cannot show this turn: ${e.message}` }));
+        }
+      }));
       for (const d of list.querySelectorAll('details[data-key]')) if (open.has(d.dataset.key)) d.open = true;
       if (focusKey) {
         const again = list.querySelector(`[data-replay="${focusKey}"]`) || list.querySelector(`details[data-key="${focusKey}"] > summary`);
         if (again) again.focus();
       }
-      renderState();
-      renderNlu();
-      renderPending();
+      for (const [box, part] of [['wb-state', renderState], ['wb-nlu', renderNlu], ['wb-pending', renderPending]]) {
+        try { part(); } catch (e) { $(box).replaceChildren(el('p', { class: 'wb-error', text: `Cannot show this: ${e.message}` })); }
+      }
     });
   }
 
@@ -398,7 +417,7 @@
     next.set('project', $('wb-project').value.trim());
     next.set('version', $('wb-version').value);
     next.set('flavour', $('wb-flavour').value);
-    sessionStorage.setItem('parley-workbench:key', $('wb-key').value.trim());
+    sessionStorage.setItem(keyItem(url), $('wb-key').value.trim());
     location.search = next.toString();
   });
 
@@ -406,36 +425,37 @@
   // One line per trace, as the engine's transcript tests write them (crates/parley-engine/
   // tests/engine.rs `describe`); the runtime's own media URLs back to the paths the project
   // gives, since the server makes them absolute against its address.
-  const names = (buttons) => (buttons || []).map((b) => b.name).join(' | ');
+  const list = (v) => (Array.isArray(v) ? v.filter(isObject) : []);
+  const names = (buttons) => list(buttons).map((b) => b.name).join(' | ');
   const local = (u) => (typeof u === 'string' && u.startsWith(`${settings.url}/`) ? u.slice(settings.url.length) : (u || ''));
   function describe(t) {
-    const p = t.payload || {};
+    const p = isObject(t.payload) ? t.payload : {};
     switch (t.type) {
       case 'text': {
         // `source`: the text as the engine said it (markdown, its own delay), which the
         // runtime adds for a client that asks for debug traces.
-        const { message, delay } = p.source || p;
+        const { message, delay } = isObject(p.source) ? p.source : p;
         return `text: ${message || ''}${p.ai === true ? ' [ai]' : ''}${delay !== undefined && delay !== null ? ` (delay ${delay})` : ''}`;
       }
       case 'speak': return `speak: ${p.message || ''}${p.src ? ` [audio ${local(p.src)}]` : ''}`;
       case 'visual': return `image: ${local(p.image)}${p.dimensions ? ` ${p.dimensions.width}x${p.dimensions.height}` : ''}`;
       case 'cardV2': return `card: ${p.title || ''} / ${(p.description && p.description.text) || ''} / ${local(p.imageUrl)} [${names(p.buttons)}]`;
-      case 'carousel': return `carousel: ${(p.cards || []).map((c) => `${c.title || ''} [${names(c.buttons)}]`).join(', ')}`;
+      case 'carousel': return `carousel: ${list(p.cards).map((c) => `${c.title || ''} [${names(c.buttons)}]`).join(', ')}`;
       case 'choice': return `choice: ${names(p.buttons)}`;
       case 'no-reply': return `no-reply: ${p.timeout}`;
       case 'end': return 'end';
       default:
-        if (DIAGNOSTIC.includes(t.type)) return `${t.type}: ${t.payload === undefined ? '' : JSON.stringify(t.payload)}`;
+        if (DIAGNOSTIC.includes(t.type) || t.type === '(not a trace)') return `${t.type}: ${t.payload === undefined ? '' : JSON.stringify(t.payload)}`;
         return `custom ${t.type}: ${t.payload === undefined ? '' : JSON.stringify(t.payload)} paths: ${(t.paths || []).map((x) => x.event && x.event.type).join(', ')} default: ${t.defaultPath === undefined ? '' : t.defaultPath}`;
     }
   }
   const ours = (t) => t.type === 'debug' && t.payload && ['nlu', 'api', 'api_result', 'llm', 'llm_result', 'seed'].includes(t.payload.type);
   const orDefault = (v) => (v === undefined || v === null ? 'default' : v);
   const buttonsOf = (traces) => traces.flatMap((t) => {
-    const p = t.payload || {};
-    if (t.type === 'choice') return p.buttons || [];
-    if (t.type === 'cardV2') return p.buttons || [];
-    if (t.type === 'carousel') return (p.cards || []).flatMap((c) => c.buttons || []);
+    const p = isObject(t.payload) ? t.payload : {};
+    if (t.type === 'choice') return list(p.buttons);
+    if (t.type === 'cardV2') return list(p.buttons);
+    if (t.type === 'carousel') return list(p.cards).flatMap((c) => list(c.buttons));
     return [];
   });
   const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
