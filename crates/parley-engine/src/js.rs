@@ -329,6 +329,30 @@ mod tests {
         assert!(e.contains("RangeError") || e.contains("stack"), "{e}");
     }
 
+    /// Work that is not the interpreter's own loop is bounded too: a regular expression that
+    /// backtracks for ever, a getter on a variable read back after the code ran, a `toJSON`
+    /// that the copy out calls, a sort whose comparator never ends.
+    #[test]
+    fn limits_reach_built_ins_and_the_copy_out() {
+        let v = vars(&[("count", json!(1))]);
+        let e = evaluate("/(a+)+$/.test('a'.repeat(40) + 'b')", &v, 1).unwrap_err();
+        assert!(e.contains("too long"), "{e}");
+        let e = run_code(
+            "Object.defineProperty(globalThis, 'count', { get() { while (true) {} } });",
+            &v,
+            1,
+            false,
+        )
+        .unwrap_err();
+        assert!(e.contains("too long"), "{e}");
+        let e = evaluate("({ toJSON() { for (;;) {} } })", &v, 1).unwrap_err();
+        assert!(e.contains("too long"), "{e}");
+        let e = evaluate("[3, 1, 2].sort(function () { for (;;) {} })", &v, 1).unwrap_err();
+        assert!(e.contains("too long"), "{e}");
+        // And the runtime is fine for the next one.
+        assert_eq!(evaluate("count + 1", &v, 1), Ok(json!(2)));
+    }
+
     #[test]
     fn nothing_of_the_host_and_no_clock() {
         let v = BTreeMap::new();
