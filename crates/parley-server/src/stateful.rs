@@ -19,7 +19,7 @@ use crate::target::{Admin, Interact, UserTarget};
 use crate::turn::{run_turn, shape, turn_context};
 use crate::{AppState, random_seed};
 
-fn store_error(e: StoreError) -> ApiError {
+pub(crate) fn store_error(e: StoreError) -> ApiError {
     match e {
         StoreError::Conflict => ApiError::conflict(
             "state_conflict",
@@ -363,11 +363,17 @@ pub(crate) async fn delete_state(
     State(app): State<AppState>,
     target: UserTarget<Admin>,
 ) -> Result<StatusCode, ApiError> {
-    let deleted = app
-        .store()
-        .delete(&target.project.id, &target.user)
+    // Held as a turn holds its user (across servers too), so that a turn in flight on another
+    // server ends first: a delete in the middle of it would make its write a conflict after its
+    // API calls ran.
+    let store = app.store();
+    let held = store
+        .hold(&target.project.id, &target.user, app.limits().user_wait())
         .await
         .map_err(store_error)?;
+    let deleted = store.delete(&target.project.id, &target.user).await;
+    held.release().await;
+    let deleted = deleted.map_err(store_error)?;
     if deleted {
         Ok(StatusCode::NO_CONTENT)
     } else {

@@ -31,7 +31,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, Body, Query};
-use crate::stateful::{TurnAsk, user_turn};
+use crate::stateful::{TurnAsk, store_error, user_turn};
 use crate::store::{Session, StoreError};
 use crate::target::{Interact, SessionClaims, SessionTarget, Target, UserTarget};
 use crate::{AppState, random_seed};
@@ -54,36 +54,39 @@ pub(crate) async fn start_session(
     let lock = app.user_lock(&project.id, &user);
     let _one_at_a_time = app.wait_for_user(lock).await?;
     let id = crate::signing::to_hex(&random_seed()?.to_be_bytes());
-    let stored = app
-        .store()
-        .load(&project.id, &user)
+    // Held as a turn holds its user (across servers too): a start that raced another server's
+    // turn would make that turn's write a conflict after its API calls ran.
+    let store = app.store();
+    let mut held = store
+        .hold(&project.id, &user, app.limits().user_wait())
         .await
-        .map_err(ApiError::internal)?;
-    if stored.is_none() {
-        app.admit_new_session(&project.id, target.client, target.keyless)
-            .await?;
-    }
-    // A new conversation, from the version's initial state.
-    let session = Session {
-        version: version.id().to_owned(),
-        state: initial_state(version, random_seed()?),
-        last_request: None,
-        session_key: Some(id.clone()),
-    };
-    match app
-        .store()
-        .save(&project.id, &user, &session, stored.map(|(_, r)| r))
-        .await
-    {
-        Ok(_) => {}
-        Err(StoreError::Conflict) => {
-            return Err(ApiError::conflict(
-                "state_conflict",
-                "another server started a session for this user at the same moment: try again",
-            ));
+        .map_err(store_error)?;
+    let started = async {
+        let stored = held.load().await.map_err(store_error)?;
+        if stored.is_none() {
+            app.admit_new_session(&project.id, target.client, target.keyless)
+                .await?;
         }
-        Err(e) => return Err(ApiError::internal(e)),
+        // A new conversation, from the version's initial state.
+        let session = Session {
+            version: version.id().to_owned(),
+            state: initial_state(version, random_seed()?),
+            last_request: None,
+            session_key: Some(id.clone()),
+        };
+        match held.save(&session, stored.map(|(_, r)| r)).await {
+            Ok(_) => Ok(()),
+            // Under the hold, only a writer that held nothing (an admin's delete).
+            Err(StoreError::Conflict) => Err(ApiError::conflict(
+                "state_conflict",
+                "the conversation changed while the session started: try again",
+            )),
+            Err(e) => Err(store_error(e)),
+        }
     }
+    .await;
+    held.release().await;
+    started?;
     let claims = SessionClaims {
         project: project.id.clone(),
         user,

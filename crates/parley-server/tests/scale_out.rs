@@ -558,3 +558,95 @@ async fn a_wait_for_a_turn_on_the_same_server_is_bounded() {
     // The refused request ran nothing: one API call, the first turn's.
     assert_eq!(hits.load(Ordering::SeqCst), 1);
 }
+
+/// A request that gives up waiting for its user (the client went away, a timeout dropped it)
+/// leaves no lock behind: its connection must not go back to the pool with the wait still
+/// queued, or it takes the user's lock once the holder ends and keeps it while it idles there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hold_abandoned_mid_wait_leaves_no_lock_behind() {
+    let Some(base) = database() else { return };
+    let url = fresh_schema(&base).await;
+    let (holder, quitter, next) = (
+        PostgresStore::connect(&url).await.unwrap(),
+        PostgresStore::connect(&url).await.unwrap(),
+        PostgresStore::connect(&url).await.unwrap(),
+    );
+    let held = holder
+        .hold("p", "dee", Duration::from_secs(10))
+        .await
+        .unwrap();
+    // The quitter waits for dee, and its request is dropped mid-wait.
+    let gave_up = tokio::time::timeout(
+        Duration::from_millis(500),
+        quitter.hold("p", "dee", Duration::from_secs(10)),
+    )
+    .await;
+    assert!(gave_up.is_err(), "the quitter got dee while it was held");
+    held.release().await;
+    // The next request gets dee well within its wait.
+    let started = Instant::now();
+    let next_hold = next.hold("p", "dee", Duration::from_secs(3)).await;
+    assert!(
+        next_hold.is_ok(),
+        "dee stayed held after the holder ended: {:?} after {:?}",
+        next_hold.err(),
+        started.elapsed()
+    );
+    next_hold.unwrap().release().await;
+}
+
+/// A v4 session start and an admin's delete hold the user as a turn does: while another
+/// server's turn holds it they wait (here past the bound: 503), instead of writing under that
+/// turn, whose own write would then be refused after its API calls ran.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_session_start_and_a_delete_wait_for_another_servers_turn() {
+    let Some(base) = database() else { return };
+    let url = fresh_schema(&base).await;
+    let (api, _) = counting_api().await;
+    let dir = tempfile::tempdir().unwrap();
+    let project = counting_project(dir.path(), &api);
+    let store = PostgresStore::connect(&url).await.unwrap();
+    let (record, key) = parley_server::keys::generate("count", Scope::Secret, "admin", 600, 600);
+    store.create_key(&record).await.unwrap();
+    let session = parley_server::store::Session {
+        version: "v1".into(),
+        state: parley_protocol::State::default(),
+        last_request: None,
+        session_key: None,
+    };
+    store.save("count", "ed", &session, None).await.unwrap();
+    let server = spawn(&url, &["--project", &project, "--user-wait-secs", "1"]);
+    let client = http();
+    let start = || {
+        client
+            .post(format!("{}/v4/project/count/session", server.url))
+            .header("authorization", &key)
+            .header("content-type", "application/json")
+            .body(json!({ "userID": "ed" }).to_string())
+            .send()
+    };
+    let delete = || {
+        client
+            .delete(format!("{}/state/user/ed", server.url))
+            .header("authorization", &key)
+            .send()
+    };
+    // Another server's turn holds ed.
+    let held = store
+        .hold("count", "ed", Duration::from_secs(5))
+        .await
+        .unwrap();
+    for (what, answer) in [("start", start().await), ("delete", delete().await)] {
+        let answer = answer.unwrap();
+        assert_eq!(answer.status().as_u16(), 503, "{what}");
+        assert_eq!(answer.headers()["retry-after"], "1", "{what}");
+        let body: Value = serde_json::from_slice(&answer.bytes().await.unwrap()).unwrap();
+        assert_eq!(body["code"], "user_busy", "{what}: {body}");
+    }
+    held.release().await;
+    // Nothing was written under the hold; once it ends both go through.
+    let (stored, _) = store.load("count", "ed").await.unwrap().unwrap();
+    assert_eq!(stored.session_key, None);
+    assert_eq!(start().await.unwrap().status().as_u16(), 200);
+    assert_eq!(delete().await.unwrap().status().as_u16(), 204);
+}

@@ -277,10 +277,10 @@ impl Held for PgHeld {
         expected: Option<Revision>,
     ) -> Result<Revision, StoreError> {
         let text = encode(session)?;
-        let client = self
-            .client
-            .take()
-            .ok_or_else(|| err("the hold has ended"))?;
+        // The connection stays the hold's until the commit answered: a request dropped mid-way
+        // drops the hold, which rolls back (a no-op after the commit), rather than pooling a
+        // connection inside the transaction with the user's lock.
+        let client = self.client()?;
         // The write and the commit in one round trip (pipelined): the lock goes with the commit.
         let result = async {
             let changed = match expected {
@@ -313,9 +313,11 @@ impl Held for PgHeld {
             }
         }
         .await;
-        if result
-            .as_ref()
-            .is_err_and(|e| !matches!(e, StoreError::Conflict))
+        let client = self.client.take();
+        if let Some(client) = client
+            && result
+                .as_ref()
+                .is_err_and(|e| !matches!(e, StoreError::Conflict))
         {
             // The transaction may still be open (a prepare failed): do not pool it so.
             drop(deadpool_postgres::Object::take(client));
@@ -483,16 +485,23 @@ impl Store for PostgresStore {
         // wrote.
         let lock_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&key];
         let load_params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&project, &user];
-        let (began, locked, row) = tokio::join!(
-            client.batch_execute(&begin),
-            client.execute(&lock, &lock_params),
-            client.query_opt(&select, &load_params)
-        );
+        // The hold owns the connection before the transaction begins: a request dropped while
+        // it waits (its client went away) drops the hold, whose rollback follows the queued
+        // wait. A bare connection would go back to the pool with the wait still queued, then
+        // take the user's lock once the holder ended and keep it while idle in the pool.
         let mut held = PgHeld {
             client: Some(client),
             project: project.to_owned(),
             user: user.to_owned(),
             first: None,
+        };
+        let (began, locked, row) = {
+            let client = held.client()?;
+            tokio::join!(
+                client.batch_execute(&begin),
+                client.execute(&lock, &lock_params),
+                client.query_opt(&select, &load_params)
+            )
         };
         let row = match began.and(locked).and(row) {
             Ok(row) => row,
@@ -553,16 +562,25 @@ impl Store for PostgresStore {
         job: &str,
         every: std::time::Duration,
     ) -> Result<Option<Box<dyn Claim>>, StoreError> {
-        let client = Self::get(&self.holds).await?;
+        // The claim owns the connection from the start: dropped mid-way (a shutdown), it closes
+        // the connection instead of pooling one inside a transaction with the job's lock.
+        let mut claim = PgClaim {
+            client: Some(Self::get(&self.holds).await?),
+        };
         let claimed = async {
-            client.batch_execute("BEGIN").await?;
+            let client = claim
+                .client
+                .as_ref()
+                .ok_or_else(|| err("the claim has ended"))?;
+            client.batch_execute("BEGIN").await.map_err(pg)?;
             let locked: bool = client
                 .query_one(
                     "SELECT pg_try_advisory_xact_lock($1,
                          hashtext(coalesce(current_schema(), '') || ':' || $2))",
                     &[&LOCK_CLASS_JOBS, &job],
                 )
-                .await?
+                .await
+                .map_err(pg)?
                 .get(0);
             if !locked {
                 return Ok(false);
@@ -575,27 +593,25 @@ impl Store for PostgresStore {
                      RETURNING 1",
                     &[&job, &every.as_secs_f64()],
                 )
-                .await?;
-            Ok(due.is_some())
+                .await
+                .map_err(pg)?;
+            Ok::<_, StoreError>(due.is_some())
         }
         .await;
         match claimed {
-            Ok(true) => {}
+            Ok(true) => Ok(Some(Box::new(claim))),
             Ok(false) => {
-                if client.batch_execute("ROLLBACK").await.is_err() {
+                if let Some(client) = claim.client.take()
+                    && client.batch_execute("ROLLBACK").await.is_err()
+                {
                     drop(deadpool_postgres::Object::take(client));
                 }
-                return Ok(None);
+                Ok(None)
             }
-            Err(e) => {
-                // Never pool a connection that may be inside a transaction.
-                drop(deadpool_postgres::Object::take(client));
-                return Err(pg(e));
-            }
+            // Dropping the claim closes its connection: never pool one that may be inside a
+            // transaction.
+            Err(e) => Err(e),
         }
-        Ok(Some(Box::new(PgClaim {
-            client: Some(client),
-        })))
     }
 
     async fn create_key(&self, key: &KeyRecord) -> Result<(), StoreError> {
