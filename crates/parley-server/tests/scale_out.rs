@@ -221,8 +221,10 @@ async fn two_hundred_turns_of_one_user_over_three_servers_are_serialised() {
     let (api, hits) = counting_api().await;
     let dir = tempfile::tempdir().unwrap();
     let project = counting_project(dir.path(), &api);
+    // The last of 200 queued turns waits for all the others: on a loaded machine (CI runs these
+    // tests at once) that can pass the default 10 s bound, whose 503 is the next test's matter.
     let servers: Vec<Server> = (0..3)
-        .map(|_| spawn(&url, &["--project", &project]))
+        .map(|_| spawn(&url, &["--project", &project, "--user-wait-secs", "120"]))
         .collect();
     let client = http();
     let (status, _) = turn(&client, &servers[0].url, "ann", json!({ "type": "launch" })).await;
@@ -475,11 +477,12 @@ async fn a_public_key_rate_holds_across_three_servers() {
         allowed >= 30 && f64::from(allowed) <= 31.0 + took / 2.0,
         "{allowed} in {took} s"
     );
-    // The key's rate, over a few seconds: a burst of 60, then one a second.
+    // The key's rate: a burst of 60, then one a second. A count of requests, not a time: on a
+    // loaded machine 4 s did not always see 60 requests sent (the burst alone then fails).
     let started = Instant::now();
     let mut allowed = 0;
     let mut i = 0;
-    while started.elapsed() < Duration::from_secs(4) {
+    while i < 90 && started.elapsed() < Duration::from_secs(120) {
         if send(i, open_key.clone()).await == 200 {
             allowed += 1;
         }
@@ -491,9 +494,11 @@ async fn a_public_key_rate_holds_across_three_servers() {
          burst of 60, then 1/s: at most {:.0})",
         60.0 + seconds.floor() + 1.0
     );
+    // The burst is never refused; past it, at most one a second (90 sent within 29 s must
+    // see refusals).
     assert!(
-        allowed >= 60 && f64::from(allowed) <= 61.0 + seconds,
-        "{allowed} in {seconds} s"
+        allowed >= u32::try_from(i.min(60)).unwrap() && f64::from(allowed) <= 61.0 + seconds,
+        "{allowed} of {i} in {seconds} s"
     );
 }
 
@@ -525,8 +530,10 @@ async fn sixty_four_new_conversations_at_once_do_not_starve_the_connections() {
         .map(|(s, _)| *s)
         .filter(|s| *s != 200)
         .collect();
+    // Starved holders each waited 5 s for a connection, then 503: the refusals tell. The time
+    // is only a loose bound (a loaded CI machine took more than the 4 s once asked here).
     assert!(refused.is_empty(), "refused: {refused:?} in {took:?}");
-    assert!(took < Duration::from_secs(4), "{took:?}");
+    assert!(took < Duration::from_secs(30), "{took:?}");
 }
 
 /// The wait for the same user's turn on this server is bounded too (any store: SQLite here).
@@ -541,7 +548,12 @@ async fn a_wait_for_a_turn_on_the_same_server_is_bounded() {
     let (first, second) = tokio::join!(
         turn(&client, &server.url, "cy", json!({ "type": "launch" })),
         async {
-            tokio::time::sleep(Duration::from_millis(300)).await;
+            // Once the first turn is in its API call (it holds cy): a fixed pause could, on a
+            // loaded machine, send the second before the first arrived.
+            let waiting = Instant::now();
+            while hits.load(Ordering::SeqCst) == 0 && waiting.elapsed() < Duration::from_secs(60) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
             let started = Instant::now();
             let answer = turn(&client, &server.url, "cy", json!({ "type": "launch" })).await;
             (answer, started.elapsed())
