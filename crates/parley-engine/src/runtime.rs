@@ -1019,6 +1019,24 @@ impl<'v> Runner<'v> {
         if n <= 1 { 0 } else { self.session.pick(n) }
     }
 
+    /// One of `paths` not taken since the block `id` last took them all (then any of them, and
+    /// the count starts again): Voiceflow's no-duplicates random step.
+    pub(crate) fn pick_unused(&mut self, id: &str, paths: &[String]) -> usize {
+        let used = self.session.book.randoms.remove(id).unwrap_or_default();
+        let mut open: Vec<usize> = (0..paths.len())
+            .filter(|&i| !used.contains(&paths[i]))
+            .collect();
+        let mut used = used;
+        if open.is_empty() {
+            open = (0..paths.len()).collect();
+            used.clear();
+        }
+        let i = open[self.pick(open.len())];
+        used.push(paths[i].clone());
+        self.session.book.randoms.insert(id.to_owned(), used);
+        i
+    }
+
     /// Fills `{variable}` placeholders.
     pub(crate) fn render(&self, template: &str) -> String {
         crate::template::render(template, &self.session.variables, false)

@@ -82,6 +82,10 @@ pub(crate) struct Bookkeeping {
     /// each cut to [`MAX_HISTORY_CHARS`]). Absent from states made before it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) history: Vec<Said>,
+    /// The paths each no-duplicates random block has taken since it last took them all, by
+    /// block id (Voiceflow's `random: 2`). Absent from states made before it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) randoms: BTreeMap<String, Vec<String>>,
 }
 
 /// One message of the conversation.
@@ -118,6 +122,7 @@ impl Session {
                 no_reply: 0,
                 turn: 0,
                 history: Vec::new(),
+                randoms: BTreeMap::new(),
             },
             variables: version.default_variables(),
         }

@@ -523,6 +523,7 @@ impl Importer {
                         let mut blocks = vec![Block::Random(RandomBlock {
                             id: id.clone(),
                             paths: (0..variants.len()).map(|i| format!("{id}#{i}")).collect(),
+                            no_duplicates: false,
                         })];
                         for (i, message) in variants.into_iter().enumerate() {
                             blocks.push(Block::Speak(SpeakBlock {
@@ -633,7 +634,12 @@ impl Importer {
                 if paths.is_empty() {
                     return Err("a random node without paths".to_owned());
                 }
-                vec![Block::Random(RandomBlock { id, paths })]
+                vec![Block::Random(RandomBlock {
+                    id,
+                    paths,
+                    // `random: 2`: no duplicates (general-runtime's random handler).
+                    no_duplicates: node.get("random").and_then(Value::as_u64) == Some(2),
+                })]
             }
             "api" | "integrations" => vec![self.api(cx, id, node)?],
             "code" => {

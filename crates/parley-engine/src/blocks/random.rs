@@ -5,12 +5,15 @@ use crate::runtime::{Fault, Next, Runner};
 use crate::validate::Checker;
 
 /// Takes one of its paths at random, drawing from the conversation's seed (so a stateless
-/// conversation is deterministic).
+/// conversation is deterministic). With `noDuplicates`, a path is not taken again until every
+/// other one has been (Voiceflow's random step with "no duplicates").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RandomBlock {
     pub id: String,
     pub paths: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_duplicates: bool,
 }
 
 impl RandomBlock {
@@ -24,7 +27,11 @@ impl RandomBlock {
     }
 
     pub(crate) fn run(&self, rt: &mut Runner) -> Result<Next, Fault> {
-        let i = rt.pick(self.paths.len());
+        let i = if self.no_duplicates && self.paths.len() > 1 {
+            rt.pick_unused(&self.id, &self.paths)
+        } else {
+            rt.pick(self.paths.len())
+        };
         Ok(Next::Go(self.paths[i].clone()))
     }
 }
