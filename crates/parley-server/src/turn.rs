@@ -432,14 +432,23 @@ pub fn on_server(url: &mut String, base: &str) {
     }
 }
 
-/// The pictures and clips of a trace, made absolute against `base` (see [`shape`]).
+/// The pictures, clips and links of a trace, made absolute against `base` (see [`shape`]): a
+/// link left as a path would open on the page's own site, not this server.
 fn absolute_media(kind: &mut TraceKind, base: &str) {
     let card = |card: &mut parley_protocol::Card| {
         if let Some(url) = &mut card.image_url {
             on_server(url, base);
         }
+        if let Some(nodes) = card.description.as_mut().and_then(|d| d.slate.as_mut()) {
+            absolute_links(nodes, base);
+        }
     };
     match kind {
+        TraceKind::Text(text) => {
+            if let Some(nodes) = text.slate.as_mut().and_then(|s| s.content.as_mut()) {
+                absolute_links(nodes, base);
+            }
+        }
         TraceKind::Visual(visual) => {
             if let Some(url) = &mut visual.image {
                 on_server(url, base);
@@ -453,6 +462,18 @@ fn absolute_media(kind: &mut TraceKind, base: &str) {
         TraceKind::CardV2(one) => card(one),
         TraceKind::Carousel(carousel) => carousel.cards.iter_mut().for_each(card),
         _ => {}
+    }
+}
+
+/// The links (`url` of slate elements) in `nodes` and their children, made absolute.
+fn absolute_links(nodes: &mut [parley_protocol::SlateNode], base: &str) {
+    for node in nodes {
+        if let parley_protocol::SlateNode::Element(element) = node {
+            if let Some(url) = &mut element.url {
+                on_server(url, base);
+            }
+            absolute_links(&mut element.children, base);
+        }
     }
 }
 
@@ -510,6 +531,31 @@ mod tests {
 
     fn types(traces: &[Trace]) -> Vec<&str> {
         traces.iter().map(Trace::type_name).collect()
+    }
+
+    #[test]
+    fn links_and_pictures_given_as_paths_are_made_absolute() {
+        let traces: Vec<Trace> = serde_json::from_value(serde_json::json!([
+            { "type": "text", "payload": {
+                "message": "See [the menu](/demo/menu) or [theirs](https://a.example/m)" } },
+            { "type": "cardV2", "payload": { "title": "Pizza", "imageUrl": "/demo/p.png",
+                "description": { "text": "more", "slate": [{ "children": [
+                    { "type": "link", "url": "/demo/more", "children": [{ "text": "more" }] }
+                ] }] },
+                "buttons": [] } }
+        ]))
+        .unwrap();
+        let shaped = shape(traces, None, None, Some("https://shop.example"));
+        let json = serde_json::to_string(&shaped).unwrap();
+        for absolute in [
+            r#""url":"https://shop.example/demo/menu""#,
+            r#""url":"https://a.example/m""#,
+            r#""url":"https://shop.example/demo/more""#,
+            r#""imageUrl":"https://shop.example/demo/p.png""#,
+        ] {
+            assert!(json.contains(absolute), "{absolute} in {json}");
+        }
+        assert!(!json.contains(r#"":"/demo"#), "{json}");
     }
 
     #[test]
