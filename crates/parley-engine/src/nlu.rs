@@ -874,12 +874,19 @@ mod tests {
         }))
         .unwrap();
         let nlu = Nlu::train(&version);
+        // The quickest of three runs: on a loaded machine (the tests run in parallel) a single
+        // run's time is mostly someone else's.
         let time = |n: usize| {
             let text = "large ".repeat(n);
-            let started = std::time::Instant::now();
-            let analysis = nlu.analyse(&text);
-            assert_eq!(analysis.toks.len(), n);
-            started.elapsed()
+            (0..3)
+                .map(|_| {
+                    let started = std::time::Instant::now();
+                    let analysis = nlu.analyse(&text);
+                    assert_eq!(analysis.toks.len(), n);
+                    started.elapsed()
+                })
+                .min()
+                .unwrap()
         };
         time(1_000);
         let (short, long) = (time(5_000), time(20_000));
