@@ -562,7 +562,12 @@ impl<'v> Runner<'v> {
             && let Some(own) = &choice.no_match
         {
             let n = self.session.book.no_match as usize;
-            if let Some(prompt) = own.prompts.get(n - 1) {
+            let i = if own.randomize && n <= own.prompts.len() {
+                self.pick(own.prompts.len())
+            } else {
+                n - 1
+            };
+            if let Some(prompt) = own.prompts.get(i) {
                 let prompt = self.render(prompt);
                 self.say(Trace::text(prompt));
                 self.repeat_choice();

@@ -979,7 +979,16 @@ fn no_match(cx: &Lines<'_>, node: &Value) -> Option<Reprompts> {
         own.and_then(|n| n.get("nodeID"))
             .or_else(|| node.get("elseId")),
     );
-    (!prompts.is_empty() || next.is_some()).then_some(Reprompts { prompts, next })
+    let randomize = own
+        .and_then(|n| n.get("randomize"))
+        .or_else(|| node.get("randomize"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    (!prompts.is_empty() || next.is_some()).then_some(Reprompts {
+        prompts,
+        next,
+        randomize,
+    })
 }
 
 /// A node's own no-reply: `noReply.timeout`, `prompts`, `nodeID` (or the older `reprompt`).

@@ -49,6 +49,10 @@ pub struct Reprompts {
     pub prompts: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,
+    /// Each no-match says one of the prompts at random (Voiceflow's `noMatch.randomize`), as
+    /// many times as there are prompts; otherwise they are said in order.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub randomize: bool,
 }
 
 impl ChoiceBlock {
