@@ -858,6 +858,8 @@ impl Importer {
                 retries,
                 next,
                 fail,
+                // Voiceflow's no-match handler: spent reprompts, then the global no-match.
+                then_global_no_match: true,
             }));
         }
         let entities: Vec<String> = items(node.pointer("/intent/entities"))
@@ -895,6 +897,7 @@ impl Importer {
             retries,
             next,
             fail,
+            then_global_no_match: true,
         }))
     }
 

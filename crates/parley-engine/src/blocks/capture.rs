@@ -28,6 +28,10 @@ pub struct CaptureBlock {
     pub next: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fail: Option<String>,
+    /// Once its own prompts are spent (and with no `fail`), the project's no-match prompt
+    /// instead of the last of its own again: Voiceflow's captureV2 (an imported project).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub then_global_no_match: bool,
 }
 
 fn default_retries() -> u32 {
@@ -92,7 +96,8 @@ impl CaptureBlock {
         {
             return Ok(Resume::Go(Next::Go(fail.clone())));
         }
-        let prompt = if self.no_match.is_empty() {
+        let spent = self.then_global_no_match && attempts as usize > self.no_match.len();
+        let prompt = if self.no_match.is_empty() || spent {
             rt.no_match_prompt()
         } else {
             let i = (attempts as usize - 1).min(self.no_match.len() - 1);
