@@ -176,18 +176,26 @@ impl Watch {
         within: Duration,
         group: bool,
     ) -> Result<Watch> {
-        // No --widget-dir: the page comes from trunk; the runtime answers the API.
+        let port = match port {
+            Some(port) => port,
+            None => committed_trunk_port()?,
+        };
+        // No --widget-dir: the page comes from trunk; the runtime answers the API. Its public
+        // URL is trunk's: trunk's proxy sends the backend's host without its port as `Host`,
+        // so the pictures' paths would otherwise be made absolute against port 80.
         let runtime = Server::spawn(
             command(parley)
                 .arg("serve")
                 .arg("--addr")
                 .arg(addr.to_string())
+                .arg("--public-url")
+                .arg(format!("http://127.0.0.1:{port}"))
                 .arg("--debug-traces")
                 .arg("--data-dir")
                 .arg(root().join("target/parley-data")),
         )?;
         let runtime_addr = address_of(&runtime.url)?;
-        let (config, port) = trunk_config(runtime_addr, port)?;
+        let (config, port) = trunk_config(runtime_addr, Some(port))?;
         let mut trunk = command("trunk");
         trunk.arg("serve").arg("--config").arg(&config);
         #[cfg(unix)]
@@ -254,6 +262,18 @@ fn address_of(url: &str) -> Result<SocketAddr> {
         .with_context(|| format!("not an http:// URL: {url}"))?;
     host.parse()
         .with_context(|| format!("not an address: {host}"))
+}
+
+/// The port the committed `Trunk.toml` serves on.
+fn committed_trunk_port() -> Result<u16> {
+    let text = std::fs::read_to_string(root().join("Trunk.toml")).context("reading Trunk.toml")?;
+    let config: toml::Table = text.parse().context("parsing Trunk.toml")?;
+    config
+        .get("serve")
+        .and_then(|serve| serve.get("port"))
+        .and_then(toml::Value::as_integer)
+        .and_then(|p| u16::try_from(p).ok())
+        .context("Trunk.toml has no serve.port")
 }
 
 /// The committed `Trunk.toml`, written under `target/` with its proxies' backends at
