@@ -42,9 +42,8 @@ function freePort() {
   });
 }
 
-// The demo project's API-call block asks 127.0.0.1:8080 for the delivery estimate: the server
-// listens there when it is free, so the call is real; otherwise on a free port (the block then
-// takes its failure path, which the scenario accepts).
+// The demo project's API-call block asks the server itself for the delivery estimate (a path:
+// the server's own address, whatever the port), so the call is real on any port.
 async function startServer(port, dataDir) {
   const child = spawn(parleyBin, ['serve', '--addr', `127.0.0.1:${port}`, '--data-dir', dataDir,
     '--widget-dir', distDir, '--debug-traces'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });

@@ -238,10 +238,14 @@ module.exports = (scenario, { shot, send, WAIT }) => {
     const other = spawn(process.argv[2], ['serve', '--addr', '127.0.0.1:0', '--data-dir', dataDir, '--widget-dir', process.argv[3], '--debug-traces'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
     try {
       const url = await new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('the other server did not start')), 15000);
+        // Bounded, but with room for a loaded CI machine; the address is read from all that
+        // was said so far (a pipe may cut "…127.0.0.1:34" from "567/" between two chunks).
+        let said = '';
+        const timer = setTimeout(() => reject(new Error(`the other server did not start: ${said}`)), 60000);
         other.stderr.on('data', (chunk) => {
-          const m = String(chunk).match(/http:\/\/127\.0\.0\.1:\d+/);
-          if (m) { clearTimeout(timer); resolve(m[0]); }
+          said += String(chunk);
+          const m = said.match(/ at (http:\/\/127\.0\.0\.1:\d+)\//);
+          if (m) { clearTimeout(timer); resolve(m[1]); }
         });
         other.on('exit', (code) => reject(new Error(`the other server exited (${code})`)));
       });
