@@ -6,29 +6,17 @@
 
 use anyhow::{Result, bail};
 
-use crate::cmd::{Counts, command, root, run_tests};
-use crate::demo::build_server;
+use crate::cmd::{Counts, run_tests};
+use crate::postgres;
 use crate::tools::{self, Browser};
-use crate::{postgres, widget};
 
 /// Runs the scenarios of `e2e/nginx.cjs` (those named "through nginx") with `e2e/run.cjs`,
 /// against the release build in `dist/` (the widget step builds it).
 pub(crate) fn scale_out(browser: &Browser, database_url: &str) -> Result<Counts> {
     let nginx = tools::ensure_nginx()?;
     let psql = postgres::psql()?;
-    let playwright = tools::ensure_playwright()?;
-    let voiceflow = tools::ensure_voiceflow_clients()?;
-    let parley = build_server()?;
     let counts = run_tests(
-        command("node")
-            .arg(root().join("e2e/run.cjs"))
-            .arg(&parley)
-            .arg(widget::dist_dir())
-            .arg(&browser.chromium)
-            .arg(root().join("target/screenshots"))
-            .arg(widget::npm_tarball())
-            .env("NODE_PATH", playwright.join("node_modules"))
-            .env("PARLEY_VOICEFLOW_DIR", &voiceflow)
+        crate::test::e2e_runner(browser)?
             .env("PARLEY_E2E_ONLY", "through nginx")
             .env("PARLEY_NGINX", &nginx)
             .env("PARLEY_PSQL", &psql)

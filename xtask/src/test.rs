@@ -221,21 +221,7 @@ fn demo_check(browser: &Browser) -> Result<()> {
 /// on another origin (the Vite one installs the tarball and Vite from npm); screenshots in
 /// `target/screenshots/`.
 fn end_to_end(browser: &Browser) -> Result<Counts> {
-    let playwright = tools::ensure_playwright()?;
-    // Voiceflow's published clients, for the conformance scenarios (e2e/voiceflow.cjs).
-    let voiceflow = tools::ensure_voiceflow_clients()?;
-    let parley = build_server()?;
-    let counts = run_tests(
-        command("node")
-            .arg(root().join("e2e/run.cjs"))
-            .arg(&parley)
-            .arg(widget::dist_dir())
-            .arg(&browser.chromium)
-            .arg(root().join("target/screenshots"))
-            .arg(widget::npm_tarball())
-            .env("NODE_PATH", playwright.join("node_modules"))
-            .env("PARLEY_VOICEFLOW_DIR", &voiceflow),
-    )?;
+    let counts = run_tests(&mut e2e_runner(browser)?)?;
     // A runner that stopped before its summary must not pass for a clean run.
     if counts.passed == 0 || counts.failed > 0 {
         bail!(
@@ -245,6 +231,25 @@ fn end_to_end(browser: &Browser) -> Result<Counts> {
         );
     }
     Ok(counts)
+}
+
+/// `node e2e/run.cjs` with its arguments and the npm tools it needs (playwright-core, and
+/// Voiceflow's published clients for the conformance scenarios), for the end-to-end step and
+/// the scale-out step (which picks its scenarios by environment).
+pub(crate) fn e2e_runner(browser: &Browser) -> Result<std::process::Command> {
+    let playwright = tools::ensure_playwright()?;
+    let voiceflow = tools::ensure_voiceflow_clients()?;
+    let parley = build_server()?;
+    let mut node = command("node");
+    node.arg(root().join("e2e/run.cjs"))
+        .arg(&parley)
+        .arg(widget::dist_dir())
+        .arg(&browser.chromium)
+        .arg(root().join("target/screenshots"))
+        .arg(widget::npm_tarball())
+        .env("NODE_PATH", playwright.join("node_modules"))
+        .env("PARLEY_VOICEFLOW_DIR", &voiceflow);
+    Ok(node)
 }
 
 fn check_png(path: &Path) -> Result<()> {
