@@ -20,6 +20,10 @@ pub struct Endpoint {
     pub api_key: Option<String>,
     /// The stateful flavour's user id; `None` for the stateless flavour.
     pub user: Option<String>,
+    /// Stateful turns go to Voiceflow's current API (a v4 session, turns streamed as
+    /// server-sent events with `completion` traces) while the runtime offers it (the `stream`
+    /// option, on unless turned off).
+    pub stream: bool,
 }
 
 /// An HTTP call, ready to send.
@@ -44,6 +48,68 @@ impl Endpoint {
             version: None,
             api_key: None,
             user: None,
+            stream: false,
+        }
+    }
+
+    /// Whether a turn streams: stateful, and asked for.
+    pub fn streams(&self) -> bool {
+        self.stream && self.user.is_some()
+    }
+
+    /// The headers every call names: the JSON body, and the `versionID` asked for.
+    fn headers(&self) -> Vec<(String, String)> {
+        let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
+        match (&self.version, &self.user) {
+            (Some(version), _) => headers.push(("versionID".to_owned(), version.clone())),
+            (None, None) => headers.push(("versionID".to_owned(), "development".to_owned())),
+            (None, Some(_)) => {}
+        }
+        headers
+    }
+
+    /// A v4 session for the user, `POST {url}/v4/project/{projectID}/session` with
+    /// `{ userID }`: a new conversation, and the key its turns are sent with. A page with a
+    /// project key sends it; without one the runtime applies its public route's rules.
+    pub fn session_call(&self) -> Call {
+        let mut headers = self.headers();
+        if let Some(key) = &self.api_key {
+            headers.push(("authorization".to_owned(), key.clone()));
+        }
+        let user = self.user.as_deref().unwrap_or_default();
+        Call {
+            stateful: true,
+            method: "POST",
+            url: format!(
+                "{}/v4/project/{}/session",
+                self.url.trim_end_matches('/'),
+                encode_path(&self.project)
+            ),
+            headers,
+            body: Json::object(vec![("userID", Json::of_str(user))]).to_text(),
+        }
+    }
+
+    /// A turn of the v4 session `session`, streamed: `POST {url}/v4/interact/stream` with the
+    /// session key as `authorization` and `{ action, config }`, the config asking for an LLM's
+    /// answer as `completion` traces. `request_id` as in [`Endpoint::call`].
+    pub fn stream_call(&self, session: &str, request: &Json, request_id: &str) -> Call {
+        let mut headers = self.headers();
+        headers.extend([
+            ("accept".to_owned(), "text/event-stream".to_owned()),
+            ("authorization".to_owned(), session.to_owned()),
+            ("x-parley-request-id".to_owned(), request_id.to_owned()),
+        ]);
+        let config = Json::object(vec![
+            ("excludeTypes", excluded()),
+            ("completionEvents", Json::of_bool(true)),
+        ]);
+        Call {
+            stateful: true,
+            method: "POST",
+            url: format!("{}/v4/interact/stream", self.url.trim_end_matches('/')),
+            headers,
+            body: Json::object(vec![("action", request.clone()), ("config", config)]).to_text(),
         }
     }
 
@@ -57,11 +123,7 @@ impl Endpoint {
     /// `request_id` goes out as `x-parley-request-id` in the stateful flavour: a retry with the
     /// same id is answered from the runtime's record instead of taking the turn twice.
     pub fn call(&self, state: Option<&Json>, request: &Json, request_id: &str) -> Call {
-        let excluded = EXCLUDED_TYPES.iter().map(|t| Json::of_str(t)).collect();
-        let config = (
-            "config",
-            Json::object(vec![("excludeTypes", Json::array(excluded))]),
-        );
+        let config = ("config", Json::object(vec![("excludeTypes", excluded())]));
         let base = self.url.trim_end_matches('/');
         let (url, body) = match &self.user {
             Some(user) => {
@@ -83,12 +145,7 @@ impl Endpoint {
                 (format!("{base}/interact"), body)
             }
         };
-        let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
-        match (&self.version, &self.user) {
-            (Some(version), _) => headers.push(("versionID".to_owned(), version.clone())),
-            (None, None) => headers.push(("versionID".to_owned(), "development".to_owned())),
-            (None, Some(_)) => {}
-        }
+        let mut headers = self.headers();
         if let Some(key) = &self.api_key {
             headers.push(("authorization".to_owned(), key.clone()));
         }
@@ -106,6 +163,11 @@ impl Endpoint {
             body: Json::object(body).to_text(),
         }
     }
+}
+
+/// [`EXCLUDED_TYPES`], as the config names them.
+fn excluded() -> Json {
+    Json::array(EXCLUDED_TYPES.iter().map(|t| Json::of_str(t)).collect())
 }
 
 /// A user id as one path segment: letters, digits and `-_.~` as they are, the rest
@@ -195,19 +257,7 @@ pub struct Answer {
 pub fn read_answer(status: u16, text: &str, stateful: bool) -> Result<Answer, ClientError> {
     let value = Json::parse(text);
     if !(200..300).contains(&status) {
-        let field = |key| value.as_ref()?.field(key)?.text();
-        return Err(match (field("code"), field("message")) {
-            (Some(code), Some(message)) => ClientError::Refused {
-                status,
-                code,
-                message,
-            },
-            _ => ClientError::Refused {
-                status,
-                code: "http_error".to_owned(),
-                message: text.chars().take(200).collect(),
-            },
-        });
+        return Err(refusal(status, value.as_ref(), text));
     }
     let malformed = |why: &str| ClientError::Malformed(why.to_owned());
     let value = value.ok_or_else(|| malformed("not JSON"))?;
@@ -236,18 +286,132 @@ pub fn read_answer(status: u16, text: &str, stateful: bool) -> Result<Answer, Cl
     })
 }
 
+/// An error answer: its `{ code, message }`, else its first words.
+fn refusal(status: u16, value: Option<&Json>, text: &str) -> ClientError {
+    let field = |key| value?.field(key)?.text();
+    match (field("code"), field("message")) {
+        (Some(code), Some(message)) => ClientError::Refused {
+            status,
+            code,
+            message,
+        },
+        _ => ClientError::Refused {
+            status,
+            code: "http_error".to_owned(),
+            message: text.chars().take(200).collect(),
+        },
+    }
+}
+
+/// Reads a session start's answer: the `sessionKey`.
+pub fn read_session(status: u16, text: &str) -> Result<String, ClientError> {
+    let value = Json::parse(text);
+    if !(200..300).contains(&status) {
+        return Err(refusal(status, value.as_ref(), text));
+    }
+    value
+        .and_then(|v| v.field("sessionKey")?.text())
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| ClientError::Malformed("no sessionKey".to_owned()))
+}
+
+/// One server-sent event: its name (`message` when the stream names none) and its data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    pub event: String,
+    pub data: String,
+}
+
+/// The longest line or event a stream may send (a trace is a few KB; a model's whole answer is
+/// at most 64 KB): past it the stream is refused rather than held in memory.
+const MAX_FRAME_BYTES: usize = 1 << 20;
+
+/// Server-sent events cut from a body as its bytes arrive (the WHATWG `text/event-stream`
+/// rules: lines end in CRLF, LF or CR, an event ends at a blank line, `data` lines join with
+/// newlines, a comment starts with `:`, one space after the colon is dropped). Unlike
+/// `EventSource`, an event with a name and no data (Voiceflow's `event: end`) is kept.
+#[derive(Debug, Default)]
+pub struct Frames {
+    buf: Vec<u8>,
+    event: Option<String>,
+    data: Option<String>,
+}
+
+impl Frames {
+    /// Takes the next bytes; answers the events they complete.
+    pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<Frame>, ClientError> {
+        self.buf.extend_from_slice(bytes);
+        let mut out = Vec::new();
+        let mut start = 0;
+        while let Some(at) = self.buf[start..]
+            .iter()
+            .position(|b| *b == b'\n' || *b == b'\r')
+        {
+            let end = start + at;
+            let width = match (self.buf[end], self.buf.get(end + 1)) {
+                (b'\r', Some(b'\n')) => 2,
+                // A CR last: its LF may be in the next chunk.
+                (b'\r', None) => break,
+                _ => 1,
+            };
+            let line = String::from_utf8_lossy(&self.buf[start..end]).into_owned();
+            self.line(&line, &mut out);
+            start = end + width;
+        }
+        self.buf.drain(..start);
+        let held = self.buf.len() + self.data.as_ref().map_or(0, String::len);
+        if held > MAX_FRAME_BYTES {
+            return Err(ClientError::Malformed(
+                "a streamed event is over 1 MB".to_owned(),
+            ));
+        }
+        Ok(out)
+    }
+
+    fn line(&mut self, line: &str, out: &mut Vec<Frame>) {
+        if line.is_empty() {
+            let (event, data) = (self.event.take(), self.data.take());
+            if event.is_some() || data.is_some() {
+                out.push(Frame {
+                    event: event.unwrap_or_else(|| "message".to_owned()),
+                    data: data.unwrap_or_default(),
+                });
+            }
+            return;
+        }
+        let (field, value) = match line.split_once(':') {
+            Some((field, value)) => (field, value.strip_prefix(' ').unwrap_or(value)),
+            None => (line, ""),
+        };
+        match field {
+            "event" => self.event = Some(value.to_owned()),
+            "data" => match &mut self.data {
+                Some(data) => {
+                    data.push('\n');
+                    data.push_str(value);
+                }
+                None => self.data = Some(value.to_owned()),
+            },
+            _ => {}
+        }
+    }
+}
+
+/// A network failure (a `TypeError`, whose message says why) as the visitor's error.
 #[cfg(target_arch = "wasm32")]
-pub async fn send(call: &Call) -> Result<Answer, ClientError> {
+fn unreachable(e: wasm_bindgen::JsValue) -> ClientError {
+    let message = js_sys::Reflect::get(&e, &"message".into())
+        .ok()
+        .and_then(|m| m.as_string());
+    ClientError::Unreachable(e.as_string().or(message).unwrap_or_default())
+}
+
+/// `fetch`es a call; answers the response, whatever its status.
+#[cfg(target_arch = "wasm32")]
+async fn fetch(call: &Call) -> Result<web_sys::Response, ClientError> {
     use wasm_bindgen::JsCast;
     use wasm_bindgen_futures::JsFuture;
 
-    let unreachable = |e: wasm_bindgen::JsValue| {
-        // A network failure is a `TypeError`: its message says why.
-        let message = js_sys::Reflect::get(&e, &"message".into())
-            .ok()
-            .and_then(|m| m.as_string());
-        ClientError::Unreachable(e.as_string().or(message).unwrap_or_default())
-    };
     let init = web_sys::RequestInit::new();
     init.set_method(call.method);
     init.set_mode(web_sys::RequestMode::Cors);
@@ -257,21 +421,102 @@ pub async fn send(call: &Call) -> Result<Answer, ClientError> {
         request.headers().set(name, value).map_err(unreachable)?;
     }
     let window = web_sys::window().ok_or_else(|| ClientError::Unreachable("no window".into()))?;
-    let response: web_sys::Response = JsFuture::from(window.fetch_with_request(&request))
+    Ok(JsFuture::from(window.fetch_with_request(&request))
         .await
         .map_err(unreachable)?
-        .unchecked_into();
-    let text = JsFuture::from(response.text().map_err(unreachable)?)
-        .await
-        .map_err(unreachable)?
-        .as_string()
-        .unwrap_or_default();
+        .unchecked_into())
+}
+
+/// The whole body of a response, as text.
+#[cfg(target_arch = "wasm32")]
+async fn text_of(response: &web_sys::Response) -> Result<String, ClientError> {
+    Ok(
+        wasm_bindgen_futures::JsFuture::from(response.text().map_err(unreachable)?)
+            .await
+            .map_err(unreachable)?
+            .as_string()
+            .unwrap_or_default(),
+    )
+}
+
+#[cfg(target_arch = "wasm32")]
+pub async fn send(call: &Call) -> Result<Answer, ClientError> {
+    let response = fetch(call).await?;
+    let text = text_of(&response).await?;
     read_answer(response.status(), &text, call.stateful)
+}
+
+/// Starts a v4 session ([`Endpoint::session_call`]): its key.
+#[cfg(target_arch = "wasm32")]
+pub async fn start_session(call: &Call) -> Result<String, ClientError> {
+    let response = fetch(call).await?;
+    let text = text_of(&response).await?;
+    read_session(response.status(), &text)
+}
+
+/// Sends a streamed turn and hands each event to `on` as it arrives, until `end` (then `Ok`).
+/// A refusal before the stream is the runtime's error; an `error` event, a stream that stops
+/// before its `end`, or one that is not a stream, fail it (what arrived was handed on).
+#[cfg(target_arch = "wasm32")]
+pub async fn stream(call: &Call, mut on: impl FnMut(Frame)) -> Result<(), ClientError> {
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen_futures::JsFuture;
+
+    let response = fetch(call).await?;
+    let status = response.status();
+    let kind = response.headers().get("content-type").ok().flatten();
+    if !(200..300).contains(&status) || !kind.is_some_and(|k| k.starts_with("text/event-stream")) {
+        let text = text_of(&response).await?;
+        return Err(match read_answer(status, &text, true) {
+            Err(e) => e,
+            Ok(_) => ClientError::Malformed("the answer is not a stream".to_owned()),
+        });
+    }
+    let body = response
+        .body()
+        .ok_or_else(|| ClientError::Malformed("the stream has no body".to_owned()))?;
+    let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
+    let mut frames = Frames::default();
+    loop {
+        let chunk = JsFuture::from(reader.read()).await.map_err(unreachable)?;
+        let field = |name: &str| js_sys::Reflect::get(&chunk, &name.into()).ok();
+        if field("done").and_then(|d| d.as_bool()) != Some(false) {
+            return Err(ClientError::Unreachable(
+                "the answer was cut off before its end".to_owned(),
+            ));
+        }
+        let bytes = field("value")
+            .map(|v| v.unchecked_into::<js_sys::Uint8Array>().to_vec())
+            .unwrap_or_default();
+        for frame in frames.push(&bytes)? {
+            match frame.event.as_str() {
+                "end" => {
+                    let _ = reader.cancel();
+                    return Ok(());
+                }
+                "error" => {
+                    let value = Json::parse(&frame.data);
+                    return Err(refusal(0, value.as_ref(), &frame.data));
+                }
+                _ => on(frame),
+            }
+        }
+    }
 }
 
 /// Outside a browser there is no `fetch`: native builds (the logic's tests) never send.
 #[cfg(not(target_arch = "wasm32"))]
 pub async fn send(_call: &Call) -> Result<Answer, ClientError> {
+    Err(ClientError::Unreachable("not in a browser".to_owned()))
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+pub async fn start_session(_call: &Call) -> Result<String, ClientError> {
+    Err(ClientError::Unreachable("not in a browser".to_owned()))
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+pub async fn stream(_call: &Call, _on: impl FnMut(Frame)) -> Result<(), ClientError> {
     Err(ClientError::Unreachable("not in a browser".to_owned()))
 }
 
@@ -288,6 +533,7 @@ mod tests {
             version: Some("production".into()),
             api_key: Some("VF.DM.123".into()),
             user: None,
+            stream: false,
         }
     }
 
@@ -437,5 +683,137 @@ mod tests {
             read_answer(200, r#"{"state":[],"trace":[]}"#, false),
             Err(ClientError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn builds_the_v4_session_and_stream_calls() {
+        let header = |call: &Call, name: &str| {
+            call.headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        };
+        let public = Endpoint {
+            api_key: None,
+            user: Some("user 1".into()),
+            stream: true,
+            ..endpoint()
+        };
+        assert!(public.streams());
+        assert!(
+            !Endpoint {
+                user: None,
+                ..public.clone()
+            }
+            .streams(),
+            "the stateless flavour does not stream"
+        );
+        let start = public.session_call();
+        assert_eq!(
+            start.url,
+            "https://runtime.example/v4/project/pizza/session"
+        );
+        assert_eq!(
+            header(&start, "authorization"),
+            None,
+            "no key on a public page"
+        );
+        assert_eq!(header(&start, "versionID").as_deref(), Some("production"));
+        let body: Value = serde_json::from_str(&start.body).unwrap();
+        assert_eq!(body, json!({ "userID": "user 1" }));
+        let keyed = Endpoint {
+            user: Some("u".into()),
+            ..endpoint()
+        };
+        assert_eq!(
+            header(&keyed.session_call(), "authorization").as_deref(),
+            Some("VF.DM.123")
+        );
+        let turn = public.stream_call("the-session", &request("text", Some(json!("hi"))), "r-9");
+        assert_eq!(turn.url, "https://runtime.example/v4/interact/stream");
+        assert_eq!(
+            header(&turn, "authorization").as_deref(),
+            Some("the-session")
+        );
+        assert_eq!(
+            header(&turn, "accept").as_deref(),
+            Some("text/event-stream")
+        );
+        assert_eq!(header(&turn, "x-parley-request-id").as_deref(), Some("r-9"));
+        let body: Value = serde_json::from_str(&turn.body).unwrap();
+        assert_eq!(body["action"], json!({ "type": "text", "payload": "hi" }));
+        assert_eq!(body["config"]["completionEvents"], true);
+        assert_eq!(body["config"]["excludeTypes"][0], "block");
+        assert_eq!(
+            read_session(200, r#"{"sessionKey":"k.1"}"#),
+            Ok("k.1".to_owned())
+        );
+        assert!(matches!(
+            read_session(200, r#"{"sessionKey":""}"#),
+            Err(ClientError::Malformed(_))
+        ));
+        assert!(matches!(
+            read_session(404, r#"{"code":"not_found","message":"no route"}"#),
+            Err(ClientError::Refused { status: 404, .. })
+        ));
+    }
+
+    /// Voiceflow's documented completion stream (`completion_events=true`: ids, a name, one
+    /// JSON per `data` line, an `end` with no data), cut into chunks at every possible byte.
+    #[test]
+    fn reads_server_sent_events_however_the_bytes_are_cut() {
+        let stream = concat!(
+            "event: trace\nid: 1\ndata: {\"type\":\"completion\",\"payload\":{\"state\":\"start\"},\"time\":1725899197143}\n\n",
+            "event: trace\nid: 2\ndata: {\"type\":\"completion\",\"payload\":{\"state\":\"content\",\"content\":\"Welcome to our servi\u{e7}e. \"},\"time\":1725899197144}\n\n",
+            ": a comment, and a keep-alive\n\n",
+            "event: trace\r\nid: 3\r\ndata: {\"type\":\"completion\",\"payload\":{\"state\":\"end\"}}\r\n\r\n",
+            "event: end\nid: 4\n\n",
+        );
+        let want = |frames: &[Frame]| {
+            let names: Vec<&str> = frames.iter().map(|f| f.event.as_str()).collect();
+            assert_eq!(names, ["trace", "trace", "trace", "end"]);
+            let second: Value = serde_json::from_str(&frames[1].data).unwrap();
+            assert_eq!(
+                second["payload"]["content"],
+                "Welcome to our servi\u{e7}e. "
+            );
+            assert_eq!(frames[3].data, "");
+        };
+        let bytes = stream.as_bytes();
+        let mut whole = Frames::default();
+        want(&whole.push(bytes).unwrap());
+        for cut in 1..bytes.len() {
+            let mut frames = Frames::default();
+            let mut got = frames.push(&bytes[..cut]).unwrap();
+            got.extend(frames.push(&bytes[cut..]).unwrap());
+            want(&got);
+        }
+        let mut one_by_one = Frames::default();
+        let got: Vec<Frame> = bytes
+            .iter()
+            .flat_map(|b| one_by_one.push(&[*b]).unwrap())
+            .collect();
+        want(&got);
+        // Lines of data join; a bare CR ends a line; no name is `message`.
+        let mut frames = Frames::default();
+        let got = frames.push(b"data: one\rdata:two\n\ndata\n\n").unwrap();
+        assert_eq!(
+            got,
+            [
+                Frame {
+                    event: "message".into(),
+                    data: "one\ntwo".into()
+                },
+                Frame {
+                    event: "message".into(),
+                    data: "".into()
+                }
+            ]
+        );
+        // A stream that never ends its line is refused, not held.
+        let mut endless = Frames::default();
+        let chunk = vec![b'x'; 64 * 1024];
+        let refused = (0..20).find_map(|_| endless.push(&chunk).err());
+        assert!(matches!(refused, Some(ClientError::Malformed(_))));
     }
 }

@@ -37,6 +37,20 @@ pub enum Event {
         number: u64,
         answer: Answer,
     },
+    /// A v4 session was started for request `number` (a streaming runtime): its key.
+    Session {
+        number: u64,
+        key: String,
+    },
+    /// A trace of the streamed answer to request `number`, as it arrived.
+    Streamed {
+        number: u64,
+        trace: Json,
+    },
+    /// The streamed answer to request `number` is complete.
+    StreamEnded {
+        number: u64,
+    },
     /// Request `number` failed.
     Failed {
         number: u64,
@@ -236,6 +250,26 @@ impl Controller {
                     self.answered(answer, &mut out);
                 }
             }
+            Event::Session { number, key } => {
+                if self.current(number) {
+                    self.conversation.session = Some(key);
+                    out.push(Command::Save);
+                }
+            }
+            Event::Streamed { number, trace } => {
+                if self.current(number) {
+                    self.streamed(trace, &mut out);
+                }
+            }
+            Event::StreamEnded { number } => {
+                if self.current(number) {
+                    self.conversation.stream_ended(self.conversation.generation);
+                    self.rev += 1;
+                    out.extend([Command::Save, Command::Render]);
+                    self.arm_reveal(&mut out);
+                    self.next_waiting(&mut out);
+                }
+            }
             Event::Failed { number, error } => {
                 if self.current(number) {
                     out.push(Command::Emit(HostEvent::Error(error.to_string())));
@@ -312,6 +346,28 @@ impl Controller {
         self.notice = None;
         let generation = self.conversation.generation;
         let view = self.conversation.answered(answer, generation);
+        self.no_reply = None;
+        self.turn(view, out);
+        self.rev += 1;
+        out.extend([Command::Save, Command::Render]);
+        self.arm_reveal(out);
+        self.next_waiting(out);
+    }
+
+    /// A trace of a streamed answer: shown as it comes (saved once the answer is complete).
+    fn streamed(&mut self, trace: Json, out: &mut Vec<Command>) {
+        out.push(Command::Emit(HostEvent::Trace(trace.clone())));
+        self.notice = None;
+        let generation = self.conversation.generation;
+        let view = self.conversation.streamed(&trace, generation);
+        self.turn(view, out);
+        out.push(Command::Render);
+        self.arm_reveal(out);
+    }
+
+    /// What a turn (or a piece of one) asks besides its lines: effects, custom actions, the
+    /// no-reply timeout.
+    fn turn(&mut self, view: crate::turn_view::TurnView, out: &mut Vec<Command>) {
         if self.reduced_motion {
             self.conversation.reveal_all();
         }
@@ -322,11 +378,7 @@ impl Controller {
             // The flow waits at the action: the page answers with `parley.chat.interact`.
             out.push(Command::Emit(HostEvent::Action(action)));
         }
-        self.no_reply = view.no_reply_secs;
-        self.rev += 1;
-        out.extend([Command::Save, Command::Render]);
-        self.arm_reveal(out);
-        self.next_waiting(out);
+        self.no_reply = view.no_reply_secs.or(self.no_reply);
     }
 
     /// Arms the next line's timer, or, the turn shown, the no-reply timer.
@@ -338,7 +390,8 @@ impl Controller {
             self.timers += 1;
             self.reveal = Some(self.timers);
             out.push(Command::Arm(Timer::Reveal(self.timers), delay));
-        } else if let Some(secs) = self.no_reply.take()
+        } else if !self.conversation.in_flight()
+            && let Some(secs) = self.no_reply.take()
             && !self.conversation.ended
         {
             self.timers += 1;

@@ -3,7 +3,7 @@
 //! the components render it, the client feeds it.
 
 use crate::client::Answer;
-use crate::json::{Build, Json, request, request_type};
+use crate::json::{Build, Json, Read, request, request_type};
 use crate::turn_view::{Bubble, ButtonView, TurnView, read_turn};
 
 /// Whether a user's message reached the runtime.
@@ -82,7 +82,22 @@ pub struct Conversation {
     pub unrevealed: std::collections::VecDeque<f64>,
     /// Bumped by each reset.
     pub generation: u64,
+    /// The v4 session of a runtime that streams (the stateful flavour): the key its turns are
+    /// sent with. A new chat starts a new one.
+    pub session: Option<String>,
+    /// The bot line an LLM's answer is filling (its `completion` traces) while it streams.
+    pub live: Option<Live>,
     next_id: u64,
+}
+
+/// An LLM's answer arriving piece by piece: one line, made at its first words.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Live {
+    /// The line, once there are words to show.
+    pub id: Option<u64>,
+    text: String,
+    /// Pieces so far: the transcript redraws the line when it changes.
+    pub pieces: u32,
 }
 
 /// The typing delay of a bot line whose trace gives none.
@@ -183,6 +198,15 @@ impl Conversation {
         };
         if let Some(id) = pending.entry {
             self.set_delivery(id, Delivery::Sending);
+            // What a cut-off stream said after the message gives way to the answer the retry
+            // brings (the runtime answers a turn it did take again, whole, from its record).
+            if let Some(at) = self.entries.iter().position(|e| e.id() == id) {
+                let after = self.entries.split_off(at + 1);
+                let users = after
+                    .into_iter()
+                    .filter(|e| matches!(e, Entry::User { .. }));
+                self.entries.extend(users);
+            }
         }
         self.pending = Some(pending.clone());
         Some(pending)
@@ -216,6 +240,96 @@ impl Conversation {
             self.state = answer.state;
         }
         let view = read_turn(&answer.traces);
+        self.show(&view);
+        self.choices = view.choices.clone();
+        view
+    }
+
+    /// A trace of the streamed answer to the request in flight, as it arrived: shown after the
+    /// lines still typing. `completion` traces fill one line: `start` begins it, each
+    /// `content` adds its piece (the line appears with the first words), `end` closes it.
+    pub fn streamed(&mut self, trace: &Json, generation: u64) -> TurnView {
+        if generation != self.generation || !self.in_flight() {
+            return TurnView::default();
+        }
+        if request_type(trace) != "completion" {
+            let view = read_turn(std::slice::from_ref(trace));
+            self.show(&view);
+            self.choices.extend(view.choices.iter().cloned());
+            return view;
+        }
+        let field = |key| trace.field("payload")?.field(key)?.text();
+        match field("state").as_deref() {
+            Some("start") => self.live = Some(Live::default()),
+            Some("content") => {
+                let mut live = self.live.take().unwrap_or_default();
+                live.text.push_str(&field("content").unwrap_or_default());
+                live.pieces += 1;
+                // The line is the text trace the pieces make: drawn, saved and restored as one.
+                let message = Json::object(vec![("message", Json::of_str(&live.text))]);
+                let mut whole = vec![("type", Json::of_str("text")), ("payload", message)];
+                if let Some(time) = trace.field("time") {
+                    whole.push(("time", time));
+                }
+                let whole = Json::object(whole);
+                let bubble = read_turn(std::slice::from_ref(&whole))
+                    .reveals
+                    .pop()
+                    .map(|r| r.bubble);
+                match (live.id, bubble) {
+                    (Some(id), Some(bubble)) => {
+                        for e in &mut self.entries {
+                            if let Entry::Bot {
+                                id: i,
+                                bubble: b,
+                                trace: t,
+                            } = e
+                                && *i == id
+                            {
+                                *b = bubble.clone();
+                                *t = whole.clone();
+                            }
+                        }
+                    }
+                    (None, Some(bubble)) => {
+                        let id = self.id();
+                        // Behind the lines still typing, if any; at once otherwise.
+                        if !self.unrevealed.is_empty() {
+                            self.unrevealed.push_back(0.0);
+                        }
+                        self.entries.push(Entry::Bot {
+                            id,
+                            bubble,
+                            trace: whole,
+                        });
+                        live.id = Some(id);
+                    }
+                    _ => {}
+                }
+                self.live = Some(live);
+            }
+            Some("end") => self.live = None,
+            _ => {}
+        }
+        TurnView::default()
+    }
+
+    /// The streamed answer is complete.
+    pub fn stream_ended(&mut self, generation: u64) {
+        if generation != self.generation {
+            return;
+        }
+        if let Some(Pending {
+            entry: Some(id), ..
+        }) = self.pending.take()
+        {
+            self.set_delivery(id, Delivery::Sent);
+        }
+        self.live = None;
+    }
+
+    /// The lines of a turn, queued to show one by one.
+    fn show(&mut self, view: &TurnView) {
         for reveal in &view.reveals {
             self.unrevealed.push_back(
                 reveal
@@ -230,9 +344,7 @@ impl Conversation {
                 trace: reveal.trace.clone(),
             });
         }
-        self.choices = view.choices.clone();
         self.ended |= view.ended;
-        view
     }
 
     /// The lines the window shows now: all but the unrevealed ones.
@@ -255,9 +367,11 @@ impl Conversation {
         self.unrevealed.clear();
     }
 
-    /// Whether the typing indicator shows: a request in flight, or lines still to reveal.
+    /// Whether the typing indicator shows: a request in flight (but not while an answer's
+    /// words are arriving), or lines still to reveal.
     pub fn typing(&self) -> bool {
-        self.in_flight() || !self.unrevealed.is_empty()
+        let filling = self.live.as_ref().is_some_and(|l| l.id.is_some());
+        self.in_flight() && !filling || !self.unrevealed.is_empty()
     }
 
     /// Whether the input is closed: the conversation ended, and its last words are shown.
@@ -265,9 +379,10 @@ impl Conversation {
         self.ended && self.unrevealed.is_empty()
     }
 
-    /// The quick replies to offer: only once the turn is fully shown.
+    /// The quick replies to offer: only once the turn is fully shown (a streamed one, to its
+    /// end).
     pub fn offered(&self) -> &[ButtonView] {
-        if self.unrevealed.is_empty() {
+        if self.unrevealed.is_empty() && !self.in_flight() {
             &self.choices
         } else {
             &[]
@@ -279,6 +394,8 @@ impl Conversation {
         if generation != self.generation {
             return;
         }
+        // What a cut-off stream said stays, as it arrived.
+        self.live = None;
         if let Some(Pending {
             entry: Some(id), ..
         }) = &self.pending
@@ -310,6 +427,7 @@ impl Conversation {
         if generation != self.generation {
             return;
         }
+        self.live = None;
         if let Some(Pending {
             entry: Some(id), ..
         }) = self.pending.take()
@@ -350,6 +468,7 @@ impl Conversation {
             entries,
             choices: self.choices.clone(),
             ended: self.ended,
+            session: self.session.clone(),
             // The controller's to set (the tabs' bookkeeping).
             rev: 0,
             tab: 0,
@@ -368,6 +487,8 @@ impl Conversation {
             pending: None,
             unrevealed: Default::default(),
             generation: 0,
+            session: saved.session,
+            live: None,
             next_id,
         }
     }

@@ -217,6 +217,7 @@ fn load(options_value: JsValue) {
         version: options.version.clone(),
         api_key: options.api_key.clone(),
         user: user.clone(),
+        stream: options.stream,
     };
     let persistence = Persistence {
         kind: options.persistence,

@@ -1,8 +1,8 @@
 //! The options of `window.parley.chat.load({...})`: Voiceflow's shape (`verify`, `url`,
 //! `versionID`, `userID`, `user`, `launch`, `assistant` with `stylesheet` and `extensions`,
 //! `render`, `autostart`, `allowDangerousHTML`) plus ours (`apiKey`, `mode`, `persistence`,
-//! `locale`, `assistant.theme`). Plain Rust over [`Json`], tested natively: a bad option gives one error that
-//! names it, and nothing is mounted.
+//! `locale`, `assistant.theme`, `stream`). Plain Rust over [`Json`], tested natively: a bad
+//! option gives one error that names it, and nothing is mounted.
 
 use crate::json::{Json, Read};
 use crate::persistence::StorageKind;
@@ -61,6 +61,9 @@ pub struct Options {
     pub locale: Option<String>,
     /// `assistant.theme`: `'light' | 'dark' | 'auto'` (the default).
     pub theme: crate::i18n::Theme,
+    /// `stream` (ours, on unless `false`): the stateful flavour streams its turns from a
+    /// runtime that offers it (Voiceflow's v4 sessions), an LLM's answer filling its bubble.
+    pub stream: bool,
 }
 
 /// A bad option: which one, and what it should be.
@@ -189,6 +192,10 @@ pub fn read_options(options: &Json) -> Result<Options, OptionError> {
         None => false,
         Some(v) => v.flag().ok_or_else(|| bad("autostart", "true or false"))?,
     };
+    let stream = match options.field("stream") {
+        None => true,
+        Some(v) => v.flag().ok_or_else(|| bad("stream", "true or false"))?,
+    };
     let persistence = match text(Some(options), "persistence", "persistence")?.as_deref() {
         None | Some("localStorage") => StorageKind::Local,
         Some("sessionStorage") => StorageKind::Session,
@@ -226,6 +233,7 @@ pub fn read_options(options: &Json) -> Result<Options, OptionError> {
         dangerous_html,
         locale: text(Some(options), "locale", "locale")?,
         theme,
+        stream,
     })
 }
 

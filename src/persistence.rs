@@ -31,6 +31,8 @@ pub struct Saved {
     /// The quick replies on offer.
     pub choices: Vec<ButtonView>,
     pub ended: bool,
+    /// The v4 session key of a streaming runtime (`Conversation::session`).
+    pub session: Option<String>,
     /// Tabs of one browser share the conversation (`crate::controller`): each save counts up,
     /// names the tab that wrote it, and says whether that tab has a request in flight (then
     /// no other tab sends until its answer is saved).
@@ -212,6 +214,9 @@ fn to_json(saved: &Saved, entries: &[Entry]) -> Json {
     if let Some(state) = &saved.state {
         fields.push(("state", state.clone()));
     }
+    if let Some(session) = &saved.session {
+        fields.push(("session", Json::of_str(session)));
+    }
     Json::object(fields)
 }
 
@@ -330,6 +335,7 @@ pub fn decode(text: &str, key: &str, now: f64, ttl_ms: f64) -> Result<Saved, Dis
         entries,
         choices,
         ended: value.field("ended").and_then(|e| e.flag()).unwrap_or(false),
+        session: value.field("session").and_then(|k| k.text()),
         rev: count("rev"),
         tab: count("tab"),
         busy: value.field("busy").and_then(|b| b.flag()).unwrap_or(false),
@@ -375,6 +381,8 @@ mod tests {
                 request: json!({ "type": "path-a-0", "payload": { "label": "Order" } }),
             }],
             ended: false,
+            // A streaming runtime's session comes back with the conversation.
+            session: Some("vf-session.1".into()),
             rev: 7,
             tab: 42,
             busy: true,

@@ -57,7 +57,12 @@ fn draw(driver: Driver, refs: Refs) -> (StoredValue<Lines, LocalStorage>, Offere
     Effect::new(move |_| {
         let log = refs.log.get();
         // The transcript keeps the view at the latest line itself (transcript.rs, `Follow`).
-        driver.with(|c| log.map(|l| lines.update_value(|s| s.update(&l, c.conversation.shown()))));
+        driver.with(|c| {
+            let conversation = &c.conversation;
+            let live = conversation.live.as_ref();
+            let live = live.and_then(|l| Some((l.id?, l.pieces)));
+            log.map(|l| lines.update_value(|s| s.update(&l, conversation.shown(), live)))
+        });
     });
     Effect::new(move |_| {
         let notice = driver

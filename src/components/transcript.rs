@@ -28,14 +28,18 @@ use crate::json::Read;
 use crate::rich_text::{Block, Inline};
 use crate::turn_view::{Bubble, ButtonView, CardView};
 
-/// What is on screen: one element per line (with the time it first showed), and every button
-/// offered so far.
+/// What is on screen: one element per line (with how it looks, and the time it first showed),
+/// and every button offered so far.
 #[derive(Debug, Default)]
 pub struct Lines {
-    shown: Vec<(u64, Option<Delivery>, Element, f64)>,
+    shown: Vec<(u64, Look, Element, f64)>,
     pub buttons: Vec<ButtonView>,
     follow: Option<Rc<Follow>>,
 }
+
+/// What a line's element shows besides its words: a user line's delivery; for the bot line an
+/// LLM's answer is filling, how many pieces it has (0 once complete).
+type Look = (Option<Delivery>, u32);
 
 /// Keeps the view at the latest line while the visitor is at the bottom (`pinned`); else shows
 /// the "new messages" button when a line arrives.
@@ -425,7 +429,10 @@ impl Lines {
 
     /// Brings the log up to date with `entries`: new lines are appended, a user line whose
     /// delivery changed is replaced, and anything else (a new conversation) starts afresh.
-    pub fn update(&mut self, log: &Element, entries: &[Entry]) {
+    /// `live` is the line an LLM's answer is filling and its pieces so far: redrawn as they
+    /// come, and hidden from the live region until complete, so that a screen reader reads
+    /// the answer once, whole, not at every piece.
+    pub fn update(&mut self, log: &Element, entries: &[Entry], live: Option<(u64, u32)>) {
         let Some(doc) = log.owner_document() else {
             return;
         };
@@ -446,26 +453,29 @@ impl Lines {
             self.buttons.clear();
         }
         for (i, entry) in entries.iter().enumerate() {
-            let delivery = match entry {
-                Entry::User { delivery, .. } => Some(*delivery),
-                Entry::Bot { .. } => None,
+            let look = match entry {
+                Entry::User { delivery, .. } => (Some(*delivery), 0),
+                Entry::Bot { id, .. } => (None, live.filter(|l| l.0 == *id).map_or(0, |l| l.1)),
             };
             if let Some((_, was, el, at)) = self.shown.get(i) {
-                if *was == delivery {
+                if *was == look {
                     continue;
                 }
-                let at = *at;
-                if let Entry::User {
-                    text: said,
-                    delivery,
-                    ..
-                } = entry
-                {
-                    let fresh = Self::user(&doc, said, *delivery);
-                    time(&doc, &fresh, at);
-                    let _ = el.replace_with_with_node_1(&fresh);
-                    self.shown[i] = (entry.id(), Some(*delivery), fresh, at);
+                let (el, at) = (el.clone(), *at);
+                let fresh = match entry {
+                    Entry::User {
+                        text: said,
+                        delivery,
+                        ..
+                    } => Self::user(&doc, said, *delivery),
+                    Entry::Bot { bubble, .. } => self.bubble(&doc, bubble),
+                };
+                if look.1 > 0 {
+                    let _ = fresh.set_attribute("aria-hidden", "true");
                 }
+                time(&doc, &fresh, at);
+                let _ = el.replace_with_with_node_1(&fresh);
+                self.shown[i] = (entry.id(), look, fresh, at);
                 continue;
             }
             let el = match entry {
@@ -491,6 +501,9 @@ impl Lines {
             let at = stamped
                 .filter(|t| *t > 0.0)
                 .unwrap_or_else(js_sys::Date::now);
+            if look.1 > 0 {
+                let _ = el.set_attribute("aria-hidden", "true");
+            }
             time(&doc, &el, at);
             let _ = log.append_child(&el);
             if let Some(f) = &self.follow {
@@ -509,7 +522,7 @@ impl Lines {
             {
                 crate::host::run(*index, trace, el.first_element_child().as_ref());
             }
-            self.shown.push((entry.id(), delivery, el, at));
+            self.shown.push((entry.id(), look, el, at));
         }
         // Counted on the launcher while the chat is closed.
         if unread > 0

@@ -6,7 +6,8 @@
 use leptos::prelude::*;
 
 use super::{Command, Controller, Event, HostEvent};
-use crate::client::{self, Endpoint};
+use crate::client::{self, ClientError, Endpoint};
+use crate::json::{Build, Json, Read};
 use crate::persistence::{Persistence, StorageKind};
 
 /// The controller of one mounted conversation, and what it needs to act.
@@ -111,12 +112,24 @@ impl Driver {
             Command::Send(pending) => {
                 let number = pending.number;
                 let request_id = format!("{}-{number}", self.tab);
-                let Some(call) = self.endpoint.try_with_value(|e| {
-                    e.call(pending.state.as_ref(), &pending.request, &request_id)
+                let Some((call, streams)) = self.endpoint.try_with_value(|e| {
+                    let call = e.call(pending.state.as_ref(), &pending.request, &request_id);
+                    (call, e.streams())
                 }) else {
                     return;
                 };
                 leptos::task::spawn_local(async move {
+                    if streams
+                        && let Some(result) =
+                            self.stream(number, &pending.request, &request_id).await
+                    {
+                        self.sync();
+                        self.handle(match result {
+                            Ok(()) => Event::StreamEnded { number },
+                            Err(error) => Event::Failed { number, error },
+                        });
+                        return;
+                    }
                     let result = client::send(&call).await;
                     self.sync();
                     self.handle(match result {
@@ -158,6 +171,62 @@ impl Driver {
             Command::Clear => self.persistence.with_value(Persistence::clear),
             Command::Render => self.changed.notify(),
         }
+    }
+
+    /// Takes request `number` as a streamed turn of the conversation's v4 session (started
+    /// first if it has none), each trace handed to the controller as it arrives. `None` when
+    /// the runtime has no v4 sessions (404, 405: an older runtime, or a proxy forwarding only
+    /// the Dialog API): the plain route takes this turn and the rest of the page's.
+    async fn stream(
+        self,
+        number: u64,
+        request: &Json,
+        request_id: &str,
+    ) -> Option<Result<(), ClientError>> {
+        let key = match self
+            .controller
+            .try_with_value(|c| c.conversation.session.clone())?
+        {
+            Some(key) => key,
+            None => {
+                let call = self.endpoint.try_with_value(Endpoint::session_call)?;
+                match client::start_session(&call).await {
+                    Ok(key) => {
+                        self.handle(Event::Session {
+                            number,
+                            key: key.clone(),
+                        });
+                        key
+                    }
+                    Err(ClientError::Refused {
+                        status: 404 | 405, ..
+                    }) => {
+                        self.endpoint.try_update_value(|e| e.stream = false);
+                        return None;
+                    }
+                    Err(error) => return Some(Err(error)),
+                }
+            }
+        };
+        let call = self
+            .endpoint
+            .try_with_value(|e| e.stream_call(&key, request, request_id))?;
+        Some(
+            client::stream(&call, |frame| {
+                if frame.event != "trace" {
+                    return;
+                }
+                match Json::parse(&frame.data).filter(Read::is_map) {
+                    Some(trace) => {
+                        self.handle(Event::Streamed { number, trace });
+                    }
+                    None => web_sys::console::warn_1(
+                        &"parley: a streamed trace is not a JSON object: skipped".into(),
+                    ),
+                }
+            })
+            .await,
+        )
     }
 
     /// Another tab saved the conversation (the `storage` event, which the writing tab itself

@@ -483,3 +483,192 @@ fn a_claim_of_a_closed_tab_is_given_up() {
     b.handle(Event::Fired(timer));
     assert!(b.can_act(), "A never answered: B goes on");
 }
+
+fn completion(state: &str, content: Option<&str>) -> Value {
+    let mut payload = json!({ "state": state });
+    if let Some(content) = content {
+        payload["content"] = json!(content);
+    }
+    json!({ "type": "completion", "payload": payload, "time": 1_725_899_197_143_u64 })
+}
+
+fn saves(commands: &[Command]) -> usize {
+    commands.iter().filter(|c| **c == Command::Save).count()
+}
+
+/// A streamed turn: the session started and kept, each trace shown as it arrives (the typing
+/// indicator until the first words), an LLM's pieces filling one line, one save at the end.
+#[test]
+fn a_streamed_turn_fills_one_line_and_saves_once_at_its_end() {
+    let (mut c, _) = launched(json!([text("Welcome")]));
+    let out = c.handle(Event::Text("what are your hours?".into()));
+    let asked = sent(&out).pop().expect("the question is sent");
+    let number = asked.number;
+    let out = c.handle(Event::Session {
+        number,
+        key: "session-1".into(),
+    });
+    assert_eq!(out, [Command::Save], "the session key is kept at once");
+    assert_eq!(c.conversation.session.as_deref(), Some("session-1"));
+    let before = c.conversation.entries.len();
+    let mut all = Vec::new();
+    all.extend(c.handle(Event::Streamed {
+        number,
+        trace: text("Let me check."),
+    }));
+    assert_eq!(
+        c.conversation.entries.len(),
+        before + 1,
+        "a text shows at once"
+    );
+    assert!(c.typing(), "still typing: the turn goes on");
+    all.extend(c.handle(Event::Streamed {
+        number,
+        trace: completion("start", None),
+    }));
+    assert_eq!(
+        c.conversation.entries.len(),
+        before + 1,
+        "no empty line at the start"
+    );
+    assert!(c.typing(), "the indicator shows until the first words");
+    for piece in ["We open at ", "**11:00**", " every day."] {
+        all.extend(c.handle(Event::Streamed {
+            number,
+            trace: completion("content", Some(piece)),
+        }));
+        assert!(!c.typing(), "the words themselves show the answer coming");
+    }
+    let live = c.conversation.live.clone().expect("a line is filling");
+    assert_eq!(live.pieces, 3);
+    assert_eq!(
+        lines(&c).last().unwrap(),
+        &format!(
+            "bot {}",
+            json!({ "type": "text", "payload": { "message": "We open at **11:00** every day." }, "time": 1_725_899_197_143_u64 })
+        ),
+        "one line holds the whole answer, as a text trace"
+    );
+    assert!(matches!(
+        c.conversation.entries.last(),
+        Some(Entry::Bot { id, .. }) if Some(*id) == live.id
+    ));
+    all.extend(c.handle(Event::Streamed {
+        number,
+        trace: completion("end", None),
+    }));
+    all.extend(c.handle(Event::Streamed {
+        number,
+        trace: json!({ "type": "choice", "payload": { "buttons": [{ "name": "Order", "request": { "type": "order" } }] } }),
+    }));
+    assert_eq!(
+        c.conversation.entries.len(),
+        before + 2,
+        "the end adds no line"
+    );
+    assert_eq!(saves(&all), 0, "nothing is saved piece by piece");
+    let traces = emitted(&all)
+        .into_iter()
+        .filter(|e| matches!(e, HostEvent::Trace(_)))
+        .count();
+    assert_eq!(traces, 7, "the page hears every trace");
+    assert!(
+        c.offered().0.is_empty(),
+        "quick replies wait for the end of the turn"
+    );
+    let out = c.handle(Event::StreamEnded { number });
+    assert_eq!(saves(&out), 1, "saved once, whole");
+    assert!(!c.conversation.in_flight() && !c.typing());
+    assert_eq!(c.conversation.live, None);
+    assert_eq!(c.offered().0.len(), 1);
+    assert!(matches!(
+        &c.conversation.entries[before - 1],
+        Entry::User {
+            delivery: Delivery::Sent,
+            ..
+        }
+    ));
+    let saved = c.saved("k".into(), 0.0);
+    assert_eq!(saved.session.as_deref(), Some("session-1"));
+    // A new chat forgets the session: the next turn starts one.
+    c.handle(Event::Host(HostCommand::Reset));
+    assert_eq!(c.conversation.session, None);
+}
+
+/// A stream cut off mid-answer keeps what arrived and offers a retry; the retry sends the same
+/// request (the runtime answers a turn it did take from its record), and the lines of the cut
+/// answer give way to the whole one.
+#[test]
+fn a_stream_cut_off_keeps_what_arrived_and_its_retry_replaces_it() {
+    let (mut c, _) = launched(json!([text("Welcome")]));
+    let asked = sent(&c.handle(Event::Text("tell me a story".into())))
+        .pop()
+        .unwrap();
+    let number = asked.number;
+    for trace in [
+        text("Once upon a time"),
+        completion("start", None),
+        completion("content", Some("there was a pizza")),
+    ] {
+        c.handle(Event::Streamed { number, trace });
+    }
+    let out = c.handle(Event::Failed {
+        number,
+        error: ClientError::Unreachable("the answer was cut off before its end".into()),
+    });
+    assert_eq!(saves(&out), 1);
+    assert_eq!(c.notice, Some(Notice::Unreachable));
+    assert_eq!(
+        c.conversation.live, None,
+        "the line is complete as it stands"
+    );
+    let said = lines(&c);
+    assert_eq!(said.len(), 4, "{said:?}");
+    assert!(said[1].starts_with("user tell me a story Failed"));
+    assert!(said[3].contains("there was a pizza"), "{said:?}");
+    let out = c.handle(Event::Retry);
+    let again = sent(&out).pop().expect("the retry is sent");
+    assert_eq!(
+        (again.number, &again.request),
+        (number, &asked.request),
+        "the same request, under the same number"
+    );
+    assert_eq!(lines(&c).len(), 2, "the cut answer's lines give way");
+    for trace in [
+        text("Once upon a time"),
+        completion("start", None),
+        completion("content", Some("there was a pizza.")),
+        completion("end", None),
+    ] {
+        c.handle(Event::Streamed { number, trace });
+    }
+    c.handle(Event::StreamEnded { number });
+    let said = lines(&c);
+    assert_eq!(said.len(), 4, "{said:?}");
+    assert!(said[1].starts_with("user tell me a story Sent"));
+}
+
+/// No-reply waits for the end of a streamed turn; a late frame of an abandoned request does
+/// nothing.
+#[test]
+fn a_streamed_turn_arms_no_reply_only_at_its_end_and_stale_frames_are_dropped() {
+    let (mut c, _) = launched(json!([text("Welcome")]));
+    let number = sent(&c.handle(Event::Text("hi".into())))
+        .pop()
+        .unwrap()
+        .number;
+    let out = c.handle(Event::Streamed {
+        number,
+        trace: json!({ "type": "no-reply", "payload": { "timeout": 30 } }),
+    });
+    assert!(armed(&out).is_empty(), "not while the answer streams");
+    let out = c.handle(Event::StreamEnded { number });
+    assert!(matches!(armed(&out)[..], [(Timer::NoReply(_), ms)] if ms == 30_000.0));
+    let before = lines(&c);
+    let out = c.handle(Event::Streamed {
+        number,
+        trace: text("late"),
+    });
+    assert!(out.is_empty() && lines(&c) == before, "the turn is over");
+    assert!(c.handle(Event::StreamEnded { number }).is_empty());
+}

@@ -122,6 +122,7 @@ fn with_turn_id(mut trace: Trace, turn: &str) -> Trace {
 pub(crate) async fn interact(
     State(app): State<AppState>,
     session: SessionTarget,
+    headers: HeaderMap,
     Body(body): Body<V4Request>,
 ) -> Result<Json<Value>, ApiError> {
     let turn = turn_id()?;
@@ -129,7 +130,9 @@ pub(crate) async fn interact(
         action: body.action,
         variables: body.variables.as_ref(),
         config: body.config.as_ref(),
-        request_id: None,
+        // Parley's own header, as on the legacy routes: a retry of a turn the server did take
+        // (a stream cut off mid-answer) gets that turn's traces instead of taking it twice.
+        request_id: crate::target::request_id_of(&headers),
         session: Some(&session.session),
     };
     let done = user_turn(&app, &session.target, ask, None).await?;
@@ -145,13 +148,14 @@ pub(crate) async fn interact(
 pub(crate) async fn interact_stream(
     State(app): State<AppState>,
     session: SessionTarget,
+    headers: HeaderMap,
     Body(body): Body<V4Request>,
 ) -> Result<Response, ApiError> {
     let ask = StreamAsk {
         action: body.action,
         variables: body.variables,
         config: body.config,
-        request_id: None,
+        request_id: crate::target::request_id_of(&headers),
         session: Some(session.session),
         turn_id: Some(turn_id()?),
         send_state: false,
