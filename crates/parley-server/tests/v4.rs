@@ -512,3 +512,64 @@ async fn a_stream_refused_before_its_first_frame_answers_the_error() {
     let body: Value = serde_json::from_slice(&bytes).unwrap();
     assert_eq!(body["code"], "session_ended");
 }
+
+/// A v4 turn sent again under the same `x-parley-request-id` (a client whose stream was cut
+/// off mid-answer retries it) is answered from the record, whole, and taken once.
+#[tokio::test]
+async fn a_v4_turn_retried_under_its_request_id_is_answered_from_the_record() {
+    let s = server(vec![demo()]).await;
+    let key = start(&s.router, "retry").await;
+    let turn = |id: &str, text: &str| {
+        let mut request = post(
+            "/v4/interact",
+            json!({ "action": { "type": "text", "payload": text } }),
+            Some(&key),
+        );
+        request
+            .headers_mut()
+            .insert("x-parley-request-id", id.parse().unwrap());
+        request
+    };
+    let (status, launch) = json_of(&s.router, turn("t-1", "hi")).await;
+    assert_eq!(status, StatusCode::OK, "{launch}");
+    let (_, first) = json_of(&s.router, turn("t-2", "menu")).await;
+    let again = s
+        .router
+        .clone()
+        .oneshot({
+            let mut request = post(
+                "/v4/interact/stream",
+                json!({ "action": { "type": "text", "payload": "menu" } }),
+                Some(&key),
+            );
+            request
+                .headers_mut()
+                .insert("x-parley-request-id", "t-2".parse().unwrap());
+            request
+        })
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
+    let frames = frames(again.into_body(), None).await;
+    let replayed: Vec<Value> = frames
+        .iter()
+        .filter(|f| f.event == "trace")
+        .map(|f| f.data.clone())
+        .collect();
+    let strip = |traces: &[Value]| -> Vec<Value> {
+        traces
+            .iter()
+            .map(|t| {
+                let mut t = t.clone();
+                t.as_object_mut().unwrap().remove("turnID");
+                t
+            })
+            .collect()
+    };
+    let first = first["traces"].as_array().unwrap();
+    assert_eq!(strip(&replayed), strip(first), "the same answer, whole");
+    // Taken once: the conversation is where the first answer left it (a second "menu" would
+    // have been a turn of its own and answered differently from the record).
+    let (_, next) = json_of(&s.router, turn("t-2", "something else")).await;
+    assert_eq!(strip(next["traces"].as_array().unwrap()), strip(first));
+}
