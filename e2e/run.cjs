@@ -813,6 +813,8 @@ require('./widget-voiceflow.cjs')(scenario, { accessible, shot, send, until, WAI
 require('./widget-controller.cjs')(scenario, { accessible, shot, send, WAIT });
 // The widget's look and feel: scrolling, broken pictures, unread count, menu, dark, RTL (e2e/widget-look.cjs).
 require('./widget-look.cjs')(scenario, { accessible, shot, send, WAIT });
+// The widget's streamed answers: v4 sessions, completion events, a cut-off stream (e2e/widget-stream.cjs).
+require('./widget-stream.cjs')(scenario, { accessible, shot, send, WAIT, freePort, parleyBin, distDir });
 require('./workbench.cjs')(scenario, { shot, send, WAIT });
 // Scale-out: nginx in front of three servers on PostgreSQL (e2e/nginx.cjs; cargo xtask test's scale-out step).
 require('./nginx.cjs')(scenario, { shot, send, WAIT, parleyBin, distDir, freePort });

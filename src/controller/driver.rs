@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 
 use super::{Command, Controller, Event, HostEvent};
-use crate::client::{self, ClientError, Endpoint};
+use crate::client::{self, ClientError, Endpoint, Streamed};
 use crate::json::{Build, Json, Read};
 use crate::persistence::{Persistence, StorageKind};
 
@@ -119,15 +119,7 @@ impl Driver {
                     return;
                 };
                 leptos::task::spawn_local(async move {
-                    if streams
-                        && let Some(result) =
-                            self.stream(number, &pending.request, &request_id).await
-                    {
-                        self.sync();
-                        self.handle(match result {
-                            Ok(()) => Event::StreamEnded { number },
-                            Err(error) => Event::Failed { number, error },
-                        });
+                    if streams && self.stream(number, &pending.request, &request_id).await {
                         return;
                     }
                     let result = client::send(&call).await;
@@ -174,22 +166,22 @@ impl Driver {
     }
 
     /// Takes request `number` as a streamed turn of the conversation's v4 session (started
-    /// first if it has none), each trace handed to the controller as it arrives. `None` when
+    /// first if it has none), each trace handed to the controller as it arrives; `false` when
     /// the runtime has no v4 sessions (404, 405: an older runtime, or a proxy forwarding only
     /// the Dialog API): the plain route takes this turn and the rest of the page's.
-    async fn stream(
-        self,
-        number: u64,
-        request: &Json,
-        request_id: &str,
-    ) -> Option<Result<(), ClientError>> {
-        let key = match self
+    async fn stream(self, number: u64, request: &Json, request_id: &str) -> bool {
+        let Some(session) = self
             .controller
-            .try_with_value(|c| c.conversation.session.clone())?
-        {
+            .try_with_value(|c| c.conversation.session.clone())
+        else {
+            return true;
+        };
+        let key = match session {
             Some(key) => key,
             None => {
-                let call = self.endpoint.try_with_value(Endpoint::session_call)?;
+                let Some(call) = self.endpoint.try_with_value(Endpoint::session_call) else {
+                    return true;
+                };
                 match client::start_session(&call).await {
                     Ok(key) => {
                         self.handle(Event::Session {
@@ -202,31 +194,44 @@ impl Driver {
                         status: 404 | 405, ..
                     }) => {
                         self.endpoint.try_update_value(|e| e.stream = false);
-                        return None;
+                        return false;
                     }
-                    Err(error) => return Some(Err(error)),
+                    Err(error) => {
+                        self.handle(Event::Failed { number, error });
+                        return true;
+                    }
                 }
             }
         };
-        let call = self
+        if let Some(call) = self
             .endpoint
-            .try_with_value(|e| e.stream_call(&key, request, request_id))?;
-        Some(
-            client::stream(&call, |frame| {
-                if frame.event != "trace" {
-                    return;
-                }
-                match Json::parse(&frame.data).filter(Read::is_map) {
-                    Some(trace) => {
-                        self.handle(Event::Streamed { number, trace });
+            .try_with_value(|e| e.stream_call(&key, request, request_id))
+        {
+            client::stream(&call, move |said| {
+                let event = match said {
+                    Streamed::Frame(frame) if frame.event == "trace" => {
+                        match Json::parse(&frame.data).filter(Read::is_map) {
+                            Some(trace) => Event::Streamed { number, trace },
+                            None => {
+                                web_sys::console::warn_1(
+                                    &"parley: a streamed trace is not a JSON object: skipped"
+                                        .into(),
+                                );
+                                return;
+                            }
+                        }
                     }
-                    None => web_sys::console::warn_1(
-                        &"parley: a streamed trace is not a JSON object: skipped".into(),
-                    ),
+                    Streamed::Frame(_) => return,
+                    Streamed::Ended => Event::StreamEnded { number },
+                    Streamed::Failed(error) => Event::Failed { number, error },
+                };
+                if !matches!(event, Event::Streamed { .. }) {
+                    self.sync();
                 }
-            })
-            .await,
-        )
+                self.handle(event);
+            });
+        }
+        true
     }
 
     /// Another tab saved the conversation (the `storage` event, which the writing tab itself
