@@ -213,12 +213,14 @@ scenario('the server dies mid-conversation: the message is marked failed; after 
   if (await page.locator('.parley-bubble--failed').count()) throw new Error('still marked failed');
 });
 
+// With `stream: false`: the public route Voiceflow's widget calls (streamed turns, the default
+// against a runtime with v4 sessions, are e2e/widget-stream.cjs's).
 scenario('stateful mode: the runtime keeps the state under a user id', async ({ page }) => {
   const urls = [];
   page.on('request', (r) => urls.push(r.url()));
   await page.evaluate(() => {
     window.parley.chat.destroy();
-    window.parley.chat.load({ verify: { projectID: 'pizza' }, mode: 'stateful', persistence: 'memory', autostart: true });
+    window.parley.chat.load({ verify: { projectID: 'pizza' }, mode: 'stateful', persistence: 'memory', autostart: true, stream: false });
   });
   await page.waitForSelector('.parley-choices button', WAIT);
   await send(page, "I'd like a large pizza please");
