@@ -71,7 +71,9 @@ fn act(
 }
 
 /// The launcher, last in `root`, with its icon (inline, not an emoji: emoji fonts are missing
-/// on many systems).
+/// on many systems). The icon is constant markup, the loader's own (loader/parley.js,
+/// `LAUNCHER`): as HTML it weighs less than built element by element, and nothing in it comes
+/// from the page or the network.
 fn launcher(root: &web_sys::Element) {
     let Some(doc) = root.owner_document() else {
         return;
@@ -79,28 +81,9 @@ fn launcher(root: &web_sys::Element) {
     let b = act(&doc, root, "parley-launcher", "toggle", "", "");
     let _ = b.set_attribute("aria-label", t(Key::OpenChat));
     let _ = b.set_attribute("aria-expanded", "false");
-    const SVG: &str = "http://www.w3.org/2000/svg";
-    if let (Ok(svg), Ok(path)) = (
-        doc.create_element_ns(Some(SVG), "svg"),
-        doc.create_element_ns(Some(SVG), "path"),
-    ) {
-        for (k, v) in [
-            ("class", "parley-launcher__icon"),
-            ("aria-hidden", "true"),
-            ("viewBox", "0 0 24 24"),
-            ("width", "28"),
-            ("height", "28"),
-        ] {
-            let _ = svg.set_attribute(k, v);
-        }
-        let _ = path.set_attribute("fill", "currentColor");
-        let _ = path.set_attribute(
-            "d",
-            "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z",
-        );
-        let _ = svg.append_child(&path);
-        let _ = b.append_child(&svg);
-    }
+    b.set_inner_html(
+        r#"<svg class="parley-launcher__icon" aria-hidden="true" viewBox="0 0 24 24" width="28" height="28"><path fill="currentColor" d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z"/></svg>"#,
+    );
 }
 
 /// The panel's header, first in `section`: the picture, the title, the menu (download the
