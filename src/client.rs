@@ -69,22 +69,30 @@ impl Endpoint {
     }
 
     /// A v4 session for the user, `POST {url}/v4/project/{projectID}/session` with
-    /// `{ userID }`: a new conversation, and the key its turns are sent with. A page with a
-    /// project key sends it; without one the runtime applies its public route's rules.
+    /// `{ userID }` (`…/environment/{versionID}/session` when the page names a version): a new
+    /// conversation, and the key its turns are sent with. A page with a project key sends it;
+    /// without one the runtime applies its public route's rules.
     pub fn session_call(&self) -> Call {
         let mut headers = self.headers();
         if let Some(key) = &self.api_key {
             headers.push(("authorization".to_owned(), key.clone()));
         }
         let user = self.user.as_deref().unwrap_or_default();
+        let mut url = format!(
+            "{}/v4/project/{}/",
+            self.url.trim_end_matches('/'),
+            encode_path(&self.project)
+        );
+        if let Some(version) = &self.version {
+            url.push_str("environment/");
+            url.push_str(&encode_path(version));
+            url.push('/');
+        }
+        url.push_str("session");
         Call {
             stateful: true,
             method: "POST",
-            url: format!(
-                "{}/v4/project/{}/session",
-                self.url.trim_end_matches('/'),
-                encode_path(&self.project)
-            ),
+            url,
             headers,
             body: Json::object(vec![("userID", Json::of_str(user))]).to_text(),
         }
@@ -335,11 +343,21 @@ pub struct Frames {
     buf: String,
     event: Option<String>,
     data: Option<String>,
+    /// The last text ended in a CR: an LF first in the next is the same line end.
+    after_cr: bool,
 }
 
 impl Frames {
     /// Takes the next text (the browser decodes the body); answers the events it completes.
     pub fn push(&mut self, text: &str) -> Result<Vec<Frame>, ClientError> {
+        if text.is_empty() {
+            return Ok(Vec::new());
+        }
+        let text = match text.strip_prefix('\n') {
+            Some(rest) if self.after_cr => rest,
+            _ => text,
+        };
+        self.after_cr = text.ends_with('\r');
         self.buf.push_str(text);
         let mut out = Vec::new();
         let mut start = 0;
@@ -351,8 +369,6 @@ impl Frames {
             let bytes = self.buf.as_bytes();
             let width = match (bytes[end], bytes.get(end + 1)) {
                 (b'\r', Some(b'\n')) => 2,
-                // A CR last: its LF may be in the next chunk.
-                (b'\r', None) => break,
                 _ => 1,
             };
             // Cut at ASCII line ends: whole characters.
@@ -386,7 +402,8 @@ impl Frames {
             None => (line, ""),
         };
         match field {
-            "event" => self.event = Some(value.to_owned()),
+            // An empty name is the default one.
+            "event" => self.event = (!value.is_empty()).then(|| value.to_owned()),
             "data" => match &mut self.data {
                 Some(data) => {
                     data.push('\n');
@@ -479,11 +496,18 @@ pub fn stream(call: &Call, mut on: impl FnMut(Streamed) + 'static) {
     for (name, value) in &call.headers {
         let _ = xhr.set_request_header(name, value);
     }
-    let x = xhr.clone();
     let mut frames = Frames::default();
     let mut read = 0;
     let mut over = false;
     let listener = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
+        // The request itself, from the event: a listener holding it would make a cycle that
+        // keeps the request, its text and the listener alive after the turn.
+        let Some(x) = event
+            .current_target()
+            .map(|t| t.unchecked_into::<web_sys::XmlHttpRequest>())
+        else {
+            return;
+        };
         if over {
             return;
         }
@@ -773,7 +797,15 @@ mod tests {
         );
         let start = public.session_call();
         assert_eq!(
-            start.url,
+            start.url, "https://runtime.example/v4/project/pizza/environment/production/session",
+            "the version the page names"
+        );
+        let unversioned = Endpoint {
+            version: None,
+            ..public.clone()
+        };
+        assert_eq!(
+            unversioned.session_call().url,
             "https://runtime.example/v4/project/pizza/session"
         );
         assert_eq!(
@@ -872,6 +904,18 @@ mod tests {
                 }
             ]
         );
+        // A CR last ends its line at once (an LF first in the next text is the same end), and
+        // an empty event name is the default.
+        let mut frames = Frames::default();
+        let mut got = frames.push("event: end\r\r").unwrap();
+        assert_eq!(got.len(), 1, "dispatched without waiting for more");
+        got.extend(frames.push("\ndata: x\r").unwrap());
+        got.extend(frames.push("\n\r\nevent:\ndata: y\n\n").unwrap());
+        let names: Vec<(&str, &str)> = got
+            .iter()
+            .map(|f| (f.event.as_str(), f.data.as_str()))
+            .collect();
+        assert_eq!(names, [("end", ""), ("message", "x"), ("message", "y")]);
         // A stream that never ends its line is refused, not held.
         let mut endless = Frames::default();
         let chunk = "x".repeat(64 * 1024);

@@ -272,6 +272,8 @@ impl Controller {
             }
             Event::Failed { number, error } => {
                 if self.current(number) {
+                    // A no-reply a cut-off stream asked for waits for the retry's answer.
+                    self.no_reply = None;
                     out.push(Command::Emit(HostEvent::Error(error.to_string())));
                     let generation = self.conversation.generation;
                     if error.fatal() {

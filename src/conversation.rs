@@ -87,6 +87,11 @@ pub struct Conversation {
     pub session: Option<String>,
     /// The bot line an LLM's answer is filling (its `completion` traces) while it streams.
     pub live: Option<Live>,
+    /// The lines the streamed answer in flight has brought so far.
+    arrived: Vec<u64>,
+    /// The lines of a cut-off stream whose request is being sent again: they give way to the
+    /// retry's answer when it comes.
+    cut: Vec<u64>,
     next_id: u64,
 }
 
@@ -151,6 +156,9 @@ impl Conversation {
         });
         // Quick replies go once used, or once the user types.
         self.choices.clear();
+        // A new message: a cut-off answer before it stays as it is.
+        self.arrived.clear();
+        self.cut.clear();
         let pending = Pending {
             entry,
             request,
@@ -198,18 +206,20 @@ impl Conversation {
         };
         if let Some(id) = pending.entry {
             self.set_delivery(id, Delivery::Sending);
-            // What a cut-off stream said after the message gives way to the answer the retry
-            // brings (the runtime answers a turn it did take again, whole, from its record).
-            if let Some(at) = self.entries.iter().position(|e| e.id() == id) {
-                let after = self.entries.split_off(at + 1);
-                let users = after
-                    .into_iter()
-                    .filter(|e| matches!(e, Entry::User { .. }));
-                self.entries.extend(users);
-            }
         }
+        self.cut = std::mem::take(&mut self.arrived);
         self.pending = Some(pending.clone());
         Some(pending)
+    }
+
+    /// The retry's answer begins: the lines its cut-off stream brought go (the runtime answers
+    /// a turn it did take again, whole, from its record).
+    fn drop_cut(&mut self) {
+        if !self.cut.is_empty() {
+            self.reveal_all();
+            let cut = std::mem::take(&mut self.cut);
+            self.entries.retain(|e| !cut.contains(&e.id()));
+        }
     }
 
     fn set_delivery(&mut self, id: u64, to: Delivery) {
@@ -236,6 +246,7 @@ impl Conversation {
         {
             self.set_delivery(id, Delivery::Sent);
         }
+        self.drop_cut();
         if answer.state.is_some() {
             self.state = answer.state;
         }
@@ -252,9 +263,13 @@ impl Conversation {
         if generation != self.generation || !self.in_flight() {
             return TurnView::default();
         }
+        self.drop_cut();
         if request_type(trace) != "completion" {
             let view = read_turn(std::slice::from_ref(trace));
+            let from = self.entries.len();
             self.show(&view);
+            let new = self.entries[from..].iter().map(Entry::id);
+            self.arrived.extend(new);
             self.choices.extend(view.choices.iter().cloned());
             return view;
         }
@@ -303,6 +318,7 @@ impl Conversation {
                             trace: whole,
                         });
                         live.id = Some(id);
+                        self.arrived.push(id);
                     }
                     _ => {}
                 }
@@ -326,6 +342,7 @@ impl Conversation {
             self.set_delivery(id, Delivery::Sent);
         }
         self.live = None;
+        self.arrived.clear();
     }
 
     /// The lines of a turn, queued to show one by one.
@@ -394,8 +411,11 @@ impl Conversation {
         if generation != self.generation {
             return;
         }
-        // What a cut-off stream said stays, as it arrived.
+        // What a cut-off stream said stays, as it arrived; what it offered or ended does not
+        // stand (the message is to be sent again).
         self.live = None;
+        self.choices.clear();
+        self.ended = false;
         if let Some(Pending {
             entry: Some(id), ..
         }) = &self.pending
@@ -489,6 +509,8 @@ impl Conversation {
             generation: 0,
             session: saved.session,
             live: None,
+            arrived: Vec::new(),
+            cut: Vec::new(),
             next_id,
         }
     }

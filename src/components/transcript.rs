@@ -1,8 +1,10 @@
-//! The transcript's DOM: each line built once with `createElement` and text nodes (never HTML),
-//! appended as the conversation grows. A `role="log"` region only ever grows at its end, so
-//! an append-only renderer fits it: adding a line costs the same with 10 lines or 1,000, and
-//! it weighs far less in the bundle than a keyed list of Leptos views per bubble kind (the
-//! widget has a 120 KB budget).
+//! The transcript's DOM: each line built with `createElement` and text nodes (never HTML),
+//! appended as the conversation grows. A `role="log"` region grows at its end, so an
+//! append-only renderer fits it: adding a line costs the same with 10 lines or 1,000, and it
+//! weighs far less in the bundle than a keyed list of Leptos views per bubble kind (the widget
+//! has a 120 KB budget). A line is built again in place when it changes: a user's delivery, the
+//! line an LLM's streamed answer is filling. Anything else (a new conversation, a retry whose
+//! answer replaces a cut-off one) draws the log afresh.
 //!
 //! Buttons carry a `data-button` index into [`Lines::buttons`], retry buttons a `data-retry`,
 //! a carousel's arrows a `data-scroll` step; one click listener on the log reads them (event
@@ -161,6 +163,14 @@ fn broken(img: &Element) {
     if let Ok(Some(bubble)) = img.closest(".parley-bubble--image") {
         let _ = bubble.set_attribute("hidden", "");
     }
+}
+
+/// A line an LLM's answer is filling: out of the live region until it is whole (a screen
+/// reader then reads it once), and out of the keyboard's way (`inert`: a link in half an
+/// answer is not focusable under `aria-hidden`).
+fn filling(el: &Element) {
+    let _ = el.set_attribute("aria-hidden", "true");
+    let _ = el.set_attribute("inert", "");
 }
 
 /// `<time>` with the line's time: the time of day in the widget's locale, the instant in
@@ -471,7 +481,7 @@ impl Lines {
                     Entry::Bot { bubble, .. } => self.bubble(&doc, bubble),
                 };
                 if look.1 > 0 {
-                    let _ = fresh.set_attribute("aria-hidden", "true");
+                    filling(&fresh);
                 }
                 time(&doc, &fresh, at);
                 let _ = el.replace_with_with_node_1(&fresh);
@@ -502,7 +512,7 @@ impl Lines {
                 .filter(|t| *t > 0.0)
                 .unwrap_or_else(js_sys::Date::now);
             if look.1 > 0 {
-                let _ = el.set_attribute("aria-hidden", "true");
+                filling(&el);
             }
             time(&doc, &el, at);
             let _ = log.append_child(&el);

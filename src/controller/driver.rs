@@ -165,19 +165,30 @@ impl Driver {
         }
     }
 
-    /// Takes request `number` as a streamed turn of the conversation's v4 session (started
-    /// first if it has none), each trace handed to the controller as it arrives; `false` when
-    /// the runtime has no v4 sessions (404, 405: an older runtime, or a proxy forwarding only
-    /// the Dialog API): the plain route takes this turn and the rest of the page's.
+    /// Takes request `number` as a streamed turn of the conversation's v4 session, each trace
+    /// handed to the controller as it arrives; `false` when the plain route is to take it.
+    ///
+    /// A session is started only for a conversation's first request: a session start is a new
+    /// conversation on the runtime, so one that began on the plain route (saved by an earlier
+    /// build, or before the runtime had v4) stays there. A runtime without v4 sessions (404,
+    /// 405: an older runtime, a proxy forwarding only the Dialog API; 401, 403 to a page
+    /// without a key: a runtime whose sessions need one) gets the plain route for the rest of
+    /// the page; a start that does not get through (offline, or refused by CORS), for this
+    /// turn.
     async fn stream(self, number: u64, request: &Json, request_id: &str) -> bool {
-        let Some(session) = self
-            .controller
-            .try_with_value(|c| c.conversation.session.clone())
-        else {
+        let Some((session, first)) = self.controller.try_with_value(|c| {
+            let conversation = &c.conversation;
+            (
+                conversation.session.clone(),
+                conversation.entries.is_empty(),
+            )
+        }) else {
             return true;
         };
+        let keyless = self.endpoint.try_with_value(|e| e.api_key.is_none()) == Some(true);
         let key = match session {
             Some(key) => key,
+            None if !first => return false,
             None => {
                 let Some(call) = self.endpoint.try_with_value(Endpoint::session_call) else {
                     return true;
@@ -190,12 +201,14 @@ impl Driver {
                         });
                         key
                     }
-                    Err(ClientError::Refused {
-                        status: 404 | 405, ..
-                    }) => {
+                    Err(ClientError::Refused { status, .. })
+                        if matches!(status, 404 | 405)
+                            || keyless && matches!(status, 401 | 403) =>
+                    {
                         self.endpoint.try_update_value(|e| e.stream = false);
                         return false;
                     }
+                    Err(ClientError::Unreachable(_)) => return false,
                     Err(error) => {
                         self.handle(Event::Failed { number, error });
                         return true;

@@ -633,7 +633,11 @@ fn a_stream_cut_off_keeps_what_arrived_and_its_retry_replaces_it() {
         (number, &asked.request),
         "the same request, under the same number"
     );
-    assert_eq!(lines(&c).len(), 2, "the cut answer's lines give way");
+    assert_eq!(
+        lines(&c).len(),
+        4,
+        "what arrived stays until the retry's answer comes"
+    );
     for trace in [
         text("Once upon a time"),
         completion("start", None),
@@ -671,4 +675,63 @@ fn a_streamed_turn_arms_no_reply_only_at_its_end_and_stale_frames_are_dropped() 
     });
     assert!(out.is_empty() && lines(&c) == before, "the turn is over");
     assert!(c.handle(Event::StreamEnded { number }).is_empty());
+}
+
+/// What a cut-off stream offered or ended does not stand: no quick replies, the composer open,
+/// no no-reply; and a retry of it after a later message leaves the later answers alone.
+#[test]
+fn a_cut_off_streams_buttons_end_and_no_reply_do_not_stand_and_later_answers_stay() {
+    let (mut c, _) = launched(json!([text("Welcome")]));
+    let number = sent(&c.handle(Event::Text("one".into())))
+        .pop()
+        .unwrap()
+        .number;
+    for trace in [
+        text("answer one"),
+        json!({ "type": "choice", "payload": { "buttons": [{ "name": "Yes", "request": { "type": "yes" } }] } }),
+        json!({ "type": "no-reply", "payload": { "timeout": 5 } }),
+        json!({ "type": "end" }),
+    ] {
+        c.handle(Event::Streamed { number, trace });
+    }
+    let out = c.handle(Event::Failed {
+        number,
+        error: ClientError::Unreachable("the answer was cut off before its end".into()),
+    });
+    assert!(armed(&out).is_empty(), "no no-reply for a failed message");
+    assert!(
+        c.offered().0.is_empty(),
+        "the cut answer's buttons are gone"
+    );
+    assert!(!c.conversation.closed(), "the composer stays open");
+    assert!(c.can_act());
+    // Another message instead of the retry: answered; then the retry of the first.
+    let two = sent(&c.handle(Event::Text("two".into())))
+        .pop()
+        .unwrap()
+        .number;
+    c.handle(Event::Streamed {
+        number: two,
+        trace: text("answer two"),
+    });
+    c.handle(Event::StreamEnded { number: two });
+    let again = sent(&c.handle(Event::Retry)).pop().expect("the retry");
+    c.handle(Event::Streamed {
+        number: again.number,
+        trace: text("answer one, again"),
+    });
+    c.handle(Event::StreamEnded {
+        number: again.number,
+    });
+    let said = lines(&c);
+    assert!(
+        said.iter().any(|l| l.contains("answer two")),
+        "a later answer stays: {said:?}"
+    );
+    assert!(
+        said.iter().any(|l| l.contains("\"answer one\"")),
+        "the first cut answer stays too (the retry came after another message): {said:?}"
+    );
+    assert!(said.last().unwrap().contains("answer one, again"));
+    assert_eq!(c.conversation.shown().len(), said.len(), "all shown");
 }
