@@ -96,6 +96,8 @@ pub(crate) fn build_release() -> Result<AppFiles> {
     }
     let (trunk_glue, trunk_wasm) = trunk_files(&dist)?;
     let glue = dist.join(&trunk_glue);
+    let text = std::fs::read_to_string(&glue)?;
+    std::fs::write(&glue, without_stream_classes(&text)?)?;
     minify_js(&glue, &glue, true)?;
     // trunk's hashes are of cargo's output, taken before wasm-opt (and terser): a new wasm-opt
     // flag would give new content under the old name, which is cached as immutable. So the
@@ -126,6 +128,51 @@ pub(crate) fn build_release() -> Result<AppFiles> {
     }
     precompress(&dist, &[&app.glue, &app.wasm, LOADER])?;
     Ok(app)
+}
+
+/// wasm-streams' classes, which wasm-bindgen still writes into the glue (the declarations come
+/// with the crate) although the linker left their exports out (xtask/wasm-link.sh): each an
+/// `export class` with only `free` behind it, and its `FinalizationRegistry`. Nothing imports
+/// them (the starters take the glue's `default`): 0.2 KB gzip -9. wasm-bindgen is pinned
+/// exactly, so the glue's text is known; a class found in another shape, or named anywhere
+/// after, is an error rather than a glue that refers to what is gone.
+fn without_stream_classes(glue: &str) -> Result<String> {
+    let mut glue = glue.to_owned();
+    for class in [
+        "IntoUnderlyingByteSource",
+        "IntoUnderlyingSink",
+        "IntoUnderlyingSource",
+    ] {
+        if !glue.contains(class) {
+            continue;
+        }
+        let cut = |glue: &mut String, start: &str, end: &str| -> Result<()> {
+            let from = glue
+                .find(start)
+                .with_context(|| format!("the glue has {class}, but no `{start}`"))?;
+            let to = glue[from..]
+                .find(end)
+                .with_context(|| format!("the glue's `{start}` has no `{end}` after it"))?;
+            glue.replace_range(from..from + to + end.len(), "");
+            Ok(())
+        };
+        cut(
+            &mut glue,
+            &format!("export class {class} {{\n"),
+            &format!(
+                "}}\nif (Symbol.dispose) {class}.prototype[Symbol.dispose] = {class}.prototype.free;\n"
+            ),
+        )?;
+        cut(
+            &mut glue,
+            &format!("const {class}Finalization = "),
+            "_free(ptr, 1));\n",
+        )?;
+        if glue.contains(class) {
+            bail!("the glue still names {class} once its class is out");
+        }
+    }
+    Ok(glue)
 }
 
 /// The loader's name in `dist/`.
@@ -306,4 +353,47 @@ pub(crate) fn report_size(assets: &[Asset]) -> Result<u64> {
         );
     }
     Ok(gzip)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// wasm-bindgen 0.2.130's text for a class whose methods the linker left out.
+    const CLASS: &str = "export class IntoUnderlyingSink {
+    __destroy_into_raw() {
+        const ptr = this.__wbg_ptr;
+        this.__wbg_ptr = 0;
+        IntoUnderlyingSinkFinalization.unregister(this);
+        return ptr;
+    }
+    free() {
+        const ptr = this.__destroy_into_raw();
+        wasm.__wbg_intounderlyingsink_free(ptr, 0);
+    }
+}
+if (Symbol.dispose) IntoUnderlyingSink.prototype[Symbol.dispose] = IntoUnderlyingSink.prototype.free;
+";
+    const REGISTRY: &str =
+        "const IntoUnderlyingSinkFinalization = (typeof FinalizationRegistry === 'undefined')
+    ? { register: () => {}, unregister: () => {} }
+    : new FinalizationRegistry(ptr => wasm.__wbg_intounderlyingsink_free(ptr, 1));
+";
+
+    #[test]
+    fn the_stream_classes_leave_the_glue_and_nothing_else_does() {
+        let glue = format!("{CLASS}function a() {{}}\n{REGISTRY}export default a;\n");
+        assert_eq!(
+            without_stream_classes(&glue).unwrap(),
+            "function a() {}\nexport default a;\n"
+        );
+        assert_eq!(
+            without_stream_classes("export default 1;").unwrap(),
+            "export default 1;"
+        );
+        // Minified, or still named by other code: refused.
+        assert!(without_stream_classes("export class IntoUnderlyingSink{}").is_err());
+        let used = format!("{CLASS}{REGISTRY}new IntoUnderlyingSink();");
+        assert!(without_stream_classes(&used).is_err());
+    }
 }
