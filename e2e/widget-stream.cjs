@@ -228,6 +228,32 @@ module.exports = (scenario, { accessible, shot, send, WAIT, freePort, parleyBin,
     }
   });
 
+  // A session start is a new conversation on the runtime: a conversation that began on the
+  // plain route (an earlier build, `stream: false`, a runtime without v4 then) goes on there.
+  scenario('streaming: a stateful conversation begun on the plain route goes on there after a reload with streaming on (no session start wipes it)', async ({ page, parley }) => {
+    const posts = [];
+    page.on('request', (r) => { if (r.method() === 'POST') posts.push(new URL(r.url()).pathname); });
+    const load = (stream) => page.evaluate((s) => {
+      window.parley.chat.destroy();
+      window.parley.chat.load({ verify: { projectID: 'pizza' }, mode: 'stateful', userID: 'plain-1', autostart: true, stream: s });
+    }, stream);
+    await load(false);
+    await page.waitForSelector('.parley-choices button', WAIT);
+    await send(page, "I'd like a large pizza please");
+    await page.waitForSelector('text=Great, a large pizza. Which one?', WAIT);
+    await page.reload();
+    await page.waitForSelector('.parley-launcher', WAIT);
+    await load(true);
+    await page.waitForSelector('text=Great, a large pizza. Which one?', WAIT);
+    await page.waitForSelector('.parley-composer__send:not([disabled])', WAIT);
+    await send(page, 'pepperoni');
+    await page.waitForSelector('.parley-bubble--bot >> text=/pepperoni/i', WAIT);
+    if (posts.some((p) => p.startsWith('/v4/'))) throw new Error(`a v4 call: ${posts}`);
+    const said = await page.evaluate(() => document.querySelector('.parley-host').shadowRoot.querySelector('[role=log]').textContent);
+    if (!/large pepperoni/i.test(said)) throw new Error(`the order did not go on: ${said.slice(-300)}`);
+    return `${posts.filter((p) => p.includes('/interact')).length} turns on the public route`;
+  });
+
   // docs.voiceflow.com, "Completion Events", `completion_events=true`: the frames, each JSON on
   // one `data` line (the page prints them over several lines, which is not valid SSE, and with
   // trailing commas, which is not JSON), with the `id`s and `time`s it shows.
