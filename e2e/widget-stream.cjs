@@ -324,6 +324,8 @@ module.exports = (scenario, { accessible, shot, send, WAIT, freePort, parleyBin,
       const turn = seen.find((s) => s.url === '/v4/interact/stream' && s.body.action.type === 'text');
       if (!turn || turn.body.config.completionEvents !== true || turn.body.action.payload !== 'hello') throw new Error(`sent: ${JSON.stringify(seen)}`);
       if (seen.filter((s) => s.url.includes('/session')).length !== 1) throw new Error(`sessions: ${JSON.stringify(seen)}`);
+      await page.waitForSelector('.parley-composer__send:not([disabled])', WAIT);
+      if (await typingShows(page)) throw new Error('still typing after the end');
       await shot(page, 'stream-voiceflow');
       return `${recorded.length} recorded frames`;
     } finally {
