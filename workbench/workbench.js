@@ -616,6 +616,10 @@
     url: settings.url,
     versionID: settings.version,
     mode: settings.flavour === 'stateless' ? 'stateless' : 'stateful',
+    // The page observes `fetch`: the widget's own streamed turns (v4, over XMLHttpRequest)
+    // would go past it, so the stateful flavours take the plain route, which the streaming
+    // flavour streams itself (above).
+    stream: false,
     ...(settings.key ? { apiKey: settings.key } : {}),
     render: { mode: 'embedded', target: '#wb-widget' },
     persistence: 'memory',
