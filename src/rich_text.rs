@@ -4,6 +4,7 @@
 //! markdown stays visible text), and link targets go through [`crate::safety::safe_link`].
 
 use crate::json::{Json, Read};
+use crate::part;
 use crate::safety::safe_link;
 
 /// A block of rich text.
@@ -153,7 +154,7 @@ fn list_item(line: &str) -> Option<(bool, &str)> {
     }
     let digits = line.len() - line.trim_start_matches(|c: char| c.is_ascii_digit()).len();
     if (1..=9).contains(&digits) {
-        let rest = &line[digits..];
+        let rest = part(line, digits..);
         if let Some(rest) = rest.strip_prefix(". ").or_else(|| rest.strip_prefix(") ")) {
             return Some((true, rest.trim_start()));
         }
@@ -163,8 +164,8 @@ fn list_item(line: &str) -> Option<(bool, &str)> {
 
 fn heading(line: &str) -> Option<&str> {
     let hashes = line.len() - line.trim_start_matches('#').len();
-    ((1..=6).contains(&hashes) && line[hashes..].starts_with(' '))
-        .then(|| line[hashes..].trim().trim_end_matches('#').trim_end())
+    ((1..=6).contains(&hashes) && part(line, hashes..).starts_with(' '))
+        .then(|| part(line, hashes..).trim().trim_end_matches('#').trim_end())
 }
 
 /// The lines of a paragraph: joined by spaces, or by a break after two trailing spaces or `\`.
@@ -220,11 +221,11 @@ fn inline(text: &str, marks: Marks) -> Vec<Inline> {
     let mut out = Vec::new();
     let mut rest = text;
     while let Some(c) = rest.chars().next() {
-        let before = text[..text.len() - rest.len()].chars().last();
+        let before = part(text, ..text.len() - rest.len()).chars().last();
         let at_word_start = !before.is_some_and(char::is_alphanumeric);
         let found: Option<(Vec<Inline>, &str)> = match c {
             '\\' => {
-                let mut chars = rest[1..].chars();
+                let mut chars = part(rest, 1..).chars();
                 match chars.next() {
                     Some(escaped) if escaped.is_ascii_punctuation() => Some((
                         vec![Inline::Text {
@@ -236,16 +237,16 @@ fn inline(text: &str, marks: Marks) -> Vec<Inline> {
                     _ => None,
                 }
             }
-            '`' => rest[1..].find('`').map(|end| {
+            '`' => part(rest, 1..).find('`').map(|end| {
                 let code = Marks {
                     code: true,
                     ..marks
                 };
                 let span = Inline::Text {
-                    text: rest[1..1 + end].to_owned(),
+                    text: part(rest, 1..1 + end).to_owned(),
                     marks: code,
                 };
-                (vec![span], &rest[end + 2..])
+                (vec![span], part(rest, end + 2..))
             }),
             '*' | '_' | '~' => emphasis(rest, marks, at_word_start),
             '[' => link(rest, 1, marks),
@@ -267,7 +268,7 @@ fn inline(text: &str, marks: Marks) -> Vec<Inline> {
                         marks,
                     },
                 );
-                rest = &rest[c.len_utf8()..];
+                rest = part(rest, c.len_utf8()..);
             }
         }
     }
@@ -282,25 +283,25 @@ fn emphasis(rest: &str, marks: Marks, at_word_start: bool) -> Option<(Vec<Inline
     if delimiter.starts_with('_') && !at_word_start {
         return None; // snake_case is not emphasis
     }
-    let body = &rest[delimiter.len()..];
+    let body = part(rest, delimiter.len()..);
     if body.is_empty() || body.starts_with(char::is_whitespace) {
         return None;
     }
     // The closing delimiter: not after a space, not the start of a double one when single,
     // and for `_` not followed by a letter.
     let mut search = 0;
-    while let Some(found) = body[search..].find(delimiter) {
+    while let Some(found) = part(body, search..).find(delimiter) {
         let mut end = search + found;
         // In a run like `***` closing a double delimiter, the inner single one closes first.
         if delimiter.len() == 2 {
-            let mark = &delimiter[..1];
-            while body[end + 2..].starts_with(mark) {
+            let mark = part(delimiter, ..1);
+            while part(body, end + 2..).starts_with(mark) {
                 end += 1;
             }
         }
-        let after = &body[end + delimiter.len()..];
+        let after = part(body, end + delimiter.len()..);
         let doubled = delimiter.len() == 1 && after.starts_with(delimiter);
-        let after_space = body[..end].ends_with(char::is_whitespace);
+        let after_space = part(body, ..end).ends_with(char::is_whitespace);
         let intraword = delimiter.starts_with('_') && after.starts_with(char::is_alphanumeric);
         let closes = end > 0 && !after_space && !doubled && !intraword;
         if closes {
@@ -310,7 +311,7 @@ fn emphasis(rest: &str, marks: Marks, at_word_start: bool) -> Option<(Vec<Inline
                 "~~" => inner.strike = true,
                 _ => inner.italic = true,
             }
-            return Some((inline(&body[..end], inner), after));
+            return Some((inline(part(body, ..end), inner), after));
         }
         search = end + if doubled { 2 } else { delimiter.len() };
     }
@@ -319,11 +320,11 @@ fn emphasis(rest: &str, marks: Marks, at_word_start: bool) -> Option<(Vec<Inline
 
 /// `[text](url)` (or `![alt](url)` with `skip` 2) at the start of `rest`.
 fn link(rest: &str, skip: usize, marks: Marks) -> Option<(Vec<Inline>, &str)> {
-    let close = rest[skip..].find("](")? + skip;
+    let close = part(rest, skip..).find("](")? + skip;
     // The destination ends at the `)` that balances the `(` (URLs may hold parentheses).
     let mut depth = 0usize;
     let mut target_end = None;
-    for (i, c) in rest[close + 2..].char_indices() {
+    for (i, c) in part(rest, close + 2..).char_indices() {
         match c {
             '(' => depth += 1,
             ')' if depth == 0 => {
@@ -335,14 +336,14 @@ fn link(rest: &str, skip: usize, marks: Marks) -> Option<(Vec<Inline>, &str)> {
         }
     }
     let target_end = target_end?;
-    let url = rest[close + 2..target_end].trim();
+    let url = part(rest, close + 2..target_end).trim();
     let url = url.split_once(' ').map_or(url, |(u, _title)| u);
     let url = url.trim_start_matches('<').trim_end_matches('>');
     let link = Inline::Link {
         href: safe_link(url),
-        children: inline(&rest[skip..close], marks),
+        children: inline(part(rest, skip..close), marks),
     };
-    Some((vec![link], &rest[target_end + 1..]))
+    Some((vec![link], part(rest, target_end + 1..)))
 }
 
 /// Rich text from a slate tree (Voiceflow's rich text, `base-types` `text/index.ts`): paragraphs

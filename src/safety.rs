@@ -6,6 +6,8 @@
 //! characters, and tabs or newlines inside the scheme, are ignored by browsers, so they are
 //! stripped before the comparison rather than let through.
 
+use crate::part;
+
 /// A URL safe for a link's `href`, if it is one.
 pub fn safe_link(url: &str) -> Option<String> {
     let url = normalised(url)?;
@@ -49,7 +51,7 @@ pub fn safe_color(color: &str) -> Option<String> {
 fn normalised(url: &str) -> Option<String> {
     let trimmed = url.trim_matches(|c: char| c.is_whitespace() || c.is_control());
     let scheme_end = trimmed.find(':')?;
-    let (scheme, rest) = trimmed.split_at(scheme_end);
+    let (scheme, rest) = (part(trimmed, ..scheme_end), part(trimmed, scheme_end..));
     let scheme: String = scheme
         .chars()
         .filter(|c| !matches!(c, '\t' | '\n' | '\r'))

@@ -610,7 +610,10 @@ pub fn as_text(root: &Element, assistant: &str) -> String {
             part = p.next_element_sibling();
         }
         if !said.is_empty() {
-            out.push_str(&format!("[{at}] {who}: {}\n", said.join(" / ")));
+            // By hand: `format!` here weighed more.
+            for piece in ["[", &at, "] ", who, ": ", &said.join(" / "), "\n"] {
+                out.push_str(piece);
+            }
         }
         line = el.next_element_sibling();
     }
