@@ -43,8 +43,11 @@
   // Fetches and starts the app once; after a failure, a click or `open()` tries again.
   function start() {
     if (starting) return starting;
+    // The wasm is fetched with the glue, not after it has run (wasm-bindgen takes a pending
+    // response and compiles while it streams in); a retry fetches both again.
+    var wasm = fetch(base + WASM);
     starting = import(base + GLUE + (failures ? '?retry=' + failures : ''))
-      .then(function (glue) { return glue.default({ module_or_path: base + WASM }); })
+      .then(function (glue) { return glue.default({ module_or_path: wasm }); })
       .then(function () {
         var real = parley.chat;
         if (real === chat) {

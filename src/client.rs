@@ -468,7 +468,9 @@ pub async fn start_session(call: &Call) -> Result<String, ClientError> {
 /// What a streamed turn says, as it arrives.
 #[derive(Debug)]
 pub enum Streamed {
-    Frame(Frame),
+    /// A trace (an `event: trace` whose data is a JSON object; the other events of no use to
+    /// the widget are skipped).
+    Trace(Json),
     /// Its `end`.
     Ended,
     /// A refusal before the stream (the runtime's error), an `error` event, a stream that stops
@@ -541,7 +543,12 @@ pub fn stream(call: &Call, mut on: impl FnMut(Streamed) + 'static) {
                                 end =
                                     Some(Streamed::Failed(refusal(0, value.as_ref(), &frame.data)));
                             }
-                            _ => on(Streamed::Frame(frame)),
+                            "trace" => {
+                                if let Some(trace) = Json::parse(&frame.data).filter(Read::is_map) {
+                                    on(Streamed::Trace(trace));
+                                }
+                            }
+                            _ => {}
                         }
                         if end.is_some() {
                             break;

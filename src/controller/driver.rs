@@ -7,7 +7,7 @@ use leptos::prelude::*;
 
 use super::{Command, Controller, Event, HostEvent};
 use crate::client::{self, ClientError, Endpoint, Streamed};
-use crate::json::{Build, Json, Read};
+use crate::json::Json;
 use crate::persistence::{Persistence, StorageKind};
 
 /// The controller of one mounted conversation, and what it needs to act.
@@ -222,19 +222,7 @@ impl Driver {
         {
             client::stream(&call, move |said| {
                 let event = match said {
-                    Streamed::Frame(frame) if frame.event == "trace" => {
-                        match Json::parse(&frame.data).filter(Read::is_map) {
-                            Some(trace) => Event::Streamed { number, trace },
-                            None => {
-                                web_sys::console::warn_1(
-                                    &"parley: a streamed trace is not a JSON object: skipped"
-                                        .into(),
-                                );
-                                return;
-                            }
-                        }
-                    }
-                    Streamed::Frame(_) => return,
+                    Streamed::Trace(trace) => Event::Streamed { number, trace },
                     Streamed::Ended => Event::StreamEnded { number },
                     Streamed::Failed(error) => Event::Failed { number, error },
                 };
