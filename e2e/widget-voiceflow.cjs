@@ -25,6 +25,9 @@ function cors(req) {
   };
 }
 
+// Where the widget asks for a v4 session (with the page's version, its environment's route).
+const V4_SESSION = /\/v4\/project\/vf-pizza\/(environment\/[^/]+\/)?session$/;
+
 const slug = (n) => `k${n.toString(36).padStart(7, '0')}`;
 
 // A Voiceflow text trace, as `textOutputTrace` builds it: `time` first, the slate with its id
@@ -205,7 +208,7 @@ module.exports = function register(scenario, { accessible, shot, send, until, WA
     // The browser's own line for the v4 session probe's 404 (the runtime has no v4) is not
     // the widget's error.
     page.on('console', (m) => {
-      if (m.type() === 'error' && !m.location().url.endsWith('/v4/project/vf-pizza/session')) consoleErrors.push(m.text());
+      if (m.type() === 'error' && !V4_SESSION.test(m.location().url)) consoleErrors.push(m.text());
     });
     const vf = await startVoiceflowRuntime();
     try {
@@ -317,7 +320,7 @@ module.exports = function register(scenario, { accessible, shot, send, until, WA
       // `content-type` and `versionid`; Parley's adds its retry id).
       // The widget first asks for a v4 session (streamed turns); this runtime has none (404),
       // so the page uses the public route from then on: one probe, for the whole page.
-      const probes = vf.preflights.filter((p) => p.url === '/v4/project/vf-pizza/session');
+      const probes = vf.preflights.filter((p) => V4_SESSION.test(p.url));
       if (probes.length !== 1) throw new Error(`v4 session probes: ${JSON.stringify(vf.preflights)}`);
       const asked = [...new Set(vf.preflights.filter((p) => !probes.includes(p)).map((p) => p.asked.split(',').map((h) => h.trim()).sort().join(',')))];
       if (!isDeepStrictEqual(asked, ['content-type,versionid,x-parley-request-id'])) throw new Error(`preflights asked for ${JSON.stringify(asked)}`);
@@ -362,7 +365,7 @@ module.exports = function register(scenario, { accessible, shot, send, until, WA
         if (!isDeepStrictEqual(Object.keys(call.body), ['action', 'config'])) throw new Error(`call ${i} body: ${JSON.stringify(call.body)}`);
       }
       if (!isDeepStrictEqual(vf.calls[0].body.action, { type: 'launch' })) throw new Error(`launch: ${JSON.stringify(vf.calls[0].body)}`);
-      const probes = vf.preflights.filter((p) => p.url === '/v4/project/vf-pizza/session');
+      const probes = vf.preflights.filter((p) => V4_SESSION.test(p.url));
       if (probes.length !== 1) throw new Error(`v4 session probes: ${JSON.stringify(vf.preflights)}`);
       const asked = [...new Set(vf.preflights.filter((p) => !probes.includes(p)).map((p) => p.asked.split(',').map((h) => h.trim()).sort().join(',')))];
       if (!isDeepStrictEqual(asked, ['authorization,content-type,sessionid,x-parley-request-id'])) throw new Error(`preflights asked for ${JSON.stringify(asked)}`);
