@@ -603,6 +603,14 @@ mod tests {
     use crate::json::request;
     use serde_json::{Value, json};
 
+    /// The value of header `name` in `call`.
+    fn header(call: &Call, name: &str) -> Option<String> {
+        call.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    }
+
     fn endpoint() -> Endpoint {
         Endpoint {
             url: "https://runtime.example/".into(),
@@ -643,12 +651,6 @@ mod tests {
     #[test]
     fn builds_the_stateful_calls_voiceflows_widget_makes() {
         let launch = request("launch", None);
-        let header = |call: &Call, name: &str| {
-            call.headers
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.clone())
-        };
         // Without a key: the public route, no `authorization`, no `sessionID`.
         let public = Endpoint {
             api_key: None,
@@ -764,12 +766,6 @@ mod tests {
 
     #[test]
     fn builds_the_v4_session_and_stream_calls() {
-        let header = |call: &Call, name: &str| {
-            call.headers
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.clone())
-        };
         let public = Endpoint {
             api_key: None,
             user: Some("user 1".into()),

@@ -8,6 +8,7 @@
 // after the first bot message is in the DOM. Prints each variant's runs, median and p90.
 'use strict';
 const { chromium } = require('playwright-core');
+const { probe } = require('./probe.cjs');
 
 const [executablePath, runsArg, mode, ...specs] = process.argv.slice(2);
 const runs = Number(runsArg);
@@ -26,18 +27,7 @@ function stats(values) {
 async function once(browser, url, name) {
   const context = await browser.newContext({ reducedMotion: 'reduce' });
   const page = await context.newPage();
-  await page.addInitScript(() => {
-    window.__ready = new Promise((resolve) => addEventListener('parley:ready', () => resolve(performance.now())));
-    window.__launcher = new Promise((resolve) => {
-      const poll = () => {
-        const host = document.querySelector('.parley-host');
-        const found = host && host.shadowRoot && host.shadowRoot.querySelector('.parley-launcher');
-        if (found) requestAnimationFrame(() => requestAnimationFrame(() => resolve(performance.now())));
-        else requestAnimationFrame(poll);
-      };
-      poll();
-    });
-  });
+  await page.addInitScript(probe);
   await page.goto(url);
   await page.evaluate(() => window.__launcher);
   if (mode === 'warm') {

@@ -19,6 +19,7 @@
 //   long transcript costs; both include waiting for two frames).
 'use strict';
 const { chromium } = require('playwright-core');
+const { probe } = require('./probe.cjs');
 
 const [url, executablePath, runsArg] = process.argv.slice(2);
 const runs = Number(runsArg || 10);
@@ -97,18 +98,7 @@ async function appendTo(browser, lines) {
   for (let i = 0; i < runs; i++) {
     const context = await browser.newContext({ reducedMotion: 'reduce' });
     const page = await context.newPage();
-    await page.addInitScript(() => {
-      window.__ready = new Promise((resolve) => addEventListener('parley:ready', () => resolve(performance.now())));
-      window.__launcher = new Promise((resolve) => {
-        const poll = () => {
-          const host = document.querySelector('.parley-host');
-          const found = host && host.shadowRoot && host.shadowRoot.querySelector('.parley-launcher');
-          if (found) requestAnimationFrame(() => requestAnimationFrame(() => resolve(performance.now())));
-          else requestAnimationFrame(poll);
-        };
-        poll();
-      });
-    });
+    await page.addInitScript(probe);
     await page.goto(url);
     result.launcher_painted.push(await page.evaluate(() => window.__launcher));
 
