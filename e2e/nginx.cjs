@@ -165,7 +165,7 @@ ${servers.map((s) => `    server 127.0.0.1:${s.port} max_fails=1 fail_timeout=30
 function watchTurns(page) {
   const turns = [];
   page.on('response', (r) => {
-    if (/\/interact(\?|$)/.test(r.url())) turns.push({ status: r.status(), upstream: r.headers()['x-upstream'] || '' });
+    if (/\/interact(\/stream)?(\?|$)/.test(r.url())) turns.push({ status: r.status(), upstream: r.headers()['x-upstream'] || '' });
   });
   return turns;
 }
@@ -248,12 +248,35 @@ module.exports = function register(scenario, h) {
       await page.waitForSelector('.parley-launcher', h.WAIT);
       await page.evaluate(() => {
         window.parley.chat.destroy();
-        window.parley.chat.load({ verify: { projectID: 'pizza' }, mode: 'stateful', persistence: 'memory', autostart: true });
+        window.parley.chat.load({ verify: { projectID: 'pizza' }, mode: 'stateful', persistence: 'memory', autostart: true, stream: false });
       });
       const note = await demoOrder(page, c, h, turns);
       const urls = await page.evaluate(() => performance.getEntriesByType('resource').map((e) => e.name));
       if (!urls.some((u) => /\/state\/user\/[^/]+\/interact$/.test(u))) fail(`no stateful call: ${urls}`);
       await h.shot(page, 'nginx-stateful');
+      return note;
+    } finally {
+      await c.close();
+    }
+  });
+
+  // The widget's default in the stateful flavour: a v4 session (its key signed with the
+  // servers' one secret, its conversation in PostgreSQL) and every turn streamed.
+  scenario('through nginx: the whole demo conversation, streamed (v4 session), over three servers on PostgreSQL; one killed mid-conversation, nothing lost, no error shown', async ({ page }) => {
+    const c = await cluster(h, freshDatabase());
+    try {
+      const turns = watchTurns(page);
+      await page.goto(`${c.url}/`);
+      await page.waitForSelector('.parley-launcher', h.WAIT);
+      await page.evaluate(() => {
+        window.parley.chat.destroy();
+        window.parley.chat.load({ verify: { projectID: 'pizza' }, mode: 'stateful', persistence: 'memory', autostart: true });
+      });
+      const note = await demoOrder(page, c, h, turns);
+      const urls = await page.evaluate(() => performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname));
+      const plain = urls.filter((u) => /\/state\/user\//.test(u));
+      if (plain.length || !urls.includes('/v4/interact/stream')) fail(`not streamed: ${urls}`);
+      await h.shot(page, 'nginx-streamed');
       return note;
     } finally {
       await c.close();

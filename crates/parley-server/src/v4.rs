@@ -241,9 +241,16 @@ impl IntoResponse for Streamed {
                 .await
                 .map(|event| (Ok::<_, Infallible>(event), rx))
         });
-        Sse::new(events)
+        let mut response = Sse::new(events)
             .keep_alive(KeepAlive::default())
-            .into_response()
+            .into_response();
+        // A proxy in front (nginx buffers what it proxies by default) passes each frame on as
+        // it comes, instead of the whole answer at its end.
+        response.headers_mut().insert(
+            "x-accel-buffering",
+            axum::http::HeaderValue::from_static("no"),
+        );
+        response
     }
 }
 

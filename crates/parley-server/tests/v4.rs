@@ -298,6 +298,11 @@ async fn the_stream_sends_each_trace_as_the_engine_makes_it() {
         response.headers()["content-type"].to_str().unwrap(),
         "text/event-stream"
     );
+    assert_eq!(
+        response.headers()["x-accel-buffering"],
+        "no",
+        "a proxy is told to pass each frame on"
+    );
     let frames = frames(response.into_body(), None).await;
     let events: Vec<&str> = frames.iter().map(|f| f.event.as_str()).collect();
     assert_eq!(events.last(), Some(&"end"), "{frames:?}");
