@@ -240,47 +240,32 @@ module.exports = function register(scenario, h) {
     }
   });
 
-  scenario('through nginx: the whole demo conversation, stateful, over three servers on PostgreSQL; one killed mid-conversation, nothing lost, no error shown', async ({ page }) => {
+  // The stateful flavour, on the plain route (`stream: false`) and streamed (the widget's
+  // default: a v4 session, its key signed with the servers' one secret, its conversation in
+  // PostgreSQL); `routed` checks what the page called.
+  const stateful = (name, stream, shotName, routed) => scenario(`through nginx: the whole demo conversation, ${name}, over three servers on PostgreSQL; one killed mid-conversation, nothing lost, no error shown`, async ({ page }) => {
     const c = await cluster(h, freshDatabase());
     try {
       const turns = watchTurns(page);
       await page.goto(`${c.url}/`);
       await page.waitForSelector('.parley-launcher', h.WAIT);
-      await page.evaluate(() => {
+      await page.evaluate((s) => {
         window.parley.chat.destroy();
-        window.parley.chat.load({ verify: { projectID: 'pizza' }, mode: 'stateful', persistence: 'memory', autostart: true, stream: false });
-      });
+        window.parley.chat.load({ verify: { projectID: 'pizza' }, mode: 'stateful', persistence: 'memory', autostart: true, stream: s });
+      }, stream);
       const note = await demoOrder(page, c, h, turns);
-      const urls = await page.evaluate(() => performance.getEntriesByType('resource').map((e) => e.name));
-      if (!urls.some((u) => /\/state\/user\/[^/]+\/interact$/.test(u))) fail(`no stateful call: ${urls}`);
-      await h.shot(page, 'nginx-stateful');
+      routed(await page.evaluate(() => performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname)));
+      await h.shot(page, shotName);
       return note;
     } finally {
       await c.close();
     }
   });
-
-  // The widget's default in the stateful flavour: a v4 session (its key signed with the
-  // servers' one secret, its conversation in PostgreSQL) and every turn streamed.
-  scenario('through nginx: the whole demo conversation, streamed (v4 session), over three servers on PostgreSQL; one killed mid-conversation, nothing lost, no error shown', async ({ page }) => {
-    const c = await cluster(h, freshDatabase());
-    try {
-      const turns = watchTurns(page);
-      await page.goto(`${c.url}/`);
-      await page.waitForSelector('.parley-launcher', h.WAIT);
-      await page.evaluate(() => {
-        window.parley.chat.destroy();
-        window.parley.chat.load({ verify: { projectID: 'pizza' }, mode: 'stateful', persistence: 'memory', autostart: true });
-      });
-      const note = await demoOrder(page, c, h, turns);
-      const urls = await page.evaluate(() => performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname));
-      const plain = urls.filter((u) => /\/state\/user\//.test(u));
-      if (plain.length || !urls.includes('/v4/interact/stream')) fail(`not streamed: ${urls}`);
-      await h.shot(page, 'nginx-streamed');
-      return note;
-    } finally {
-      await c.close();
-    }
+  stateful('stateful', false, 'nginx-stateful', (paths) => {
+    if (!paths.some((u) => /\/state\/user\/[^/]+\/interact$/.test(u))) fail(`no stateful call: ${paths}`);
+  });
+  stateful('streamed (v4 session)', true, 'nginx-streamed', (paths) => {
+    if (paths.some((u) => /\/state\/user\//.test(u)) || !paths.includes('/v4/interact/stream')) fail(`not streamed: ${paths}`);
   });
 
   // Voiceflow's clients (e2e/voiceflow.cjs) through nginx: each scenario gets a cluster on a fresh
