@@ -74,9 +74,6 @@
         w.dispatchEvent(new CustomEvent('parley:error', { detail: { message: message } }));
         if (painted) painted.button.removeAttribute('aria-busy');
       });
-    // Each line shows its time, and a page's first time format loads the browser's locale
-    // data (15 to 30 ms): done while the app is fetched, not between a click and the answer.
-    setTimeout(function () { new Date().toLocaleTimeString(); });
     return starting;
   }
 

@@ -425,12 +425,33 @@ fn unreachable(e: wasm_bindgen::JsValue) -> ClientError {
     ClientError::Unreachable(e.as_string().or(message).unwrap_or_default())
 }
 
-/// `fetch`es a call: its status and its body's text.
+/// `fetch`es a call: its status and its body's text. The request leaves at the call, not when
+/// the future is first polled: a turn's request (the launch, at the first opening) goes out
+/// before the view is drawn.
 #[cfg(target_arch = "wasm32")]
-async fn exchange(call: &Call) -> Result<(u16, String), ClientError> {
+fn exchange(
+    call: &Call,
+) -> impl std::future::Future<Output = Result<(u16, String), ClientError>> + use<> {
     use wasm_bindgen::JsCast;
     use wasm_bindgen_futures::JsFuture;
 
+    let sent = fetch(call);
+    async move {
+        let response: web_sys::Response = JsFuture::from(sent?)
+            .await
+            .map_err(unreachable)?
+            .unchecked_into();
+        let text = JsFuture::from(response.text().map_err(unreachable)?)
+            .await
+            .map_err(unreachable)?
+            .as_string()
+            .unwrap_or_default();
+        Ok((response.status(), text))
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+fn fetch(call: &Call) -> Result<js_sys::Promise, ClientError> {
     let init = web_sys::RequestInit::new();
     init.set_method(call.method);
     init.set_mode(web_sys::RequestMode::Cors);
@@ -440,22 +461,18 @@ async fn exchange(call: &Call) -> Result<(u16, String), ClientError> {
         request.headers().set(name, value).map_err(unreachable)?;
     }
     let window = web_sys::window().ok_or_else(|| ClientError::Unreachable("no window".into()))?;
-    let response: web_sys::Response = JsFuture::from(window.fetch_with_request(&request))
-        .await
-        .map_err(unreachable)?
-        .unchecked_into();
-    let text = JsFuture::from(response.text().map_err(unreachable)?)
-        .await
-        .map_err(unreachable)?
-        .as_string()
-        .unwrap_or_default();
-    Ok((response.status(), text))
+    Ok(window.fetch_with_request(&request))
 }
 
+/// Sends a turn on the plain route (sent at the call, see [`exchange`]): its answer.
 #[cfg(target_arch = "wasm32")]
-pub async fn send(call: &Call) -> Result<Answer, ClientError> {
-    let (status, text) = exchange(call).await?;
-    read_answer(status, &text, call.stateful)
+pub fn send(call: &Call) -> impl std::future::Future<Output = Result<Answer, ClientError>> + use<> {
+    let exchange = exchange(call);
+    let stateful = call.stateful;
+    async move {
+        let (status, text) = exchange.await?;
+        read_answer(status, &text, stateful)
+    }
 }
 
 /// Starts a v4 session ([`Endpoint::session_call`]): its key.
@@ -581,8 +598,10 @@ fn cut_off() -> String {
 
 /// Outside a browser there is no `fetch`: native builds (the logic's tests) never send.
 #[cfg(not(target_arch = "wasm32"))]
-pub async fn send(_call: &Call) -> Result<Answer, ClientError> {
-    Err(ClientError::Unreachable("not in a browser".to_owned()))
+pub fn send(
+    _call: &Call,
+) -> impl std::future::Future<Output = Result<Answer, ClientError>> + use<> {
+    async { Err(ClientError::Unreachable("not in a browser".to_owned())) }
 }
 
 #[cfg(not(target_arch = "wasm32"))]

@@ -56,6 +56,29 @@ fn click(root: &Element, selector: &str) {
         .click();
 }
 
+/// The transcript's times are written by hand (`Locale::clock`, Intl's first use being slow):
+/// as the browser's own Intl writes them, at every hour of a day.
+#[wasm_bindgen_test]
+fn the_clock_matches_intl() {
+    use parley_widget::i18n::Locale;
+    let options = js_sys::Object::new();
+    js_sys::Reflect::set(&options, &"timeStyle".into(), &"short".into()).unwrap();
+    for locale in [Locale::En, Locale::De, Locale::Ar] {
+        for hours in 0..24 {
+            for minutes in [0, 7, 30, 59] {
+                let date = js_sys::Date::new_with_year_month_day_hr_min(2026, 0, 1, hours, minutes);
+                let intl =
+                    String::from(date.to_locale_time_string_with_options(locale.tag(), &options));
+                assert_eq!(
+                    locale.clock(hours as u32, minutes as u32),
+                    intl,
+                    "{locale:?} {hours}:{minutes}"
+                );
+            }
+        }
+    }
+}
+
 #[wasm_bindgen_test]
 async fn launcher_opens_and_closes_the_panel() {
     fake_runtime(404, "not here");

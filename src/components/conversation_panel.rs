@@ -1,5 +1,6 @@
 use leptos::html;
 use leptos::prelude::*;
+use wasm_bindgen::JsCast;
 
 use super::transcript::{self, Lines};
 use crate::client::Endpoint;
@@ -25,7 +26,6 @@ impl HostRequests {
 
 /// The element `ev` happened on, if it is under one matching `selector`: that one.
 fn under(ev: &leptos::ev::MouseEvent, selector: &str) -> Option<web_sys::Element> {
-    use wasm_bindgen::JsCast;
     let target = ev.target()?.dyn_into::<web_sys::Element>().ok()?;
     target.closest(selector).ok().flatten()
 }
@@ -38,24 +38,26 @@ fn index(ev: &leptos::ev::MouseEvent, name: &str) -> Option<usize> {
         .ok()
 }
 
-/// The panel's elements the driver draws into by hand.
-#[derive(Clone, Copy)]
-struct Refs {
-    root: NodeRef<html::Div>,
-    log: NodeRef<html::Div>,
-    scroll: NodeRef<html::Div>,
-    choices: NodeRef<html::Div>,
-    input: NodeRef<html::Input>,
+/// The panel's parts, under its root: the driver draws into them by hand.
+const LOG: &str = "[role=log]";
+const SCROLL: &str = ".parley-transcript";
+const CHOICES: &str = ".parley-choices";
+const INPUT: &str = ".parley-composer__input";
+
+/// The element `selector` finds under `root`.
+fn part(root: &web_sys::Element, selector: &str) -> Option<web_sys::Element> {
+    root.query_selector(selector).ok().flatten()
 }
 
 type Offered = StoredValue<(Vec<crate::turn_view::ButtonView>, bool)>;
 
 /// Draws what the controller holds, by hand (`transcript.rs`: a list of Leptos views weighed
-/// more): the transcript's lines, the banner, the typing indicator, the quick replies.
-fn draw(driver: Driver, refs: Refs) -> (StoredValue<Lines, LocalStorage>, Offered) {
+/// more): the transcript's lines, the banner, the typing indicator, the quick replies, and
+/// whether the composer or the way to a new chat shows.
+fn draw(driver: Driver, root: NodeRef<html::Div>) -> (StoredValue<Lines, LocalStorage>, Offered) {
     let lines = StoredValue::new_local(Lines::default());
     Effect::new(move |_| {
-        let log = refs.log.get();
+        let log = root.get().and_then(|r| part(&r, LOG));
         // The transcript keeps the view at the latest line itself (transcript.rs, `Follow`).
         driver.with(|c| {
             let conversation = &c.conversation;
@@ -68,13 +70,13 @@ fn draw(driver: Driver, refs: Refs) -> (StoredValue<Lines, LocalStorage>, Offere
         let notice = driver
             .with(|c| c.notice)
             .filter(|n| *n != Notice::CannotContinue);
-        if let Some(root) = refs.root.get() {
+        if let Some(root) = root.get() {
             transcript::banner(&root, notice.map(Notice::sentence));
         }
     });
     Effect::new(move |_| {
         let typing = driver.with(|c| c.typing());
-        if let Some(scroll) = refs.scroll.get() {
+        if let Some(scroll) = root.get().and_then(|r| part(&r, SCROLL)) {
             transcript::typing(&scroll, typing);
         }
     });
@@ -83,20 +85,72 @@ fn draw(driver: Driver, refs: Refs) -> (StoredValue<Lines, LocalStorage>, Offere
     let offered = StoredValue::new((Vec::new(), false));
     Effect::new(move |_| {
         let now = driver.with(|c| c.offered());
-        if let Some(div) = refs.choices.get()
+        if let Some(div) = root.get().and_then(|r| part(&r, CHOICES))
             && offered.with_value(|drawn| *drawn != now)
         {
             transcript::choices(&div, &now.0, now.1);
             offered.set_value(now);
         }
     });
+    // The composer while the conversation goes on, else the way to a new chat (both there,
+    // one hidden: the composer keeps its draft).
+    Effect::new(move |_| {
+        let (closed, over, can_act) = driver.with(|c| {
+            let over = c.notice == Some(Notice::CannotContinue);
+            (c.conversation.closed(), over, c.can_act())
+        });
+        let Some(root) = root.get() else {
+            return;
+        };
+        let show = |selector, on: bool| {
+            if let Some(el) = part(&root, selector) {
+                let _ = el.toggle_attribute_with_force("hidden", !on);
+            }
+        };
+        show(".parley-ended", closed);
+        show(".parley-composer", !closed);
+        if let Some(p) = part(&root, ".parley-ended p") {
+            p.set_text_content(Some(t(if over {
+                Key::CannotContinue
+            } else {
+                Key::Ended
+            })));
+        }
+        if let Some(send) = part(&root, ".parley-composer__send") {
+            let _ = send.toggle_attribute_with_force("disabled", !can_act);
+        }
+    });
     // The first opening mounts the panel: it moves the focus in itself, once rendered.
     Effect::new(move |_| {
-        if let Some(input) = refs.input.get().filter(|i| i.offset_parent().is_some()) {
+        let input = root.get().and_then(|r| part(&r, INPUT));
+        if let Some(input) = input.map(|i| i.unchecked_into::<web_sys::HtmlElement>())
+            && input.offset_parent().is_some()
+        {
             let _ = input.focus();
         }
     });
     (lines, offered)
+}
+
+/// The panel's markup: constant, but for the locale's words (`i18n.rs`, whose tests check that
+/// no word holds markup). As HTML it weighs less than built element by element or as a view.
+fn markup() -> String {
+    format!(
+        concat!(
+            // Focusable: keyboard users scroll the transcript even when it holds no button.
+            r#"<div class="parley-transcript" tabindex="0"><div role="log" aria-live="polite" aria-label="{}"></div></div>"#,
+            r#"<div class="parley-choices"></div>"#,
+            r#"<div class="parley-ended" role="status" hidden><p></p><button type="button" class="parley-button" data-new>{}</button></div>"#,
+            r#"<form class="parley-composer"><input class="parley-composer__input" type="text" aria-label="{}" placeholder="{}" autocomplete="off" maxlength="2000">"#,
+            r#"<button type="submit" class="parley-composer__send" aria-label="{}" disabled>{}</button></form>"#,
+        ),
+        t(Key::Conversation),
+        t(Key::NewChat),
+        t(Key::Message),
+        t(Key::Placeholder),
+        t(Key::Send),
+        t(Key::Send),
+    )
 }
 
 /// The conversation inside the chat panel, a thin driver of [`crate::controller`]: the banner
@@ -114,15 +168,9 @@ pub fn ConversationPanel(
     #[prop(optional)]
     host: Option<HostRequests>,
 ) -> impl IntoView {
-    let refs = Refs {
-        root: NodeRef::new(),
-        log: NodeRef::new(),
-        scroll: NodeRef::new(),
-        choices: NodeRef::new(),
-        input: NodeRef::new(),
-    };
+    let root = NodeRef::<html::Div>::new();
     let endpoint = endpoint.unwrap_or_else(Endpoint::same_origin);
-    let driver = Driver::mount(endpoint, persistence, refs.root);
+    let driver = Driver::mount(endpoint, persistence, root);
     let host = host.unwrap_or_default().0;
     Effect::new(move |_| {
         let waiting = host
@@ -133,51 +181,36 @@ pub fn ConversationPanel(
             .flatten()
             .for_each(|c| driver.act(Event::Host(c)));
     });
-    let (lines, offered) = draw(driver, refs);
-    let on_log_click = move |ev: leptos::ev::MouseEvent| {
+    let (lines, offered) = draw(driver, root);
+    // One listener for the transcript's buttons, the quick replies and the new chat.
+    let on_click = move |ev: leptos::ev::MouseEvent| {
         if let Some(b) =
             index(&ev, "data-button").and_then(|i| lines.with_value(|l| l.buttons.get(i).cloned()))
         {
             driver.act(Event::Click(b));
+        } else if let Some(b) =
+            index(&ev, "data-choice").and_then(|i| offered.with_value(|(o, _)| o.get(i).cloned()))
+        {
+            driver.act(Event::Click(b));
         } else if under(&ev, "[data-retry]").is_some() {
             driver.act(Event::Retry);
+        } else if under(&ev, "[data-new]").is_some() {
+            driver.act(Event::Host(HostCommand::Reset));
         } else if let Some(arrow) = under(&ev, "[data-scroll]") {
             transcript::scroll_carousel(&arrow);
         }
     };
-    let on_choice = move |ev| {
-        let chosen =
-            index(&ev, "data-choice").and_then(|i| offered.with_value(|(o, _)| o.get(i).cloned()));
-        chosen.into_iter().for_each(|b| driver.act(Event::Click(b)));
-    };
-    let draft = RwSignal::new(String::new());
-    let can_act = move || driver.with(|c| c.can_act());
-    let submit = move |ev: leptos::ev::SubmitEvent| {
+    // The draft is the input's own value: read on sending, cleared once sent.
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        if driver.sends(Event::Text(draft.get_untracked())) {
-            draft.set(String::new());
+        let input = root.get_untracked().and_then(|r| part(&r, INPUT));
+        if let Some(input) = input.map(|i| i.unchecked_into::<web_sys::HtmlInputElement>())
+            && driver.sends(Event::Text(input.value()))
+        {
+            input.set_value("");
         }
     };
-    let over = move || driver.with(|c| c.notice == Some(Notice::CannotContinue));
-    let closed = move || driver.with(|c| c.conversation.closed());
     view! {
-        <div class="parley-conversation" node_ref=refs.root>
-            // Focusable: keyboard users scroll the transcript even when it holds no button.
-            <div class="parley-transcript" tabindex="0" node_ref=refs.scroll>
-                <div role="log" aria-live="polite" aria-label=t(Key::Conversation) node_ref=refs.log on:click=on_log_click></div>
-            </div>
-            <div class="parley-choices" node_ref=refs.choices on:click=on_choice></div>
-            // Both there, one hidden: not a <Show> (its memo and fallback weighed more), and the
-            // composer keeps its draft.
-            <div class="parley-ended" role="status" hidden=move || !closed()><p>{move || t(if over() { Key::CannotContinue } else { Key::Ended })}</p>
-                <button type="button" class="parley-button" on:click=move |_| driver.act(Event::Host(HostCommand::Reset))>{t(Key::NewChat)}</button>
-            </div>
-                <form class="parley-composer" on:submit=submit hidden=closed>
-                    <input class="parley-composer__input" type="text" aria-label=t(Key::Message) node_ref=refs.input
-                        placeholder=t(Key::Placeholder) autocomplete="off" maxlength="2000"
-                        prop:value=move || draft.get() on:input=move |ev| draft.set(event_target_value(&ev)) />
-                    <button type="submit" class="parley-composer__send" aria-label=t(Key::Send) disabled=move || !can_act()>{t(Key::Send)}</button>
-                </form>
-        </div>
+        <div class="parley-conversation" node_ref=root inner_html=markup() on:click=on_click on:submit=on_submit></div>
     }
 }

@@ -177,16 +177,12 @@ fn filling(el: &Element) {
 /// `datetime`.
 fn time(doc: &Document, parent: &Element, at: f64) {
     let date = js_sys::Date::new(&at.into());
-    let options = js_sys::Object::new();
-    let _ = js_sys::Reflect::set(&options, &"timeStyle".into(), &"short".into());
     let el = child(doc, parent, "time", "parley-time");
     let _ = el.set_attribute("datetime", &String::from(date.to_iso_string()));
     text(
         doc,
         &el,
-        &String::from(
-            date.to_locale_time_string_with_options(crate::i18n::locale().tag(), &options),
-        ),
+        &crate::i18n::locale().clock(date.get_hours(), date.get_minutes()),
     );
 }
 

@@ -118,11 +118,15 @@ impl Driver {
                 }) else {
                     return;
                 };
+                // The plain route's request leaves now, not once the view is drawn.
+                let sending = (!streams).then(|| client::send(&call));
                 leptos::task::spawn_local(async move {
-                    if streams && self.stream(number, &pending.request, &request_id).await {
-                        return;
-                    }
-                    let result = client::send(&call).await;
+                    let sending = match sending {
+                        Some(sending) => sending,
+                        None if self.stream(number, &pending.request, &request_id).await => return,
+                        None => client::send(&call),
+                    };
+                    let result = sending.await;
                     self.sync();
                     self.handle(match result {
                         Ok(answer) => Event::Answered { number, answer },
