@@ -268,6 +268,20 @@ pub fn ChatWidget(
             }
         }
     });
+    // Shown and hidden by hand (as view attributes they weighed more): the panel while open,
+    // the whole widget unless the page hid it.
+    Effect::new(move |_| {
+        let shown = open.get();
+        if let Some(section) = panel_ref.get() {
+            let _ = section.toggle_attribute_with_force("hidden", !shown);
+        }
+    });
+    Effect::new(move |_| {
+        let visible = controls.visible.get();
+        if let Some(root) = root_ref.get() {
+            let _ = root.toggle_attribute_with_force("hidden", !visible);
+        }
+    });
     // The header, once the panel is there.
     Effect::new(move |_| {
         if let Some(section) = panel_ref.get() {
@@ -324,7 +338,6 @@ pub fn ChatWidget(
                 class="parley-panel"
                 role="dialog"
                 aria-label=title.get_value()
-                hidden=move || !open.get()
                 node_ref=panel_ref
             >
                 <ConversationPanel endpoint=endpoint.unwrap_or_else(Endpoint::same_origin) persistence=persistence host=controls.host />
@@ -365,7 +378,6 @@ pub fn ChatWidget(
     view! {
         <div
             class=if embedded { "parley parley--embedded" } else { "parley" }
-            hidden=move || !controls.visible.get()
             node_ref=root_ref
             on:click=on_click
             on:keydown=on_keydown
