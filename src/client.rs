@@ -219,12 +219,17 @@ impl std::fmt::Display for ClientError {
                 status,
                 code,
                 message,
-            } => {
-                write!(
+            } => match status {
+                // An `event: error` frame of a stream that had begun (its status was 200).
+                0 => write!(
+                    f,
+                    "the chat server's stream ended in an error ({code}: {message})"
+                ),
+                _ => write!(
                     f,
                     "the chat server refused the message ({status} {code}: {message})"
-                )
-            }
+                ),
+            },
             ClientError::Malformed(why) => {
                 write!(f, "the chat server's answer is not understood ({why})")
             }
@@ -561,8 +566,12 @@ pub fn stream(call: &Call, mut on: impl FnMut(Streamed) + 'static) {
                                     Some(Streamed::Failed(refusal(0, value.as_ref(), &frame.data)));
                             }
                             "trace" => {
-                                if let Some(trace) = Json::parse(&frame.data).filter(Read::is_map) {
-                                    on(Streamed::Trace(trace));
+                                match Json::parse(&frame.data).filter(Read::is_map) {
+                                    Some(trace) => on(Streamed::Trace(trace)),
+                                    None => web_sys::console::warn_1(
+                                        &"parley: a streamed trace that is not a JSON object was skipped"
+                                            .into(),
+                                    ),
                                 }
                             }
                             _ => {}
@@ -765,6 +774,21 @@ mod tests {
             read_answer(502, "<html>Bad gateway</html>", false),
             Err(ClientError::Refused { status: 502, .. })
         ));
+        // What the console and `parley:error` say: a refusal with its status; a stream's
+        // `event: error` (status 0: the stream had begun) as what it is.
+        let refused = |status| ClientError::Refused {
+            status,
+            code: "llm_failed".into(),
+            message: "the model did not answer".into(),
+        };
+        assert_eq!(
+            refused(503).to_string(),
+            "the chat server refused the message (503 llm_failed: the model did not answer)"
+        );
+        assert_eq!(
+            refused(0).to_string(),
+            "the chat server's stream ended in an error (llm_failed: the model did not answer)"
+        );
         assert!(matches!(
             read_answer(200, "not json", false),
             Err(ClientError::Malformed(_))
