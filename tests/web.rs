@@ -752,6 +752,69 @@ async fn voiceflow_slate_extensions_and_the_users_picture() {
     root.remove();
 }
 
+/// One click and one submit listener serve the whole panel: an extension's form in the log
+/// submits to the extension (not as the composer's draft), and its buttons, whatever their
+/// attributes, are neither quick replies nor the new-chat button.
+#[wasm_bindgen_test]
+async fn an_extensions_form_and_buttons_stay_the_extensions() {
+    use parley_widget::host::{self, Host};
+    let list = js_sys::Function::new_no_args(
+        "window.__submits = 0; window.__calls = 0; return [
+          { name: 'form', type: 'response', match: ({ trace }) => trace.type === 'form',
+            render: ({ element }) => {
+              element.innerHTML = '<form><input name=\"email\"><button data-new data-choice=\"0\" data-button=\"0\" data-retry>Pick</button></form>';
+              element.querySelector('form').addEventListener('submit', (e) => { e.preventDefault(); window.__submits += 1; });
+            } }
+        ];",
+    )
+    .call0(&wasm_bindgen::JsValue::NULL)
+    .unwrap();
+    host::set(Host {
+        extensions: host::read_extensions(&list).unwrap(),
+        ..Host::default()
+    });
+    js_sys::Function::new_no_args(
+        r#"window.fetch = () => { window.__calls += 1; return Promise.resolve(new Response(JSON.stringify({ state: { stack: [] }, trace: [
+          { type: 'form', payload: {} },
+          { type: 'choice', payload: { buttons: [{ name: 'Go on', request: { type: 'go-on' } }] } }
+        ] }), { status: 200, headers: { 'content-type': 'application/json' } })); };"#,
+    )
+    .call0(&wasm_bindgen::JsValue::NULL)
+    .unwrap();
+    let root = mount_panel();
+    wait_for(&root, ".parley-choices button").await;
+    let input: web_sys::HtmlInputElement = find(&root, ".parley-composer__input")
+        .unwrap()
+        .unchecked_into();
+    input.set_value("my draft");
+    click(&root, ".parley-bubble--extension button");
+    next_tick().await;
+    next_tick().await;
+    let get = |name: &str| {
+        js_sys::Reflect::get(&window(), &name.into())
+            .unwrap()
+            .as_f64()
+    };
+    assert_eq!(
+        get("__submits"),
+        Some(1.0),
+        "the extension heard its submit"
+    );
+    assert_eq!(get("__calls"), Some(1.0), "nothing sent but the launch");
+    assert_eq!(input.value(), "my draft", "the draft stays");
+    assert!(
+        find(&root, ".parley-bubble--user").is_none(),
+        "{}",
+        root.inner_html()
+    );
+    assert!(
+        find(&root, ".parley-bubble--extension").is_some(),
+        "no new chat"
+    );
+    host::set(Host::default());
+    root.remove();
+}
+
 /// `assistant.extensions` in another shape is refused, naming the option.
 #[wasm_bindgen_test]
 fn a_bad_extension_is_named() {

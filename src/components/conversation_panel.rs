@@ -30,12 +30,9 @@ fn under(ev: &leptos::ev::MouseEvent, selector: &str) -> Option<web_sys::Element
     target.closest(selector).ok().flatten()
 }
 
-/// The index in attribute `name` of the element `ev` happened under.
-fn index(ev: &leptos::ev::MouseEvent, name: &str) -> Option<usize> {
-    under(ev, &format!("[{name}]"))?
-        .get_attribute(name)?
-        .parse()
-        .ok()
+/// The index in attribute `name` of the element matching `selector` that `ev` happened under.
+fn index(ev: &leptos::ev::MouseEvent, selector: &str, name: &str) -> Option<usize> {
+    under(ev, selector)?.get_attribute(name)?.parse().ok()
 }
 
 /// The panel's parts, under its root: the driver draws into them by hand.
@@ -77,7 +74,7 @@ fn draw(driver: Driver, root: NodeRef<html::Div>) -> (StoredValue<Lines, LocalSt
     Effect::new(move |_| {
         let typing = driver.with(|c| c.typing());
         if let Some(scroll) = root.get().and_then(|r| part(&r, SCROLL)) {
-            transcript::typing(&scroll, typing);
+            transcript::typing(&scroll, typing, lines.with_value(Lines::pinned));
         }
     });
     // Redrawn only when the buttons on offer or their use change (a redraw loses the focus);
@@ -109,12 +106,16 @@ fn draw(driver: Driver, root: NodeRef<html::Div>) -> (StoredValue<Lines, LocalSt
         };
         show(".parley-ended", closed);
         show(".parley-composer", !closed);
-        if let Some(p) = part(&root, ".parley-ended p") {
-            p.set_text_content(Some(t(if over {
-                Key::CannotContinue
-            } else {
-                Key::Ended
-            })));
+        // Written only when it changes: the block is a live region.
+        let said = t(if over {
+            Key::CannotContinue
+        } else {
+            Key::Ended
+        });
+        if let Some(p) = part(&root, ".parley-ended p")
+            && p.text_content().as_deref() != Some(said)
+        {
+            p.set_text_content(Some(said));
         }
         if let Some(send) = part(&root, ".parley-composer__send") {
             let _ = send.toggle_attribute_with_force("disabled", !can_act);
@@ -182,26 +183,36 @@ pub fn ConversationPanel(
             .for_each(|c| driver.act(Event::Host(c)));
     });
     let (lines, offered) = draw(driver, root);
-    // One listener for the transcript's buttons, the quick replies and the new chat.
+    // One listener for the transcript's buttons, the quick replies and the new chat, each
+    // looked for in its own part only (an extension's content in the log may carry any
+    // attribute: one of its buttons is no quick reply, nor a new chat).
     let on_click = move |ev: leptos::ev::MouseEvent| {
-        if let Some(b) =
-            index(&ev, "data-button").and_then(|i| lines.with_value(|l| l.buttons.get(i).cloned()))
+        if let Some(b) = index(&ev, "[role=log] [data-button]", "data-button")
+            .and_then(|i| lines.with_value(|l| l.buttons.get(i).cloned()))
         {
             driver.act(Event::Click(b));
-        } else if let Some(b) =
-            index(&ev, "data-choice").and_then(|i| offered.with_value(|(o, _)| o.get(i).cloned()))
+        } else if let Some(b) = index(&ev, ".parley-choices [data-choice]", "data-choice")
+            .and_then(|i| offered.with_value(|(o, _)| o.get(i).cloned()))
         {
             driver.act(Event::Click(b));
-        } else if under(&ev, "[data-retry]").is_some() {
+        } else if under(&ev, "[role=log] [data-retry]").is_some() {
             driver.act(Event::Retry);
-        } else if under(&ev, "[data-new]").is_some() {
+        } else if under(&ev, ".parley-ended [data-new]").is_some() {
             driver.act(Event::Host(HostCommand::Reset));
-        } else if let Some(arrow) = under(&ev, "[data-scroll]") {
+        } else if let Some(arrow) = under(&ev, "[role=log] [data-scroll]") {
             transcript::scroll_carousel(&arrow);
         }
     };
-    // The draft is the input's own value: read on sending, cleared once sent.
+    // The composer's own submit only (an extension's form in the log submits as it will). The
+    // draft is the input's own value: read on sending, cleared once sent.
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        let composer = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .is_some_and(|f| f.class_name() == "parley-composer");
+        if !composer {
+            return;
+        }
         ev.prevent_default();
         let input = root.get_untracked().and_then(|r| part(&r, INPUT));
         if let Some(input) = input.map(|i| i.unchecked_into::<web_sys::HtmlInputElement>())

@@ -7,8 +7,8 @@
 //! answer replaces a cut-off one) draws the log afresh.
 //!
 //! Buttons carry a `data-button` index into [`Lines::buttons`], retry buttons a `data-retry`,
-//! a carousel's arrows a `data-scroll` step; one click listener on the log reads them (event
-//! delegation), so no closure is made per button. URLs reaching `href`/`src` went through `safety` when the turn was read.
+//! a carousel's arrows a `data-scroll` step; the panel's one click listener reads them in the
+//! log (event delegation, `conversation_panel.rs`), so no closure is made per button. URLs reaching `href`/`src` went through `safety` when the turn was read.
 //!
 //! The view follows the conversation ([`Follow`]): while the visitor is at the bottom it stays
 //! there whatever grows (a line, an image or a font loading, a card), seen by a
@@ -433,6 +433,11 @@ impl Lines {
         el
     }
 
+    /// Whether the view follows the conversation (the visitor has not scrolled up).
+    pub fn pinned(&self) -> bool {
+        self.follow.as_ref().is_none_or(|f| f.pinned.get())
+    }
+
     /// Brings the log up to date with `entries`: new lines are appended, a user line whose
     /// delivery changed is replaced, and anything else (a new conversation) starts afresh.
     /// `live` is the line an LLM's answer is filling and its pieces so far: redrawn as they
@@ -658,23 +663,27 @@ pub fn banner(root: &Element, message: Option<&str>) {
     }
 }
 
-/// Adds the typing indicator at the end of `scroll`, or removes it.
-pub fn typing(scroll: &Element, on: bool) {
+/// Adds the typing indicator at the end of `scroll`, or removes it; brought into view when the
+/// view follows the conversation (`pinned`: known, not measured, so no layout is forced).
+pub fn typing(scroll: &Element, on: bool, pinned: bool) {
     let Some(doc) = scroll.owner_document() else {
         return;
     };
     match (child_of(scroll, "parley-typing"), on) {
         (Some(el), false) => el.remove(),
         (None, true) => {
-            let at_bottom =
-                scroll.scroll_height() - scroll.scroll_top() - scroll.client_height() < 16;
             let el = child(&doc, scroll, "div", "parley-typing");
             let _ = el.set_attribute("role", "status");
             let _ = el.set_attribute("aria-label", t(Key::Typing));
             for _ in 0..3 {
                 child(&doc, &el, "span", "");
             }
-            if at_bottom {
+            // An empty log (a first launch) has nowhere to scroll, and a scroll lays out.
+            if pinned
+                && scroll
+                    .first_element_child()
+                    .is_some_and(|log| log.child_element_count() > 0)
+            {
                 scroll.set_scroll_top(i32::MAX);
             }
         }
