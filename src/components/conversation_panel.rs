@@ -42,7 +42,7 @@ const CHOICES: &str = ".parley-choices";
 const INPUT: &str = ".parley-composer__input";
 
 /// The element `selector` finds under `root`.
-fn part(root: &web_sys::Element, selector: &str) -> Option<web_sys::Element> {
+fn find(root: &web_sys::Element, selector: &str) -> Option<web_sys::Element> {
     root.query_selector(selector).ok().flatten()
 }
 
@@ -54,7 +54,7 @@ type Offered = StoredValue<(Vec<crate::turn_view::ButtonView>, bool)>;
 fn draw(driver: Driver, root: NodeRef<html::Div>) -> (StoredValue<Lines, LocalStorage>, Offered) {
     let lines = StoredValue::new_local(Lines::default());
     Effect::new(move |_| {
-        let log = root.get().and_then(|r| part(&r, LOG));
+        let log = root.get().and_then(|r| find(&r, LOG));
         // The transcript keeps the view at the latest line itself (transcript.rs, `Follow`).
         driver.with(|c| {
             let conversation = &c.conversation;
@@ -73,8 +73,8 @@ fn draw(driver: Driver, root: NodeRef<html::Div>) -> (StoredValue<Lines, LocalSt
     });
     Effect::new(move |_| {
         let typing = driver.with(|c| c.typing());
-        if let Some(scroll) = root.get().and_then(|r| part(&r, SCROLL)) {
-            transcript::typing(&scroll, typing, lines.with_value(Lines::pinned));
+        if let Some(scroll) = root.get().and_then(|r| find(&r, SCROLL)) {
+            lines.with_value(|l| l.typing(&scroll, typing));
         }
     });
     // Redrawn only when the buttons on offer or their use change (a redraw loses the focus);
@@ -82,7 +82,7 @@ fn draw(driver: Driver, root: NodeRef<html::Div>) -> (StoredValue<Lines, LocalSt
     let offered = StoredValue::new((Vec::new(), false));
     Effect::new(move |_| {
         let now = driver.with(|c| c.offered());
-        if let Some(div) = root.get().and_then(|r| part(&r, CHOICES))
+        if let Some(div) = root.get().and_then(|r| find(&r, CHOICES))
             && offered.with_value(|drawn| *drawn != now)
         {
             transcript::choices(&div, &now.0, now.1);
@@ -100,7 +100,7 @@ fn draw(driver: Driver, root: NodeRef<html::Div>) -> (StoredValue<Lines, LocalSt
             return;
         };
         let show = |selector, on: bool| {
-            if let Some(el) = part(&root, selector) {
+            if let Some(el) = find(&root, selector) {
                 let _ = el.toggle_attribute_with_force("hidden", !on);
             }
         };
@@ -112,18 +112,18 @@ fn draw(driver: Driver, root: NodeRef<html::Div>) -> (StoredValue<Lines, LocalSt
         } else {
             Key::Ended
         });
-        if let Some(p) = part(&root, ".parley-ended p")
+        if let Some(p) = find(&root, ".parley-ended p")
             && p.text_content().as_deref() != Some(said)
         {
             p.set_text_content(Some(said));
         }
-        if let Some(send) = part(&root, ".parley-composer__send") {
+        if let Some(send) = find(&root, ".parley-composer__send") {
             let _ = send.toggle_attribute_with_force("disabled", !can_act);
         }
     });
     // The first opening mounts the panel: it moves the focus in itself, once rendered.
     Effect::new(move |_| {
-        let input = root.get().and_then(|r| part(&r, INPUT));
+        let input = root.get().and_then(|r| find(&r, INPUT));
         if let Some(input) = input.map(|i| i.unchecked_into::<web_sys::HtmlElement>())
             && input.offset_parent().is_some()
         {
@@ -214,7 +214,7 @@ pub fn ConversationPanel(
             return;
         }
         ev.prevent_default();
-        let input = root.get_untracked().and_then(|r| part(&r, INPUT));
+        let input = root.get_untracked().and_then(|r| find(&r, INPUT));
         if let Some(input) = input.map(|i| i.unchecked_into::<web_sys::HtmlInputElement>())
             && driver.sends(Event::Text(input.value()))
         {

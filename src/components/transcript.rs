@@ -433,9 +433,31 @@ impl Lines {
         el
     }
 
-    /// Whether the view follows the conversation (the visitor has not scrolled up).
-    pub fn pinned(&self) -> bool {
-        self.follow.as_ref().is_none_or(|f| f.pinned.get())
+    /// Adds the typing indicator at the end of `scroll`, or removes it; brought into view while
+    /// the view follows the conversation ([`Follow`]'s state, not measured: no layout is
+    /// forced), but not in an empty log (a first launch), which has nowhere to scroll.
+    pub fn typing(&self, scroll: &Element, on: bool) {
+        let Some(doc) = scroll.owner_document() else {
+            return;
+        };
+        match (child_of(scroll, "parley-typing"), on) {
+            (Some(el), false) => el.remove(),
+            (None, true) => {
+                let el = child(&doc, scroll, "div", "parley-typing");
+                let _ = el.set_attribute("role", "status");
+                let _ = el.set_attribute("aria-label", t(Key::Typing));
+                for _ in 0..3 {
+                    child(&doc, &el, "span", "");
+                }
+                if let Some(f) = &self.follow
+                    && f.pinned.get()
+                    && !self.shown.is_empty()
+                {
+                    f.bottom();
+                }
+            }
+            _ => {}
+        }
     }
 
     /// Brings the log up to date with `entries`: new lines are appended, a user line whose
@@ -660,34 +682,6 @@ pub fn banner(root: &Element, message: Option<&str>) {
             let _ = root.insert_before(&el, root.first_child().as_ref());
         }
         (None, None) => {}
-    }
-}
-
-/// Adds the typing indicator at the end of `scroll`, or removes it; brought into view when the
-/// view follows the conversation (`pinned`: known, not measured, so no layout is forced).
-pub fn typing(scroll: &Element, on: bool, pinned: bool) {
-    let Some(doc) = scroll.owner_document() else {
-        return;
-    };
-    match (child_of(scroll, "parley-typing"), on) {
-        (Some(el), false) => el.remove(),
-        (None, true) => {
-            let el = child(&doc, scroll, "div", "parley-typing");
-            let _ = el.set_attribute("role", "status");
-            let _ = el.set_attribute("aria-label", t(Key::Typing));
-            for _ in 0..3 {
-                child(&doc, &el, "span", "");
-            }
-            // An empty log (a first launch) has nowhere to scroll, and a scroll lays out.
-            if pinned
-                && scroll
-                    .first_element_child()
-                    .is_some_and(|log| log.child_element_count() > 0)
-            {
-                scroll.set_scroll_top(i32::MAX);
-            }
-        }
-        _ => {}
     }
 }
 
