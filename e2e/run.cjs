@@ -257,8 +257,23 @@ scenario('a narrow mobile viewport: the open panel takes the whole screen', asyn
   }
   const size = await page.locator('.parley-composer__input').evaluate((e) => parseFloat(getComputedStyle(e).fontSize));
   if (size < 16) throw new Error(`input font ${size}px`);
+  // Nothing covers the composer (the launcher sat on the send button).
+  const covered = await page.locator('.parley-composer__send').evaluate((b) => {
+    const r = b.getBoundingClientRect();
+    const at = b.getRootNode().elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+    return at === b || b.contains(at) ? null : String(at && (at.closest('[class]') || at).getAttribute('class'));
+  });
+  if (covered) throw new Error(`the send button is under ${covered}`);
   await accessible(page, 'full screen on a phone');
   await shot(page, '7-mobile');
+  // Closed from the header, the focus goes back to the launcher, which shows again.
+  await page.click('.parley-header__close');
+  const back = await page.evaluate(() => {
+    const root = document.querySelector('.parley-host').shadowRoot;
+    const l = root.querySelector('.parley-launcher');
+    return root.activeElement === l && l.getBoundingClientRect().width > 0;
+  });
+  if (!back) throw new Error('the launcher is not back with the focus after closing');
 });
 
 // The widget against a runtime of the scenario's own (the demo page loads the pizza one).

@@ -240,6 +240,12 @@ pub fn ChatWidget(
         let Some(root) = root_ref.get() else {
             return;
         };
+        // The panel shows while open (by hand: as a view attribute it weighed more), before
+        // the focus moves: on a phone the open panel takes the launcher's place. Read tracked:
+        // the first opening mounts it after this.
+        if let Some(section) = panel_ref.get() {
+            let _ = section.toggle_attribute_with_force("hidden", !now_open);
+        }
         let launcher = root
             .query_selector(":scope > .parley-launcher")
             .ok()
@@ -268,14 +274,7 @@ pub fn ChatWidget(
             }
         }
     });
-    // Shown and hidden by hand (as view attributes they weighed more): the panel while open,
-    // the whole widget unless the page hid it.
-    Effect::new(move |_| {
-        let shown = open.get();
-        if let Some(section) = panel_ref.get() {
-            let _ = section.toggle_attribute_with_force("hidden", !shown);
-        }
-    });
+    // The whole widget unless the page hid it (by hand, as the panel).
     Effect::new(move |_| {
         let visible = controls.visible.get();
         if let Some(root) = root_ref.get() {
