@@ -801,6 +801,33 @@ scenario('a loader and an app of different builds: the app refuses to start, bot
   await shot(page, '17-version-mismatch');
 });
 
+scenario("preload 'idle': the loader fetches the glue and compiles the wasm before idle time, starts the app only on idle or a gesture, each file fetched once; a failed early fetch is fetched again", async ({ page, parley }) => {
+  await awayFromDemo(page);
+  const fetched = appFetches(page);
+  // Idle time never comes: what the loader fetches, it fetched before it.
+  await page.addInitScript(() => { window.requestIdleCallback = () => 0; });
+  await page.goto(`${parley}/`);
+  await until(() => fetched.length === 2, 'the glue and the wasm fetched before idle time');
+  await page.waitForTimeout(300);
+  if (await page.locator('[data-parley]').count()) throw new Error('the app started without idle time or a gesture');
+  await page.click('.parley-launcher');
+  await page.waitForSelector('.parley-choices button', WAIT);
+  if (fetched.length !== 2) throw new Error(`the app's files fetched again: ${fetched}`);
+  // The early fetch of the wasm answered 503: the start fetches it again, and the chat works.
+  await awayFromDemo(page);
+  fetched.length = 0;
+  let refused = 0;
+  await page.route(/_bg\.wasm$/, (route) => (refused++ ? route.continue() : route.fulfill({ status: 503, body: 'busy' })));
+  await page.goto(`${parley}/`);
+  await until(() => fetched.length === 2, 'the early fetches');
+  await page.click('.parley-launcher');
+  await page.waitForSelector('.parley-choices button', WAIT);
+  const wasm = fetched.filter((u) => u.endsWith('_bg.wasm')).length;
+  if (refused !== 2 || wasm !== 2) throw new Error(`the wasm was fetched ${wasm} times (${refused} routed) after a refused early fetch`);
+  await page.unroute(/_bg\.wasm$/);
+  return 'fetched and compiled before idle time, started on the click; a refused early fetch fetched again';
+});
+
 scenario("no-reply: after the demo's 60 s of silence (on a fake clock) the widget sends one no-reply, and the flow prompts", async ({ page }) => {
   const sent = [];
   page.on('request', (r) => { if (r.url().endsWith('/interact')) sent.push(r.postDataJSON().request.type); });

@@ -1,8 +1,9 @@
 // Parley's loader: the one script a site adds. It defines `window.parley.chat` at once (calls
-// made before the app arrives are queued), paints the launcher, and fetches the app (the
+// made before the app arrives are queued), paints the launcher, and starts the app (the
 // wasm-bindgen glue and the wasm, hashed names) on the first hover, focus or click of the
-// launcher, or when the browser is idle (`preload: 'idle' | 'interaction' | 'eager'`). The
-// embedded mode has no launcher to wait on: it fetches at once. `cargo xtask dist` fills in the
+// launcher, or when the browser is idle (`preload: 'idle' | 'interaction' | 'eager'`); with
+// 'idle' it fetches both, at low priority, and compiles the wasm before that. The embedded
+// mode has no launcher to wait on: it starts at once. `cargo xtask dist` fills in the
 // version and the file names, and minifies it with terser.
 (function () {
   'use strict';
@@ -40,14 +41,30 @@
     console.error('parley: ' + message);
   }
 
+  // `preload: 'idle'` fetches the glue and fetches and compiles the wasm at low priority once
+  // the page's document has loaded (compiling is off the main thread), and leaves running the
+  // app to idle time or the first gesture: a click that comes early waits for less. Only a
+  // help: if it fails, `start` fetches them again as it does without it.
+  var compiled = null;
+  var glued = null;
+  function compile() {
+    if (compiled || failures || !w.WebAssembly || !WebAssembly.compileStreaming) return;
+    compiled = WebAssembly.compileStreaming(fetch(base + WASM, { priority: 'low' }))
+      .catch(function () { return null; });
+    glued = import(base + GLUE);
+    glued.catch(function () {});
+  }
+
   // Fetches and starts the app once; after a failure, a click or `open()` tries again.
   function start() {
     if (starting) return starting;
     // The wasm is fetched with the glue, not after it has run (wasm-bindgen takes a pending
-    // response and compiles while it streams in); a retry fetches both again.
-    var wasm = fetch(base + WASM);
-    starting = import(base + GLUE + (failures ? '?retry=' + failures : ''))
-      .then(function (glue) { return glue.default({ module_or_path: wasm }); })
+    // response, or the module compiled early, and compiles while it streams in); a retry
+    // fetches both again.
+    var early = !failures && compiled;
+    var wasm = early ? early.then(function (m) { return m || fetch(base + WASM); }) : fetch(base + WASM);
+    starting = ((!failures && glued) || import(base + GLUE + (failures ? '?retry=' + failures : '')))
+      .then(function (glue) { return wasm.then(function (m) { return glue.default({ module_or_path: m }); }); })
       .then(function () {
         var real = parley.chat;
         if (real === chat) {
@@ -153,6 +170,7 @@
       if (options !== o) return;
       paint(o);
       if (preload === 'idle') {
+        compile();
         if (w.requestIdleCallback) w.requestIdleCallback(start, { timeout: 4000 });
         else setTimeout(start, 1000);
       }
