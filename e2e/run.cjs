@@ -607,8 +607,8 @@ function appFetches(page) {
   page.on('request', (r) => { if (/parley-widget-[^/]*(\.js|_bg\.wasm)$/.test(r.url())) urls.push(r.url()); });
   return urls;
 }
-// Every scenario starts on the demo page, whose loader fetches its app when the browser is
-// idle: a scenario that counts requests leaves it first, or that fetch may land in its count.
+// Every scenario starts on the demo page, whose loader fetches its app once the launcher is
+// painted: a scenario that counts requests leaves it first, or that fetch may land in its count.
 async function awayFromDemo(page) {
   await page.goto('about:blank');
 }
@@ -801,7 +801,7 @@ scenario('a loader and an app of different builds: the app refuses to start, bot
   await shot(page, '17-version-mismatch');
 });
 
-scenario("preload 'idle': the loader fetches the glue and compiles the wasm before idle time, starts the app only on idle or a gesture, each file fetched once; a failed early fetch is fetched again", async ({ page, parley }) => {
+scenario("preload 'idle': the loader fetches the glue and compiles the wasm before idle time, starts the app only on idle or a gesture, each file fetched once; a failed early fetch of either is fetched again", async ({ page, parley, events }) => {
   await awayFromDemo(page);
   const fetched = appFetches(page);
   // Idle time never comes: what the loader fetches, it fetched before it.
@@ -825,6 +825,18 @@ scenario("preload 'idle': the loader fetches the glue and compiles the wasm befo
   const wasm = fetched.filter((u) => u.endsWith('_bg.wasm')).length;
   if (refused !== 2 || wasm !== 2) throw new Error(`the wasm was fetched ${wasm} times (${refused} routed) after a refused early fetch`);
   await page.unroute(/_bg\.wasm$/);
+  // The early import of the glue failed: the first click still opens the chat, nothing told.
+  await awayFromDemo(page);
+  const errors = consoleErrors(page);
+  let cut = 0;
+  await page.route(/parley-widget-[^/]*\.js(\?.*)?$/, (route) => (cut++ ? route.continue() : route.abort()));
+  await page.goto(`${parley}/`);
+  await until(() => cut === 1, 'the early import');
+  await page.click('.parley-launcher');
+  await page.waitForSelector('.parley-choices button', WAIT);
+  const told = (await events()).filter((e) => e.startsWith('parley:error'));
+  const ours = errors.filter((e) => e.startsWith('parley: '));
+  if (cut !== 2 || told.length || ours.length) throw new Error(`after a failed early import: ${cut} imports, ${told} ${ours}`);
   return 'fetched and compiled before idle time, started on the click; a refused early fetch fetched again';
 });
 

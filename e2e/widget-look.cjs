@@ -170,6 +170,17 @@ module.exports = function widgetLook(scenario, { accessible, shot, send, WAIT })
       if (!text.includes(said)) fail(`the transcript lacks "${said}": ${text.slice(0, 400)}`);
     }
     if (!/^\[\d{1,2}:\d\d[^\]]*\] /m.test(text)) fail(`no time in the transcript: ${text.slice(0, 200)}`);
+    // After a reload each line keeps its own time (saved with it), not the reload's.
+    await page.waitForTimeout(50);
+    await page.reload();
+    await page.click('.parley-launcher');
+    await page.waitForFunction((n) => document.querySelector('.parley-host').shadowRoot.querySelectorAll('[role=log] > *').length >= n, times.length, WAIT);
+    const restored = await inShadow(page, () => [...document.querySelector('.parley-host').shadowRoot.querySelectorAll('[role=log] > * > time')]
+      .map((t) => t.getAttribute('datetime')));
+    const before = times.map((t) => t.datetime);
+    if (JSON.stringify(restored.slice(0, before.length)) !== JSON.stringify(before)) {
+      fail(`the times after a reload: ${JSON.stringify(restored)}, before: ${JSON.stringify(before)}`);
+    }
   });
 
   scenario('look: dark mode, by the system\'s preference and by assistant.theme', async ({ page }) => {

@@ -2,8 +2,9 @@
 // made before the app arrives are queued), paints the launcher, and starts the app (the
 // wasm-bindgen glue and the wasm, hashed names) on the first hover, focus or click of the
 // launcher, or when the browser is idle (`preload: 'idle' | 'interaction' | 'eager'`); with
-// 'idle' it fetches both, at low priority, and compiles the wasm before that. The embedded
-// mode has no launcher to wait on: it starts at once. `cargo xtask dist` fills in the
+// 'idle' it fetches both once the launcher is painted (the wasm at low priority, and compiles
+// it) and starts the app then. The embedded mode has no launcher to wait on: it starts at
+// once. `cargo xtask dist` fills in the
 // version and the file names, and minifies it with terser.
 (function () {
   'use strict';
@@ -41,18 +42,24 @@
     console.error('parley: ' + message);
   }
 
-  // `preload: 'idle'` fetches the glue and fetches and compiles the wasm at low priority once
-  // the page's document has loaded (compiling is off the main thread), and leaves running the
-  // app to idle time or the first gesture: a click that comes early waits for less. Only a
-  // help: if it fails, `start` fetches them again as it does without it.
+  // `preload: 'idle'`: as soon as the launcher is painted, the glue is fetched (at a module's
+  // priority) and the wasm fetched at low priority and compiled (off the main thread); running
+  // the app waits for idle time or the first gesture, so that a click that comes early waits
+  // for less. Only a help: what failed, `start` fetches again as it does without it (a wasm
+  // served under another type goes to the glue as it came, which knows what to do with it).
   var compiled = null;
   var glued = null;
   function compile() {
-    if (compiled || failures || !w.WebAssembly || !WebAssembly.compileStreaming) return;
-    compiled = WebAssembly.compileStreaming(fetch(base + WASM, { priority: 'low' }))
-      .catch(function () { return null; });
+    if (glued || failures) return;
     glued = import(base + GLUE);
     glued.catch(function () {});
+    if (!w.WebAssembly || !WebAssembly.compileStreaming) return;
+    compiled = fetch(base + WASM, { priority: 'low' })
+      .then(function (r) {
+        if (!r.ok) return null;
+        return /^application\/wasm\b/.test(r.headers.get('Content-Type') || '') ? WebAssembly.compileStreaming(r) : r;
+      })
+      .catch(function () { return null; });
   }
 
   // Fetches and starts the app once; after a failure, a click or `open()` tries again.
@@ -63,7 +70,14 @@
     // fetches both again.
     var early = !failures && compiled;
     var wasm = early ? early.then(function (m) { return m || fetch(base + WASM); }) : fetch(base + WASM);
-    starting = ((!failures && glued) || import(base + GLUE + (failures ? '?retry=' + failures : '')))
+    // Looked at once the glue is there: a failure before that is told by the start's own.
+    wasm.catch(function () {});
+    var retry = failures ? '?retry=' + failures : '';
+    // The early import failed: a failed module stays failed for the document, so under a new URL.
+    var imported = !failures && glued
+      ? glued.catch(function () { return import(base + GLUE + '?retry=early'); })
+      : import(base + GLUE + retry);
+    starting = imported
       .then(function (glue) { return wasm.then(function (m) { return glue.default({ module_or_path: m }); }); })
       .then(function () {
         var real = parley.chat;

@@ -25,6 +25,8 @@ pub enum Entry {
         bubble: Bubble,
         /// The trace it shows (what a saved transcript keeps, and re-reads on restore).
         trace: Json,
+        /// When it came ([`Conversation::stamp`]).
+        at: Stamp,
     },
     User {
         id: u64,
@@ -33,13 +35,27 @@ pub enum Entry {
         /// The request it sent (a button's, not always its text): what a retry sends again,
         /// and what a failed message keeps across a reload.
         request: Option<Json>,
+        /// When it was sent ([`Conversation::stamp`]).
+        at: Stamp,
     },
 }
+
+/// When a line came, in milliseconds since the epoch; 0 until the driver, which holds the
+/// clock, stamps it (this module has none). Saved with the line: a restored transcript shows
+/// each line's own time, not the reload's.
+pub type Stamp = f64;
 
 impl Entry {
     pub fn id(&self) -> u64 {
         match self {
             Entry::Bot { id, .. } | Entry::User { id, .. } => *id,
+        }
+    }
+
+    /// When it came; 0 if not stamped yet.
+    pub fn at(&self) -> Stamp {
+        match self {
+            Entry::Bot { at, .. } | Entry::User { at, .. } => *at,
         }
     }
 }
@@ -151,6 +167,7 @@ impl Conversation {
                 text,
                 delivery: Delivery::Sending,
                 request: Some(request.clone()),
+                at: 0.0,
             });
             id
         });
@@ -187,6 +204,7 @@ impl Conversation {
                         text,
                         delivery: Delivery::Failed,
                         request: saved,
+                        ..
                     } => Some((
                         *id,
                         saved
@@ -298,6 +316,7 @@ impl Conversation {
                                 id: i,
                                 bubble: b,
                                 trace: t,
+                                ..
                             } = e
                                 && *i == id
                             {
@@ -316,6 +335,7 @@ impl Conversation {
                             id,
                             bubble,
                             trace: whole,
+                            at: 0.0,
                         });
                         live.id = Some(id);
                         self.arrived.push(id);
@@ -359,6 +379,7 @@ impl Conversation {
                 id,
                 bubble: reveal.bubble.clone(),
                 trace: reveal.trace.clone(),
+                at: 0.0,
             });
         }
         self.ended |= view.ended;
@@ -437,6 +458,7 @@ impl Conversation {
             text,
             delivery: Delivery::Failed,
             request,
+            at: 0.0,
         });
     }
 
@@ -458,6 +480,19 @@ impl Conversation {
         self.ended = true;
     }
 
+    /// Stamps the lines that have no time yet with `now`: the driver calls it as it draws and
+    /// saves, so a line's time is when it came (a paced line too: its answer's), and the same
+    /// after a reload.
+    pub fn stamp(&mut self, now: Stamp) {
+        for entry in &mut self.entries {
+            if let Entry::Bot { at, .. } | Entry::User { at, .. } = entry
+                && *at <= 0.0
+            {
+                *at = now;
+            }
+        }
+    }
+
     /// What is worth keeping across a reload: the state and the transcript (a message still in
     /// flight is kept as failed, so the user can retry it after the reload).
     pub fn snapshot(&self, key: String, saved_at: f64) -> crate::persistence::Saved {
@@ -471,11 +506,13 @@ impl Conversation {
                     text,
                     delivery: Delivery::Sending,
                     request,
+                    at,
                 } => Entry::User {
                     id,
                     text,
                     delivery: Delivery::Failed,
                     request,
+                    at,
                 },
                 other => other,
             })
@@ -618,9 +655,15 @@ mod tests {
         ])), 0);
         assert_eq!(c.shown().len(), 0);
         assert!(c.typing() && c.offered().is_empty());
+        // A line's time is its answer's (the driver stamps as it saves and draws), paced or
+        // not, and it is stamped once.
+        c.stamp(100.0);
         assert_eq!(c.next_reveal(), Some(250.0));
         c.reveal_one();
         assert_eq!(c.shown().len(), 1);
+        c.stamp(200.0);
+        let times: Vec<_> = c.entries.iter().map(Entry::at).collect();
+        assert_eq!(times, [100.0; 3]);
         assert_eq!(c.next_reveal(), Some(DEFAULT_DELAY_MS));
         c.reveal_one();
         assert_eq!(c.next_reveal(), Some(MAX_DELAY_MS), "a delay is capped");
@@ -685,6 +728,10 @@ mod tests {
                 ..
             }
         ));
+        // Each line shown is stamped once, and the stamps come back after a reload.
+        c.stamp(5.0);
+        c.stamp(9.0);
+        assert!(c.entries.iter().all(|e| e.at() == 5.0));
         let restored = Conversation::restore(c.snapshot("k".into(), 1.0));
         assert_eq!(
             (&restored.entries, &restored.state, restored.ended),

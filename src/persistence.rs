@@ -161,6 +161,7 @@ fn entry_json(entry: &Entry) -> Json {
             text,
             delivery,
             request,
+            at,
             ..
         } => {
             let mut fields = vec![
@@ -180,10 +181,27 @@ fn entry_json(entry: &Entry) -> Json {
             if let Some(request) = request {
                 fields.push(("request", request.clone()));
             }
-            Json::object(fields)
+            stamped(fields, *at)
         }
-        Entry::Bot { trace, .. } => Json::object(vec![("bot", trace.clone())]),
+        Entry::Bot { trace, at, .. } => stamped(vec![("bot", trace.clone())], *at),
     }
+}
+
+/// A saved line's fields, with the time it came (`at`, ms) once it has one.
+fn stamped(mut fields: Vec<(&str, Json)>, at: f64) -> Json {
+    if at > 0.0 {
+        fields.push(("at", Json::of_f64(at)));
+    }
+    Json::object(fields)
+}
+
+/// The time a saved line came: 0 (the restore's time shows) when it has none, as lines
+/// saved before lines kept their times, or none that makes sense.
+fn stamp(item: &Json) -> f64 {
+    item.field("at")
+        .and_then(|t| t.number())
+        .filter(|t| t.is_finite() && *t > 0.0)
+        .unwrap_or(0.0)
 }
 
 fn choice_json(button: &ButtonView) -> Json {
@@ -284,7 +302,12 @@ pub fn decode(text: &str, key: &str, now: f64, ttl_ms: f64) -> Result<Saved, Dis
             // A line that shows nothing now (an extension the page no longer has, a type this
             // build no longer draws) is skipped: the rest of the conversation still stands.
             if let Some(bubble) = bubble_of(&trace) {
-                entries.push(Entry::Bot { id, bubble, trace });
+                entries.push(Entry::Bot {
+                    id,
+                    bubble,
+                    trace,
+                    at: stamp(item),
+                });
             }
         } else if let Some(text) = item.field("user").and_then(|t| t.text()) {
             let delivery = match item.field("delivery").and_then(|d| d.text()).as_deref() {
@@ -299,6 +322,7 @@ pub fn decode(text: &str, key: &str, now: f64, ttl_ms: f64) -> Result<Saved, Dis
                 text,
                 delivery,
                 request,
+                at: stamp(item),
             });
         } else {
             return Err(corrupt("an entry is neither the user's nor the bot's"));
@@ -365,6 +389,7 @@ mod tests {
                             id,
                             bubble: Bubble::Text(from_markdown("Hi **there**")),
                             trace: json!({ "type": "text", "payload": { "message": "Hi **there**" } }),
+                            at: 999.0 * DAY + id as f64 * 1_000.0,
                         }
                     } else {
                         Entry::User {
@@ -372,6 +397,7 @@ mod tests {
                             text: format!("message {id}"),
                             delivery: if id == 2 { Delivery::Failed } else { Delivery::Sent },
                             request: Some(json!({ "type": "path-b-1", "payload": { "label": "B" } })),
+                            at: 999.0 * DAY + id as f64 * 1_000.0,
                         }
                     }
                 })
@@ -394,6 +420,42 @@ mod tests {
         let key = storage_key("pizza", "development", "u1");
         let text = encode(&saved(6), 100_000).unwrap();
         assert_eq!(decode(&text, &key, 1_000.5 * DAY, 7.0 * DAY), Ok(saved(6)));
+    }
+
+    #[test]
+    fn each_line_keeps_the_time_it_came() {
+        let key = storage_key("pizza", "development", "u1");
+        let text = encode(&saved(2), 100_000).unwrap();
+        let times = |text: &str| {
+            let saved = decode(text, &key, 1_000.5 * DAY, 7.0 * DAY).unwrap();
+            saved.entries.iter().map(Entry::at).collect::<Vec<_>>()
+        };
+        assert_eq!(times(&text), [999.0 * DAY + 1_000.0, 999.0 * DAY + 2_000.0]);
+        // Saved before lines kept their times, or a time that makes no sense: none (the
+        // transcript then shows the restore's), and the rest of the line stands.
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        for instead in [
+            None,
+            Some(json!("noon")),
+            Some(json!(-5)),
+            Some(json!(null)),
+        ] {
+            let mut old = value.clone();
+            let first = old["entries"][0].as_object_mut().unwrap();
+            first.remove("at");
+            if let Some(v) = &instead {
+                first.insert("at".into(), v.clone());
+            }
+            let old = serde_json::to_string(&old).unwrap();
+            assert_eq!(times(&old), [0.0, 999.0 * DAY + 2_000.0], "{instead:?}");
+        }
+        // Lines not stamped yet are saved without a time.
+        let mut unstamped = saved(2);
+        for e in &mut unstamped.entries {
+            let (Entry::Bot { at, .. } | Entry::User { at, .. }) = e;
+            *at = 0.0;
+        }
+        assert!(!encode(&unstamped, 100_000).unwrap().contains("\"at\""));
     }
 
     #[test]
@@ -472,8 +534,8 @@ mod tests {
         let good = encode(&saved(2), 100_000).unwrap();
         for (from, to) in [
             ("\"delivery\":\"failed\"", "\"delivery\":\"maybe\""),
-            ("{\"bot\":", "{\"robot\":"),
-            ("{\"bot\":{", "{\"bot\":[{"),
+            ("\"bot\":", "\"robot\":"),
+            ("\"bot\":{", "\"bot\":[{"),
             ("\"entries\":[", "\"entries\":{\"x\":["),
         ] {
             let bad = good.replacen(from, to, 1);

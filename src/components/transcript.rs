@@ -525,9 +525,11 @@ impl Lines {
                     Self::user(&doc, words, *delivery)
                 }
             };
-            // A Voiceflow runtime stamps its traces (`time`, ms): a restored line keeps its
-            // time then; otherwise the time it first showed.
+            // The time the line came, which the driver stamps as it draws and saves with it;
+            // for a line saved before lines kept theirs, the time a Voiceflow runtime stamped
+            // on its trace (`time`, ms), else now.
             let stamped = match entry {
+                _ if entry.at() > 0.0 => Some(entry.at()),
                 Entry::Bot { trace, .. } => trace.field("time").and_then(|t| t.number()),
                 Entry::User { .. } => None,
             };

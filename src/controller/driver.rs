@@ -159,13 +159,19 @@ impl Driver {
             }
             Command::Save => {
                 let now = js_sys::Date::now();
+                self.controller.update_value(|c| c.conversation.stamp(now));
                 self.persistence.with_value(|p| {
                     self.controller
                         .with_value(|c| p.save(&c.saved(p.key.clone(), now)));
                 });
             }
             Command::Clear => self.persistence.with_value(Persistence::clear),
-            Command::Render => self.changed.notify(),
+            Command::Render => {
+                // The lines that came get their time (saved with them).
+                let now = js_sys::Date::now();
+                self.controller.update_value(|c| c.conversation.stamp(now));
+                self.changed.notify();
+            }
         }
     }
 
