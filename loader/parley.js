@@ -3,8 +3,7 @@
 // wasm-bindgen glue and the wasm, hashed names) on the first hover, focus or click of the
 // launcher, or when the browser is idle (`preload: 'idle' | 'interaction' | 'eager'`); with
 // 'idle' it fetches both once the launcher is painted (the wasm at low priority, and compiles
-// it) and starts the app then. The embedded mode has no launcher to wait on: it starts at
-// once. `cargo xtask dist` fills in the
+// it), before that. The embedded mode has no launcher to wait on: it starts at once. `cargo xtask dist` fills in the
 // version and the file names, and minifies it with terser.
 (function () {
   'use strict';
@@ -57,7 +56,7 @@
     compiled = fetch(base + WASM, { priority: 'low' })
       .then(function (r) {
         if (!r.ok) return null;
-        return /^application\/wasm\b/.test(r.headers.get('Content-Type') || '') ? WebAssembly.compileStreaming(r) : r;
+        return /^\s*application\/wasm\s*$/i.test(r.headers.get('Content-Type') || '') ? WebAssembly.compileStreaming(r) : r;
       })
       .catch(function () { return null; });
   }

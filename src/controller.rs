@@ -172,7 +172,7 @@ pub struct Controller {
     claimed_elsewhere: Option<u64>,
     /// This tab's message whose request lost the race to another tab's: shown as failed, and
     /// saved once the other tab's claim is over.
-    orphan: Option<(String, Option<Json>)>,
+    orphan: Option<(String, Option<Json>, crate::conversation::Stamp)>,
 }
 
 impl Controller {
@@ -462,8 +462,9 @@ impl Controller {
                     id: i,
                     text,
                     request,
+                    at,
                     ..
-                } if *i == id => Some((text.clone(), request.clone())),
+                } if *i == id => Some((text.clone(), request.clone(), *at)),
                 _ => None,
             });
         }
@@ -481,8 +482,8 @@ impl Controller {
             // The copy says failed (what a reload would show), but the other tab is sending it.
             *delivery = Delivery::Sending;
         }
-        if let Some((text, request)) = self.orphan.clone() {
-            self.conversation.add_failed(text, request);
+        if let Some((text, request, at)) = self.orphan.clone() {
+            self.conversation.add_failed(text, request, at);
             if self.claimed_elsewhere.is_none() {
                 // Into the shared copy, under a revision of its own, for every tab to show.
                 self.orphan = None;

@@ -45,6 +45,12 @@ pub enum Entry {
 /// each line's own time, not the reload's.
 pub type Stamp = f64;
 
+/// `t` if it is a time a browser's `Date` can hold (after the epoch, at most 8.64e15 ms: a
+/// larger one makes `toISOString` throw).
+pub fn valid_time(t: f64) -> Option<Stamp> {
+    (t > 0.0 && t <= 8.64e15).then_some(t)
+}
+
 impl Entry {
     pub fn id(&self) -> u64 {
         match self {
@@ -451,14 +457,14 @@ impl Conversation {
 
     /// A message of the user's that did not get through, at the end (another tab's request
     /// won the race to the runtime): shown failed, for a retry.
-    pub fn add_failed(&mut self, text: String, request: Option<Json>) {
+    pub fn add_failed(&mut self, text: String, request: Option<Json>, at: Stamp) {
         let id = self.id();
         self.entries.push(Entry::User {
             id,
             text,
             delivery: Delivery::Failed,
             request,
-            at: 0.0,
+            at,
         });
     }
 
@@ -485,10 +491,14 @@ impl Conversation {
     /// after a reload.
     pub fn stamp(&mut self, now: Stamp) {
         for entry in &mut self.entries {
-            if let Entry::Bot { at, .. } | Entry::User { at, .. } = entry
-                && *at <= 0.0
-            {
-                *at = now;
+            match entry {
+                // A Voiceflow runtime stamps its traces (`time`, ms): that time, if it is one.
+                Entry::Bot { at, trace, .. } if *at <= 0.0 => {
+                    let stamped = trace.field("time").and_then(|t| t.number());
+                    *at = stamped.and_then(valid_time).unwrap_or(now);
+                }
+                Entry::User { at, .. } if *at <= 0.0 => *at = now,
+                _ => {}
             }
         }
     }
@@ -640,6 +650,23 @@ mod tests {
         assert!(
             matches!(&c.entries[1], Entry::User { text, delivery: Delivery::Sending, .. } if text == "Order")
         );
+    }
+
+    #[test]
+    fn a_line_stamped_by_its_runtime_keeps_that_time() {
+        let mut c = Conversation::default();
+        c.send(launch(), None);
+        c.answered(
+            answer(json!([
+                { "type": "text", "time": 1_700_000_000_000u64, "payload": { "message": "Stamped" } },
+                { "type": "text", "time": 1e300, "payload": { "message": "No time a date holds" } },
+                { "type": "text", "time": "noon", "payload": { "message": "Not a time" } }
+            ])),
+            0,
+        );
+        c.stamp(5.0);
+        let times: Vec<_> = c.entries.iter().map(Entry::at).collect();
+        assert_eq!(times, [1.7e12, 5.0, 5.0]);
     }
 
     #[test]

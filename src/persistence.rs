@@ -200,7 +200,7 @@ fn stamped(mut fields: Vec<(&str, Json)>, at: f64) -> Json {
 fn stamp(item: &Json) -> f64 {
     item.field("at")
         .and_then(|t| t.number())
-        .filter(|t| t.is_finite() && *t > 0.0)
+        .and_then(crate::conversation::valid_time)
         .unwrap_or(0.0)
 }
 
@@ -438,6 +438,7 @@ mod tests {
             None,
             Some(json!("noon")),
             Some(json!(-5)),
+            Some(json!(1e300)),
             Some(json!(null)),
         ] {
             let mut old = value.clone();

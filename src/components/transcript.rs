@@ -26,7 +26,6 @@ use web_sys::{Document, Element};
 
 use crate::conversation::{Delivery, Entry};
 use crate::i18n::{Key, t};
-use crate::json::Read;
 use crate::rich_text::{Block, Inline};
 use crate::turn_view::{Bubble, ButtonView, CardView};
 
@@ -525,17 +524,9 @@ impl Lines {
                     Self::user(&doc, words, *delivery)
                 }
             };
-            // The time the line came, which the driver stamps as it draws and saves with it;
-            // for a line saved before lines kept theirs, the time a Voiceflow runtime stamped
-            // on its trace (`time`, ms), else now.
-            let stamped = match entry {
-                _ if entry.at() > 0.0 => Some(entry.at()),
-                Entry::Bot { trace, .. } => trace.field("time").and_then(|t| t.number()),
-                Entry::User { .. } => None,
-            };
-            let at = stamped
-                .filter(|t| *t > 0.0)
-                .unwrap_or_else(js_sys::Date::now);
+            // The time the line came, which the driver stamps before it draws
+            // (`Conversation::stamp`) and saves with it.
+            let at = crate::conversation::valid_time(entry.at()).unwrap_or_else(js_sys::Date::now);
             if look.1 > 0 {
                 filling(&el);
             }
