@@ -837,7 +837,7 @@ scenario("preload 'idle': the loader fetches the glue and compiles the wasm befo
   const told = (await events()).filter((e) => e.startsWith('parley:error'));
   const ours = errors.filter((e) => e.startsWith('parley: '));
   if (cut !== 2 || told.length || ours.length) throw new Error(`after a failed early import: ${cut} imports, ${told} ${ours}`);
-  return 'fetched and compiled before idle time, started on the click; a refused early fetch fetched again';
+  return 'fetched and compiled before idle time, started on the click; a refused early wasm fetch and a failed early glue import fetched again';
 });
 
 scenario("no-reply: after the demo's 60 s of silence (on a fake clock) the widget sends one no-reply, and the flow prompts", async ({ page }) => {

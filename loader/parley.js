@@ -2,9 +2,9 @@
 // made before the app arrives are queued), paints the launcher, and starts the app (the
 // wasm-bindgen glue and the wasm, hashed names) on the first hover, focus or click of the
 // launcher, or when the browser is idle (`preload: 'idle' | 'interaction' | 'eager'`); with
-// 'idle' it fetches both once the launcher is painted (the wasm at low priority, and compiles
-// it), before that. The embedded mode has no launcher to wait on: it starts at once. `cargo xtask dist` fills in the
-// version and the file names, and minifies it with terser.
+// 'idle' it fetches both earlier, once the launcher is painted (the wasm at low priority,
+// compiled as it comes). The embedded mode has no launcher to wait on: it starts at once.
+// `cargo xtask dist` fills in the version and the file names, and minifies it with terser.
 (function () {
   'use strict';
   var VERSION = '__PARLEY_VERSION__';

@@ -197,7 +197,7 @@ fn stamped(mut fields: Vec<(&str, Json)>, at: f64) -> Json {
 
 /// The time a saved line came: 0 (the restore's time shows) when it has none, as lines
 /// saved before lines kept their times, or none that makes sense.
-fn stamp(item: &Json) -> f64 {
+fn saved_time(item: &Json) -> f64 {
     item.field("at")
         .and_then(|t| t.number())
         .and_then(crate::conversation::valid_time)
@@ -306,7 +306,7 @@ pub fn decode(text: &str, key: &str, now: f64, ttl_ms: f64) -> Result<Saved, Dis
                     id,
                     bubble,
                     trace,
-                    at: stamp(item),
+                    at: saved_time(item),
                 });
             }
         } else if let Some(text) = item.field("user").and_then(|t| t.text()) {
@@ -322,7 +322,7 @@ pub fn decode(text: &str, key: &str, now: f64, ttl_ms: f64) -> Result<Saved, Dis
                 text,
                 delivery,
                 request,
-                at: stamp(item),
+                at: saved_time(item),
             });
         } else {
             return Err(corrupt("an entry is neither the user's nor the bot's"));

@@ -158,8 +158,7 @@ impl Driver {
                 crate::host::run(index, &trace, None::<&web_sys::Element>)
             }
             Command::Save => {
-                let now = js_sys::Date::now();
-                self.controller.update_value(|c| c.conversation.stamp(now));
+                let now = self.stamp();
                 self.persistence.with_value(|p| {
                     self.controller
                         .with_value(|c| p.save(&c.saved(p.key.clone(), now)));
@@ -167,12 +166,18 @@ impl Driver {
             }
             Command::Clear => self.persistence.with_value(Persistence::clear),
             Command::Render => {
-                // The lines that came get their time (saved with them).
-                let now = js_sys::Date::now();
-                self.controller.update_value(|c| c.conversation.stamp(now));
+                self.stamp();
                 self.changed.notify();
             }
         }
+    }
+
+    /// Gives the lines that came their time, before they are saved or drawn (the controller
+    /// has no clock); returns it.
+    fn stamp(&self) -> f64 {
+        let now = js_sys::Date::now();
+        self.controller.update_value(|c| c.conversation.stamp(now));
+        now
     }
 
     /// Takes request `number` as a streamed turn of the conversation's v4 session, each trace
